@@ -1,0 +1,102 @@
+/** What a recording's encoders produce. Everything here is configurable; the defaults follow the product spec. */
+export interface VideoProfile {
+  width: number;
+  height: number;
+  fps: number;
+  bitrateKbps: number;
+  /** Keyframe interval in seconds; 1 s keeps every snippet exactly on its boundary. */
+  gopSeconds: number;
+}
+
+export interface AudioProfile {
+  sampleRate: number;
+  channels: number;
+  bitrateKbps: number;
+}
+
+export interface OutputProfile {
+  video: VideoProfile;
+  audio: AudioProfile;
+  snippetSeconds: number;
+}
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+const defaultAudio: AudioProfile = { sampleRate: 48000, channels: 2, bitrateKbps: 44 };
+
+export const DEFAULT_COMPOSITE_CANVAS: Size = { width: 360, height: 640 };
+export const DEFAULT_HOST_CANVAS: Size = { width: 640, height: 360 };
+
+export function defaultProfile(canvas: Size): OutputProfile {
+  return {
+    video: { ...canvas, fps: 15, bitrateKbps: 5000, gopSeconds: 1 },
+    audio: { ...defaultAudio },
+    snippetSeconds: 15,
+  };
+}
+
+export class ProfileError extends Error {
+  override name = 'ProfileError';
+}
+
+/** Parses "WxH"; H.264 in 4:2:0 needs even sizes, and tiny or huge canvases are mistakes, not wishes. */
+export function parseCanvas(text: string): Size {
+  const m = /^(\d{1,5})x(\d{1,5})$/.exec(text.trim());
+  if (!m) throw new ProfileError(`canvas "${text}" is not WIDTHxHEIGHT, e.g. 360x640`);
+  const size = { width: Number(m[1]), height: Number(m[2]) };
+  validateSize(size);
+  return size;
+}
+
+export function validateSize(size: Size): void {
+  for (const [name, v] of [
+    ['width', size.width],
+    ['height', size.height],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 64 || v > 3840)
+      throw new ProfileError(`canvas ${name} ${v} is out of range: use 64 to 3840 pixels`);
+    if (v % 2 !== 0)
+      throw new ProfileError(
+        `canvas ${name} ${v} is odd: H.264 with 4:2:0 chroma needs even sizes`,
+      );
+  }
+}
+
+export function validateProfile(p: OutputProfile): void {
+  validateSize(p.video);
+  const checks: [boolean, string][] = [
+    [
+      p.video.fps >= 1 && p.video.fps <= 60 && Number.isInteger(p.video.fps),
+      'fps must be an integer from 1 to 60',
+    ],
+    [
+      p.video.bitrateKbps >= 100 && p.video.bitrateKbps <= 50000,
+      'video bitrate must be 100 to 50000 kbit/s',
+    ],
+    [
+      p.video.gopSeconds > 0 && p.video.gopSeconds <= p.snippetSeconds,
+      'GOP must be positive and no longer than a snippet',
+    ],
+    [
+      [8000, 16000, 32000, 44100, 48000].includes(p.audio.sampleRate),
+      'audio sample rate must be 8000, 16000, 32000, 44100 or 48000',
+    ],
+    [p.audio.channels === 1 || p.audio.channels === 2, 'audio channels must be 1 or 2'],
+    [
+      p.audio.bitrateKbps >= 8 && p.audio.bitrateKbps <= 320,
+      'audio bitrate must be 8 to 320 kbit/s',
+    ],
+    [
+      p.snippetSeconds >= 2 && p.snippetSeconds <= 600 && Number.isInteger(p.snippetSeconds),
+      'snippet length must be a whole number of seconds from 2 to 600',
+    ],
+  ];
+  for (const [ok, message] of checks) if (!ok) throw new ProfileError(message);
+}
+
+export function gopFrames(v: VideoProfile): number {
+  return Math.max(1, Math.round(v.fps * v.gopSeconds));
+}

@@ -1,0 +1,135 @@
+import { gridLayout, type Rect } from '../../domain/layout.ts';
+import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
+import { inputFragments, inputNames } from './inputs.ts';
+import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput } from './outputs.ts';
+import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
+
+/** Compositor pad settings for one picture on the canvas. */
+export interface PadPlacement extends Rect {
+  zorder: number;
+  alpha: number;
+}
+
+export interface InputPlacement {
+  video: PadPlacement;
+  placeholder: PadPlacement;
+}
+
+export interface BuiltPipeline {
+  /** Mixers, encoders and outputs without any input: the media worker adds inputs itself. */
+  core: string;
+  /** The whole pipeline with its initial inputs, for gst-launch-1.0 (benchmarks and debugging). */
+  launch: string;
+  /** splitmuxsink location pattern. */
+  location: string;
+  hasVideo: boolean;
+}
+
+export interface BuildOptions {
+  /** First snippet's sequence number, so a restarted recording goes on numbering. */
+  startIndex?: number;
+}
+
+/** Where each input's picture and placeholder go; camera state decides which of the two shows. */
+export function placeInputs(
+  spec: Pick<RecordingSpec, 'kind' | 'profile'>,
+  inputs: InputSpec[],
+): InputPlacement[] {
+  const canvas = spec.profile.video;
+  const cells =
+    spec.kind === 'composite'
+      ? gridLayout(canvas, inputs.length).cells
+      : inputs.map(() => ({ x: 0, y: 0, width: canvas.width, height: canvas.height }));
+  return inputs.map((input, i) => {
+    const cell = cells[i]!;
+    return {
+      video: { ...cell, zorder: 1, alpha: input.cameraOn ? 1 : 0 },
+      placeholder: { ...cell, zorder: 2, alpha: input.cameraOn ? 0 : 1 },
+    };
+  });
+}
+
+export function snippetLocation(spec: RecordingSpec): string {
+  return `${spec.outDir}/${spec.recordingId}_%06d.${snippetExtension(spec.kind)}`;
+}
+
+function padProps(pad: string, p: PadPlacement): string {
+  return [
+    `${pad}::xpos=${p.x}`,
+    `${pad}::ypos=${p.y}`,
+    `${pad}::width=${p.width}`,
+    `${pad}::height=${p.height}`,
+    `${pad}::zorder=${p.zorder}`,
+    `${pad}::alpha=${p.alpha}`,
+    `${pad}::sizing-policy=keep-aspect-ratio`,
+  ].join(' ');
+}
+
+/**
+ * Turns a recording spec into pipeline descriptions. A black base picture and a silent base track
+ * keep the mixers producing a continuous timeline even when every host has left.
+ */
+export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): BuiltPipeline {
+  validateSpec(spec);
+  const p = spec.profile;
+  const hasVideo = spec.kind !== 'audio';
+  const location = snippetLocation(spec);
+  const recorder = { location, startIndex: options.startIndex ?? 0 };
+
+  const base: string[] = [
+    `audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
+  ];
+  const outputs: string[] = [];
+  if (hasVideo) {
+    base.push(
+      `videotestsrc is-live=true pattern=black ! video/x-raw,width=${p.video.width},height=${p.video.height},` +
+        `framerate=${p.video.fps}/1 ! ${names.videoMixer}.sink_0`,
+    );
+    outputs.push(...mp4Recorder(p, recorder));
+    if (spec.rtmpUrl) outputs.push(...rtmpOutput(spec.rtmpUrl));
+    if (spec.hlsDir) outputs.push(...hlsOutput(spec.hlsDir));
+  } else {
+    outputs.push(...mp3Recorder(p, recorder));
+  }
+
+  const videoMixer = (extra: string) =>
+    `compositor name=${names.videoMixer} background=black sink_0::zorder=0${extra} ! ${videoEncoder(p)}`;
+  const audioMixer = `audiomixer name=${names.audioMixer} ! ${hasVideo ? aacEncoder(p) : mp3Encoder(p)}`;
+
+  const core = [...(hasVideo ? [videoMixer('')] : []), audioMixer, ...base, ...outputs];
+
+  const placements = placeInputs(spec, spec.inputs);
+  const inputPads: string[] = [];
+  const inputLinks: string[] = [];
+  spec.inputs.forEach((input, i) => {
+    const n = inputNames(input.id);
+    inputLinks.push(
+      ...inputFragments(input, {
+        fps: p.video.fps,
+        sampleRate: p.audio.sampleRate,
+        index: i,
+        timestampOffsetNs: 0,
+        withVideo: hasVideo,
+      }),
+    );
+    inputLinks.push(`${n.audio}. ! ${names.audioMixer}.`);
+    if (hasVideo) {
+      const place = placements[i]!;
+      const videoPad = `sink_${2 * i + 1}`;
+      const placeholderPad = `sink_${2 * i + 2}`;
+      inputPads.push(padProps(videoPad, place.video), padProps(placeholderPad, place.placeholder));
+      inputLinks.push(
+        `${n.video}. ! ${names.videoMixer}.${videoPad}`,
+        `${n.placeholder}. ! ${names.videoMixer}.${placeholderPad}`,
+      );
+    }
+  });
+  const launchParts = [
+    ...(hasVideo ? [videoMixer(inputPads.length ? ' ' + inputPads.join(' ') : '')] : []),
+    audioMixer,
+    ...base,
+    ...outputs,
+    ...inputLinks,
+  ];
+  return { core: core.join('  '), launch: launchParts.join('  '), location, hasVideo };
+}

@@ -1,0 +1,50 @@
+import { gopFrames, type OutputProfile } from '../../domain/profile.ts';
+
+/** MP3 allows only these bitrates; the profile's AAC rate maps to the nearest one at or above it. */
+const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+
+export function mp3Bitrate(kbps: number): number {
+  return MP3_BITRATES.find((b) => b >= kbps) ?? 320;
+}
+
+export const names = {
+  videoMixer: 'vmix',
+  audioMixer: 'amix',
+  videoEncoder: 'venc',
+  audioEncoder: 'aenc',
+  videoTee: 'vtee',
+  audioTee: 'atee',
+} as const;
+
+/**
+ * Mixed video to H.264. I420 before x264enc, or it picks High 4:4:4 that players reject; a GOP of
+ * one second without scene-cut keyframes lets every snippet end exactly on its boundary;
+ * zerolatency drops the look-ahead that would otherwise hold frames back for seconds.
+ */
+export function videoEncoder(p: OutputProfile): string {
+  const v = p.video;
+  return (
+    `video/x-raw,format=I420,width=${v.width},height=${v.height},framerate=${v.fps}/1,pixel-aspect-ratio=1/1 ! ` +
+    `queue name=venc_q max-size-time=1000000000 ! ` +
+    `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=veryfast tune=zerolatency ` +
+    `key-int-max=${gopFrames(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
+    `tee name=${names.videoTee}`
+  );
+}
+
+export function aacEncoder(p: OutputProfile): string {
+  const a = p.audio;
+  return (
+    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
+    `avenc_aac name=${names.audioEncoder} bitrate=${a.bitrateKbps * 1000} ! aacparse ! tee name=${names.audioTee}`
+  );
+}
+
+export function mp3Encoder(p: OutputProfile): string {
+  const a = p.audio;
+  return (
+    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
+    `lamemp3enc name=${names.audioEncoder} target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! mpegaudioparse ! ` +
+    `tee name=${names.audioTee}`
+  );
+}

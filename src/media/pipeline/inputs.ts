@@ -1,0 +1,65 @@
+import type { Size } from '../../domain/profile.ts';
+import type { InputSpec } from './spec.ts';
+import { quote } from './quote.ts';
+
+/** Element names of one input; the worker finds them by these names. */
+export function inputNames(id: string) {
+  return {
+    bin: `in_${id}`,
+    video: `in_${id}_v`,
+    audio: `in_${id}_a`,
+    placeholder: `in_${id}_p`,
+  };
+}
+
+/** Raw size the synthetic camera produces; a real camera's size varies and the compositor scales it. */
+const CAMERA: Size = { width: 640, height: 360 };
+
+const BACKGROUNDS = [0xff1f4e79, 0xff7a3b12, 0xff2d6a2d, 0xff5b2a6e, 0xff6e2a3a, 0xff2a5f6e];
+
+export interface InputFragmentOptions {
+  fps: number;
+  sampleRate: number;
+  /** Index of the input, used only for its colour. */
+  index: number;
+  /** Running time at which the input joins, so a source added mid-recording is not late. */
+  timestampOffsetNs: number;
+  withVideo: boolean;
+}
+
+/**
+ * The sources of one synthetic host: camera, microphone and the placeholder tile shown while the
+ * camera is off. Each branch ends in a named queue, whose src pad links to the mixers.
+ */
+export function inputFragments(input: InputSpec, o: InputFragmentOptions): string[] {
+  const n = inputNames(input.id);
+  const ts = `timestamp-offset=${o.timestampOffsetNs}`;
+  const videoCaps = `video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1`;
+  const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;
+  const fragments: string[] = [];
+  if (o.withVideo) {
+    const camera =
+      input.source.pattern === 'sync'
+        ? // One frame a second, alternating black and white, repeated up to the frame rate: edges land on whole seconds.
+          `videotestsrc is-live=true pattern=blink ${ts} ! video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=1/1 ! videorate ! ${videoCaps}`
+        : `videotestsrc is-live=true pattern=${input.source.pattern === 'noise' ? 'snow' : 'ball'} motion=sweep ` +
+          `background-color=${BACKGROUNDS[o.index % BACKGROUNDS.length]} ${ts} ! ${videoCaps}`;
+    fragments.push(
+      `${camera} ! textoverlay ${label} ! queue name=${n.video} max-size-time=1000000000`,
+    );
+    fragments.push(
+      `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 ${ts} ! ` +
+        `video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1 ! ` +
+        `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 32" ! ` +
+        `queue name=${n.placeholder} max-size-time=1000000000`,
+    );
+  }
+  const audio =
+    input.source.pattern === 'sync'
+      ? `audiotestsrc is-live=true wave=ticks tick-interval=1000000000 freq=1000 volume=0.8 ${ts}`
+      : `audiotestsrc is-live=true wave=sine freq=${input.source.toneHz} volume=0.2 ${ts}`;
+  fragments.push(
+    `${audio} ! audio/x-raw,rate=${o.sampleRate},channels=1 ! queue name=${n.audio} max-size-time=1000000000`,
+  );
+  return fragments;
+}

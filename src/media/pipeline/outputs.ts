@@ -1,0 +1,77 @@
+import type { OutputProfile } from '../../domain/profile.ts';
+import { names } from './encoders.ts';
+import { quote, seconds, structure } from './quote.ts';
+
+export const outputNames = {
+  recorder: 'rec',
+  rtmpMux: 'rtmp_mux',
+  rtmpSink: 'rtmp_sink',
+  hlsSink: 'hls',
+} as const;
+
+/** Elements whose failure must never stop the recording: the worker tears down just that branch. */
+export const RTMP_ELEMENT_PREFIX = 'rtmp_';
+export const HLS_ELEMENT_PREFIX = 'hls';
+
+export interface RecorderOptions {
+  /** splitmuxsink location pattern, with one %06d for the sequence number. */
+  location: string;
+  startIndex: number;
+}
+
+/**
+ * Snippets of exactly the profile's length. mp4mux reserves room for its index and rewrites it
+ * every second, so a killed process leaves a file that plays up to its last second instead of one
+ * without an index. The muxer settings only apply with async-finalize, which also finishes each
+ * snippet on its own thread while the next one records.
+ */
+export function mp4Recorder(p: OutputProfile, o: RecorderOptions): string[] {
+  const snippet = seconds(p.snippetSeconds);
+  const muxer = structure('properties', {
+    'reserved-max-duration': snippet + seconds(5),
+    'reserved-moov-update-period': seconds(1),
+  });
+  return [
+    `splitmuxsink name=${outputNames.recorder} location=${quote(o.location)} start-index=${o.startIndex} ` +
+      `max-size-time=${snippet} send-keyframe-requests=true async-finalize=true ` +
+      `muxer-factory=mp4mux muxer-properties=${muxer}`,
+    `${names.videoTee}. ! queue name=rec_vq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.video`,
+    `${names.audioTee}. ! queue name=rec_aq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.audio_0`,
+  ];
+}
+
+/** MP3 frames are self-contained; unbuffered writes leave whole frames on disk if the process is killed. */
+export function mp3Recorder(p: OutputProfile, o: RecorderOptions): string[] {
+  return [
+    `splitmuxsink name=${outputNames.recorder} location=${quote(o.location)} start-index=${o.startIndex} ` +
+      `max-size-time=${seconds(p.snippetSeconds)} async-finalize=true muxer-factory=id3v2mux ` +
+      `sink-factory=filesink sink-properties=${quote('properties,buffer-mode=unbuffered')}`,
+    `${names.audioTee}. ! queue name=rec_aq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.audio_0`,
+  ];
+}
+
+/**
+ * Live RTMP out of the same encoders. Leaky queues keep a slow server from stalling the recording,
+ * and errorignore turns the branch's flow errors into OK so a dead server never stops the encoders.
+ */
+export function rtmpOutput(url: string): string[] {
+  const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
+  const ignore =
+    'errorignore ignore-error=true ignore-notlinked=true ignore-notnegotiated=true convert-to=ok';
+  return [
+    `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
+      `location=${quote(url)} async-connect=true sync=false`,
+    `${names.videoTee}. ! queue name=rtmp_vq ${leaky} ! ${ignore} name=rtmp_vi ! ${outputNames.rtmpMux}.video`,
+    `${names.audioTee}. ! queue name=rtmp_aq ${leaky} ! ${ignore} name=rtmp_ai ! ${outputNames.rtmpMux}.audio`,
+  ];
+}
+
+export function hlsOutput(dir: string, segmentSeconds = 2): string[] {
+  const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
+  return [
+    `hlssink2 name=${outputNames.hlsSink} location=${quote(`${dir}/segment%05d.ts`)} ` +
+      `playlist-location=${quote(`${dir}/live.m3u8`)} target-duration=${segmentSeconds} playlist-length=6 max-files=12 send-keyframe-requests=false`,
+    `${names.videoTee}. ! queue name=hls_vq ${leaky} ! ${outputNames.hlsSink}.video`,
+    `${names.audioTee}. ! queue name=hls_aq ${leaky} ! ${outputNames.hlsSink}.audio`,
+  ];
+}

@@ -1,0 +1,73 @@
+import { assertId } from '../../domain/ids.ts';
+import { validateProfile, type OutputProfile } from '../../domain/profile.ts';
+
+/** composite: all hosts on one canvas; host: one host, audio and video; audio: one host, MP3 only. */
+export type RecordingKind = 'composite' | 'host' | 'audio';
+export const RECORDING_KINDS: readonly RecordingKind[] = ['composite', 'host', 'audio'];
+
+export const MAX_COMPOSITE_INPUTS = 9;
+
+/** Test sources stand in for a host until WebRTC ingest provides real ones. */
+export interface SyntheticSource {
+  type: 'synthetic';
+  /** ball: a moving pattern; sync: a flash every other second and a tick every second, to measure A/V sync. */
+  pattern: 'ball' | 'sync' | 'noise';
+  toneHz: number;
+}
+
+export type InputSource = SyntheticSource;
+
+export interface InputSpec {
+  /** Host id; names the input's elements, so it follows the id rules. */
+  id: string;
+  /** Shown on the tile and on the placeholder while the camera is off. */
+  displayName: string;
+  source: InputSource;
+  cameraOn: boolean;
+}
+
+export interface RecordingSpec {
+  kind: RecordingKind;
+  recordingId: string;
+  /** Spool folder the snippets are written to. */
+  outDir: string;
+  profile: OutputProfile;
+  inputs: InputSpec[];
+  /** rtmp:// or rtmps:// URL; only the composite streams live. */
+  rtmpUrl?: string;
+  /** Folder for an HLS playlist and its segments. */
+  hlsDir?: string;
+}
+
+export class SpecError extends Error {
+  override name = 'SpecError';
+}
+
+export function validateSpec(spec: RecordingSpec): void {
+  assertId('recording id', spec.recordingId);
+  validateProfile(spec.profile);
+  const max = spec.kind === 'composite' ? MAX_COMPOSITE_INPUTS : 1;
+  if (spec.kind !== 'composite' && spec.inputs.length !== 1)
+    throw new SpecError(
+      `a ${spec.kind} recording has exactly one input, not ${spec.inputs.length}`,
+    );
+  if (spec.inputs.length > max)
+    throw new SpecError(`a composite takes 1 to ${max} inputs, not ${spec.inputs.length}`);
+  const seen = new Set<string>();
+  for (const input of spec.inputs) {
+    assertId('input id', input.id);
+    if (seen.has(input.id)) throw new SpecError(`input id ${input.id} appears twice`);
+    seen.add(input.id);
+  }
+  if (spec.rtmpUrl !== undefined) {
+    if (spec.kind === 'audio') throw new SpecError('an audio recording cannot stream RTMP');
+    if (!/^rtmps?:\/\/[^\s/]+\/\S+$/.test(spec.rtmpUrl))
+      throw new SpecError(`RTMP URL "${spec.rtmpUrl}" is not rtmp://HOST[:PORT]/APP/STREAM`);
+  }
+  if (spec.hlsDir !== undefined && spec.kind === 'audio')
+    throw new SpecError('an audio recording has no HLS output');
+}
+
+export function snippetExtension(kind: RecordingKind): 'mp4' | 'mp3' {
+  return kind === 'audio' ? 'mp3' : 'mp4';
+}

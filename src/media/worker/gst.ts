@@ -1,0 +1,93 @@
+import { createRequire } from 'node:module';
+
+/*
+ * node-gtk has no type declarations. These interfaces name only the part of GStreamer the worker
+ * uses, so the rest of the code is typed and the untyped surface stays in this file.
+ */
+export interface GstObject {
+  getName(): string;
+  name: string;
+}
+export interface GstPad extends GstObject {
+  link(peer: GstPad): number;
+  unlink(peer: GstPad): boolean;
+  getPeer(): GstPad | null;
+  setOffset(offsetNs: bigint | number): void;
+  getParentElement(): GstElement | null;
+  [property: string]: unknown;
+}
+export interface GstElement extends GstObject {
+  getStaticPad(name: string): GstPad | null;
+  requestPadSimple(template: string): GstPad | null;
+  releaseRequestPad(pad: GstPad): void;
+  setState(state: number): number;
+  getState(timeoutNs: number): [number, number, number];
+  syncStateWithParent(): boolean;
+  sendEvent(event: unknown): boolean;
+  getBaseTime(): bigint;
+  getClock(): GstClock | null;
+  [property: string]: unknown;
+}
+export interface GstBin extends GstElement {
+  getByName(name: string): GstElement | null;
+  add(element: GstElement): boolean;
+  remove(element: GstElement): boolean;
+  addPad(pad: GstPad): boolean;
+}
+export interface GstPipeline extends GstBin {
+  getBus(): GstBus;
+  useClock(clock: GstClock): void;
+}
+export interface GstClock {
+  getTime(): bigint;
+  clockType: number;
+}
+export interface GstStructure {
+  getName(): string;
+  getString(field: string): string | null;
+  getUint64(field: string): [boolean, bigint];
+}
+export interface GstMessage {
+  type: number;
+  src: GstObject | null;
+  getStructure(): GstStructure | null;
+  parseError(): [{ message: string }, string];
+  parseWarning(): [{ message: string }, string];
+  parseStateChanged(): [number, number, number];
+}
+export interface GstBus {
+  addSignalWatch(): void;
+  on(signal: 'message', handler: (message: GstMessage) => void): void;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the typed wall around node-gtk */
+export interface GstModule {
+  init(argv: null): void;
+  parseLaunch(description: string): GstPipeline;
+  parseBinFromDescription(description: string, ghostUnlinkedPads: boolean): GstBin;
+  utilSetObjectArg(object: GstObject, name: string, value: string): void;
+  SystemClock: { obtain(): GstClock };
+  GhostPad: { new: (name: string, target: GstPad) => GstPad };
+  Event: { newEos(): unknown };
+  State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
+  ClockType: { REALTIME: number };
+  MessageType: Record<
+    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'ASYNC_DONE',
+    number
+  >;
+  StateChangeReturn: { FAILURE: number };
+  PadLinkReturn: { OK: number };
+}
+export interface GLibModule {
+  MainLoop: { new: (context: null, isRunning: boolean) => { run(): void; quit(): void } };
+}
+
+export function loadGst(): { Gst: GstModule; GLib: GLibModule } {
+  const require = createRequire(import.meta.url);
+  const gi = require('node-gtk') as { require(ns: string, version: string): any };
+  const Gst = gi.require('Gst', '1.0') as GstModule;
+  const GLib = gi.require('GLib', '2.0') as GLibModule;
+  Gst.init(null);
+  return { Gst, GLib };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */

@@ -1,0 +1,79 @@
+/*
+ * Media worker process: runs one recording's GStreamer pipeline and talks to its parent over the
+ * Node IPC channel. A crash here costs this recording only; the parent sees the process die.
+ */
+import { loadGst } from './gst.ts';
+import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
+import { Recording } from './recording.ts';
+
+if (!process.send) {
+  console.error('the media worker runs as a child of tapedeck (it needs an IPC channel)');
+  process.exit(2);
+}
+
+const { Gst, GLib } = loadGst();
+const send = (message: WorkerMessage): void => {
+  if (process.connected) process.send!(message);
+};
+const emit = (event: WorkerEvent): void => send(event);
+
+let recording: Recording | undefined;
+let stopping: Promise<unknown> | undefined;
+
+async function handle(request: RequestMessage): Promise<unknown> {
+  if (request.method === 'start') {
+    if (recording) throw new Error('this worker already runs a recording');
+    recording = new Recording(Gst, request.params.spec, request.params.startIndex, emit);
+    return recording.start();
+  }
+  if (!recording) throw new Error(`cannot ${request.method}: no recording has started`);
+  switch (request.method) {
+    case 'stop': {
+      stopping ??= recording.stop(request.params.timeoutMs);
+      return stopping;
+    }
+    case 'addInput':
+      recording.addInput(request.params.input);
+      break;
+    case 'removeInput':
+      recording.removeInput(request.params.id);
+      break;
+    case 'setCamera':
+      recording.setCamera(request.params.id, request.params.on);
+      break;
+    case 'setLayout':
+      recording.setLayout(request.params.order);
+      break;
+    case 'stats':
+      return recording.stats();
+  }
+  return { runningTimeNs: recording.runningTimeNs().toString() };
+}
+
+process.on('message', (raw) => {
+  const request = raw as RequestMessage;
+  handle(request).then(
+    (result) => send({ id: request.id, ok: true, result: result ?? {} }),
+    (error: unknown) => {
+      const e = error instanceof Error ? error : new Error(String(error));
+      send({ id: request.id, ok: false, error: { name: e.name, message: e.message } });
+    },
+  );
+});
+
+// Without a parent nobody collects the snippets; finish the open one cleanly and leave.
+process.on('disconnect', () => {
+  const done = recording ? (stopping ??= recording.stop(10_000)) : Promise.resolve();
+  void done.finally(() => process.exit(0));
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    const done = recording ? (stopping ??= recording.stop(10_000)) : Promise.resolve();
+    void done.finally(() => process.exit(0));
+  });
+}
+
+// GStreamer signals reach JavaScript only while a ref'd libuv handle keeps the loop integration awake.
+setInterval(() => undefined, 1000);
+emit({ event: 'ready', data: { pid: process.pid } });
+GLib.MainLoop.new(null, false).run();

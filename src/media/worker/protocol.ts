@@ -1,0 +1,67 @@
+import type { InputSpec, RecordingSpec } from '../pipeline/spec.ts';
+
+/** Requests the parent sends; each gets exactly one reply with the same id. */
+export type WorkerRequest =
+  | { method: 'start'; params: { spec: RecordingSpec; startIndex: number } }
+  | { method: 'stop'; params: { timeoutMs: number } }
+  | { method: 'addInput'; params: { input: InputSpec } }
+  | { method: 'removeInput'; params: { id: string } }
+  | { method: 'setCamera'; params: { id: string; on: boolean } }
+  | { method: 'setLayout'; params: { order: string[] } }
+  | { method: 'stats'; params: Record<string, never> };
+
+export type WorkerMethod = WorkerRequest['method'];
+
+export interface StartResult {
+  /** Wall-clock time (ns since the Unix epoch, as a decimal string) at running time 0. */
+  baseTimeUtcNs: string;
+  pid: number;
+}
+
+export interface WorkerStats {
+  runningTimeNs: string;
+  inputs: { id: string; cameraOn: boolean }[];
+  snippetsClosed: number;
+  rtmp: 'off' | 'streaming' | 'failed';
+}
+
+export interface ResultOf {
+  start: StartResult;
+  stop: { snippetsClosed: number };
+  addInput: { runningTimeNs: string };
+  removeInput: { runningTimeNs: string };
+  setCamera: { runningTimeNs: string };
+  setLayout: { runningTimeNs: string };
+  stats: WorkerStats;
+}
+
+export type RequestMessage = WorkerRequest & { id: number };
+
+export type ReplyMessage =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } };
+
+export interface SnippetClosed {
+  location: string;
+  /** Sequence number parsed from the file name; equals splitmuxsink's fragment index. */
+  seq: number;
+  startRunningTimeNs: string;
+  endRunningTimeNs: string;
+  startUtcNs: string;
+  endUtcNs: string;
+}
+
+/** Notifications the worker sends on its own. */
+export type WorkerEvent =
+  | { event: 'ready'; data: { pid: number } }
+  | { event: 'snippet-opened'; data: { location: string; runningTimeNs: string } }
+  | { event: 'snippet-closed'; data: SnippetClosed }
+  | { event: 'output-failed'; data: { output: 'rtmp' | 'hls'; message: string; retryInMs: number } }
+  | { event: 'output-restored'; data: { output: 'rtmp' | 'hls' } }
+  | { event: 'warning'; data: { source: string; message: string } }
+  | { event: 'error'; data: { source: string; message: string; debug: string } }
+  | { event: 'eos'; data: { snippetsClosed: number } };
+
+export type WorkerMessage = ReplyMessage | WorkerEvent;
+
+export const isReply = (m: WorkerMessage): m is ReplyMessage => 'id' in m;

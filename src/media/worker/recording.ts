@@ -1,0 +1,366 @@
+import { buildPipeline, placeInputs, type PadPlacement } from '../pipeline/build.ts';
+import { names } from '../pipeline/encoders.ts';
+import { inputFragments, inputNames } from '../pipeline/inputs.ts';
+import { HLS_ELEMENT_PREFIX, outputNames, RTMP_ELEMENT_PREFIX } from '../pipeline/outputs.ts';
+import { SpecError, validateSpec, type InputSpec, type RecordingSpec } from '../pipeline/spec.ts';
+import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
+import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
+
+interface LiveInput {
+  spec: InputSpec;
+  bin: GstBin;
+  /** Mixer pads this input feeds, keyed by branch. */
+  pads: { video?: GstPad; placeholder?: GstPad; audio: GstPad };
+}
+
+const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
+
+/**
+ * One recording: one GStreamer pipeline, changed at run time without a restart. Every method runs
+ * on the GLib main loop's thread, the only one that touches the pipeline.
+ */
+export class Recording {
+  private pipeline!: GstPipeline;
+  private readonly inputs = new Map<string, LiveInput>();
+  private order: string[] = [];
+  private baseTimeUtcNs = 0n;
+  private readonly openedAt = new Map<string, bigint>();
+  private snippetsClosed = 0;
+  private rtmpState: WorkerStats['rtmp'] = 'off';
+  private rtmpFailures = 0;
+  private rtmpRetry: NodeJS.Timeout | undefined;
+  private eosWaiters: (() => void)[] = [];
+  private started = false;
+
+  constructor(
+    private readonly Gst: GstModule,
+    private readonly spec: RecordingSpec,
+    private readonly startIndex: number,
+    private readonly emit: (event: WorkerEvent) => void,
+  ) {
+    validateSpec(spec);
+  }
+
+  start(): Promise<StartResult> {
+    const { Gst, spec } = this;
+    const built = buildPipeline({ ...spec, inputs: [] }, { startIndex: this.startIndex });
+    this.pipeline = Gst.parseLaunch(built.core);
+    // The wall clock drives the pipeline, so a running time maps to UTC by adding the base time.
+    const clock = Gst.SystemClock.obtain();
+    clock.clockType = Gst.ClockType.REALTIME;
+    this.pipeline.useClock(clock);
+    for (const input of spec.inputs) this.attachInput(input, 0n);
+    this.applyLayout();
+    if (spec.rtmpUrl) this.rtmpState = 'streaming';
+
+    const bus = this.pipeline.getBus();
+    bus.addSignalWatch();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      bus.on('message', (message) => {
+        if (!settled && message.type === Gst.MessageType.ERROR && !this.isBranchElement(message)) {
+          settled = true;
+          const [error, debug] = message.parseError();
+          this.pipeline.setState(Gst.State.NULL);
+          reject(new Error(`pipeline failed to start: ${error.message} (${debug})`));
+          return;
+        }
+        if (
+          !settled &&
+          message.type === Gst.MessageType.STATE_CHANGED &&
+          message.src === (this.pipeline as unknown) &&
+          message.parseStateChanged()[1] === Gst.State.PLAYING
+        ) {
+          settled = true;
+          this.started = true;
+          this.baseTimeUtcNs = this.pipeline.getBaseTime();
+          resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
+        }
+        this.onMessage(message);
+      });
+      if (this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
+        settled = true;
+        this.pipeline.setState(Gst.State.NULL);
+        reject(
+          new Error(
+            'pipeline refused to start playing; see the worker log for the element that failed',
+          ),
+        );
+      }
+    });
+  }
+
+  runningTimeNs(): bigint {
+    const clock = this.pipeline.getClock();
+    if (!clock || !this.started) return 0n;
+    return clock.getTime() - this.pipeline.getBaseTime();
+  }
+
+  addInput(input: InputSpec): void {
+    if (this.inputs.has(input.id))
+      throw new SpecError(`input ${input.id} is already in the recording`);
+    if (this.spec.kind !== 'composite')
+      throw new SpecError(`a ${this.spec.kind} recording has one fixed input`);
+    validateSpec({
+      ...this.spec,
+      inputs: [...this.inputs.values()].map((i) => i.spec).concat(input),
+    });
+    this.attachInput(input, this.runningTimeNs());
+    this.applyLayout();
+  }
+
+  removeInput(id: string): void {
+    const live = this.requireInput(id);
+    const { Gst } = this;
+    // Stop the sources first: unlinking a pad that is still pushing would fail the stream.
+    live.bin.setState(Gst.State.NULL);
+    for (const [branch, mixerPad] of Object.entries(live.pads)) {
+      const ghost = live.bin.getStaticPad(branch);
+      if (ghost && mixerPad) ghost.unlink(mixerPad);
+      const mixer = mixerPad?.getParentElement();
+      if (mixer && mixerPad) mixer.releaseRequestPad(mixerPad);
+    }
+    this.pipeline.remove(live.bin);
+    this.inputs.delete(id);
+    this.order = this.order.filter((o) => o !== id);
+    this.applyLayout();
+  }
+
+  setCamera(id: string, on: boolean): void {
+    const live = this.requireInput(id);
+    live.spec = { ...live.spec, cameraOn: on };
+    this.applyLayout();
+  }
+
+  setLayout(order: string[]): void {
+    const known = new Set(this.inputs.keys());
+    if (order.length !== known.size || !order.every((id) => known.has(id)))
+      throw new SpecError(`layout order must name each input once: ${[...known].join(', ')}`);
+    this.order = [...order];
+    this.applyLayout();
+  }
+
+  stats(): WorkerStats {
+    return {
+      runningTimeNs: this.runningTimeNs().toString(),
+      inputs: this.order.map((id) => ({ id, cameraOn: this.inputs.get(id)!.spec.cameraOn })),
+      snippetsClosed: this.snippetsClosed,
+      rtmp: this.rtmpState,
+    };
+  }
+
+  /** EOS finalises the open snippet, so the last one is a whole, playable file. */
+  stop(timeoutMs: number): Promise<{ snippetsClosed: number; timedOut: boolean }> {
+    const { Gst } = this;
+    clearTimeout(this.rtmpRetry);
+    return new Promise((resolve) => {
+      const finish = (timedOut: boolean) => {
+        clearTimeout(timer);
+        this.pipeline.setState(Gst.State.NULL);
+        resolve({ snippetsClosed: this.snippetsClosed, timedOut });
+      };
+      const timer = setTimeout(() => finish(true), timeoutMs);
+      this.eosWaiters.push(() => finish(false));
+      this.pipeline.sendEvent(Gst.Event.newEos());
+    });
+  }
+
+  private requireInput(id: string): LiveInput {
+    const live = this.inputs.get(id);
+    if (!live) throw new SpecError(`no input ${id} in this recording`);
+    return live;
+  }
+
+  private attachInput(input: InputSpec, runningTimeNs: bigint): void {
+    const { Gst, spec } = this;
+    const n = inputNames(input.id);
+    const hasVideo = spec.kind !== 'audio';
+    const description = inputFragments(input, {
+      fps: spec.profile.video.fps,
+      sampleRate: spec.profile.audio.sampleRate,
+      index: this.inputs.size,
+      timestampOffsetNs: Number(runningTimeNs),
+      withVideo: hasVideo,
+    }).join('  ');
+    const bin = Gst.parseBinFromDescription(description, false);
+    bin.name = n.bin;
+    const ghost = (branch: string, element: string): GstPad => {
+      const target = bin.getByName(element)?.getStaticPad('src');
+      if (!target) throw new Error(`input ${input.id}: element ${element} is missing`);
+      const pad = Gst.GhostPad.new(branch, target);
+      bin.addPad(pad);
+      return pad;
+    };
+    this.pipeline.add(bin);
+    const link = (branch: string, element: string, mixerName: string): GstPad => {
+      const mixer = this.pipeline.getByName(mixerName)!;
+      const mixerPad = mixer.requestPadSimple('sink_%u');
+      if (!mixerPad) throw new Error(`${mixerName} gave no pad for input ${input.id}`);
+      if (ghost(branch, element).link(mixerPad) !== Gst.PadLinkReturn.OK)
+        throw new Error(`input ${input.id}: could not link ${branch} to ${mixerName}`);
+      return mixerPad;
+    };
+    const pads: LiveInput['pads'] = { audio: link('audio', n.audio, names.audioMixer) };
+    if (hasVideo) {
+      pads.video = link('video', n.video, names.videoMixer);
+      pads.placeholder = link('placeholder', n.placeholder, names.videoMixer);
+      for (const pad of [pads.video, pads.placeholder]) {
+        Gst.utilSetObjectArg(pad, 'sizing-policy', 'keep-aspect-ratio');
+        // Invisible until the layout places it, so a new input never flashes in the wrong spot.
+        pad.alpha = 0;
+      }
+    }
+    this.inputs.set(input.id, { spec: input, bin, pads });
+    this.order.push(input.id);
+    if (this.started) bin.syncStateWithParent();
+  }
+
+  private applyLayout(): void {
+    if (this.spec.kind === 'audio') return;
+    const ordered = this.order.map((id) => this.inputs.get(id)!);
+    const placements = placeInputs(
+      this.spec,
+      ordered.map((i) => i.spec),
+    );
+    ordered.forEach((live, i) => {
+      const place = placements[i]!;
+      setPlacement(live.pads.video!, place.video);
+      setPlacement(live.pads.placeholder!, place.placeholder);
+    });
+  }
+
+  private isBranchElement(message: GstMessage): boolean {
+    const name = message.src?.name ?? '';
+    return name.startsWith(RTMP_ELEMENT_PREFIX) || name.startsWith(HLS_ELEMENT_PREFIX);
+  }
+
+  private onMessage(message: GstMessage): void {
+    const { Gst } = this;
+    switch (message.type) {
+      case Gst.MessageType.ELEMENT:
+        this.onElementMessage(message);
+        break;
+      case Gst.MessageType.EOS:
+        for (const waiter of this.eosWaiters.splice(0)) waiter();
+        this.emit({ event: 'eos', data: { snippetsClosed: this.snippetsClosed } });
+        break;
+      case Gst.MessageType.WARNING: {
+        const [warning, debug] = message.parseWarning();
+        this.emit({
+          event: 'warning',
+          data: { source: message.src?.name ?? '?', message: `${warning.message} (${debug})` },
+        });
+        break;
+      }
+      case Gst.MessageType.ERROR: {
+        const [error, debug] = message.parseError();
+        const source = message.src?.name ?? '?';
+        if (source.startsWith(RTMP_ELEMENT_PREFIX))
+          this.onRtmpFailure(`${error.message} (${debug})`);
+        else if (source.startsWith(HLS_ELEMENT_PREFIX))
+          this.emit({
+            event: 'output-failed',
+            data: { output: 'hls', message: error.message, retryInMs: -1 },
+          });
+        else if (this.started)
+          this.emit({ event: 'error', data: { source, message: error.message, debug } });
+        break;
+      }
+    }
+  }
+
+  private onElementMessage(message: GstMessage): void {
+    const s = message.getStructure();
+    if (!s) return;
+    const kind = s.getName();
+    if (kind !== 'splitmuxsink-fragment-opened' && kind !== 'splitmuxsink-fragment-closed') return;
+    if (message.src?.name !== outputNames.recorder) return;
+    const location = s.getString('location') ?? '';
+    const [, runningTime] = s.getUint64('running-time');
+    if (kind === 'splitmuxsink-fragment-opened') {
+      this.openedAt.set(location, runningTime);
+      this.emit({
+        event: 'snippet-opened',
+        data: { location, runningTimeNs: runningTime.toString() },
+      });
+      return;
+    }
+    const start = this.openedAt.get(location) ?? runningTime;
+    this.openedAt.delete(location);
+    this.snippetsClosed++;
+    const seq = Number(/_(\d+)\.\w+$/.exec(location)?.[1] ?? -1);
+    this.emit({
+      event: 'snippet-closed',
+      data: {
+        location,
+        seq,
+        startRunningTimeNs: start.toString(),
+        endRunningTimeNs: runningTime.toString(),
+        startUtcNs: (this.baseTimeUtcNs + start).toString(),
+        endUtcNs: (this.baseTimeUtcNs + runningTime).toString(),
+      },
+    });
+  }
+
+  /**
+   * A dead RTMP server costs the live stream only: errorignore keeps the encoders running, and the
+   * muxer and sink are replaced by fresh ones after a growing pause.
+   */
+  private onRtmpFailure(message: string): void {
+    if (this.rtmpRetry) return;
+    const delay = RTMP_RETRY_MS[Math.min(this.rtmpFailures, RTMP_RETRY_MS.length - 1)]!;
+    this.rtmpFailures++;
+    this.rtmpState = 'failed';
+    this.emit({ event: 'output-failed', data: { output: 'rtmp', message, retryInMs: delay } });
+    this.rtmpRetry = setTimeout(() => {
+      this.rtmpRetry = undefined;
+      this.restartRtmp();
+    }, delay);
+  }
+
+  private restartRtmp(): void {
+    const { Gst } = this;
+    const old = [outputNames.rtmpSink, outputNames.rtmpMux].map((n) => this.pipeline.getByName(n));
+    const feeders = ['rtmp_vi', 'rtmp_ai'].map((n) =>
+      this.pipeline.getByName(n)!.getStaticPad('src')!,
+    );
+    for (const el of old) {
+      if (!el) continue;
+      el.setState(Gst.State.NULL);
+      this.pipeline.remove(el);
+    }
+    const mux = this.pipeline.getByName(outputNames.rtmpMux);
+    if (mux) return;
+    const fresh = Gst.parseBinFromDescription(
+      `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
+        `location="${this.spec.rtmpUrl}" async-connect=true sync=false`,
+      false,
+    );
+    const elements: GstElement[] = [
+      fresh.getByName(outputNames.rtmpMux)!,
+      fresh.getByName(outputNames.rtmpSink)!,
+    ];
+    for (const el of elements) {
+      fresh.remove(el);
+      this.pipeline.add(el);
+    }
+    // Linking again makes the feeders resend their caps and segment to the new muxer.
+    const [muxEl, sinkEl] = elements as [GstElement, GstElement];
+    muxEl.getStaticPad('src')!.link(sinkEl.getStaticPad('sink')!);
+    feeders[0]!.link(muxEl.requestPadSimple('video')!);
+    feeders[1]!.link(muxEl.requestPadSimple('audio')!);
+    sinkEl.syncStateWithParent();
+    muxEl.syncStateWithParent();
+    this.rtmpState = 'streaming';
+    this.emit({ event: 'output-restored', data: { output: 'rtmp' } });
+  }
+}
+
+function setPlacement(pad: GstPad, p: PadPlacement): void {
+  pad.xpos = p.x;
+  pad.ypos = p.y;
+  pad.width = p.width;
+  pad.height = p.height;
+  pad.zorder = p.zorder;
+  pad.alpha = p.alpha;
+}
