@@ -49,6 +49,9 @@ export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
       execArgv: ['--import', TSX],
       stdio: ['ignore', 'inherit', options.stderr ?? 'inherit', 'ipc'],
       serialization: 'json',
+      // Its own process group: Ctrl-C in a terminal reaches the owner, which stops the recording
+      // with EOS; the worker ends itself if the owner goes away.
+      detached: true,
     });
     this.ready = new Promise((resolve, reject) => {
       const onEvent = (e: WorkerEvent) => {

@@ -17,6 +17,11 @@ const CAMERA: Size = { width: 640, height: 360 };
 
 const BACKGROUNDS = [0xff1f4e79, 0xff7a3b12, 0xff2d6a2d, 0xff5b2a6e, 0xff6e2a3a, 0xff2a5f6e];
 
+/** Period of the sync pattern: videotestsrc's ball flips every 50 frames. */
+export function syncPeriodNs(fps: number): number {
+  return Math.round((50 * 1e9) / fps);
+}
+
 export interface InputFragmentOptions {
   fps: number;
   sampleRate: number;
@@ -40,8 +45,8 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
   if (o.withVideo) {
     const camera =
       input.source.pattern === 'sync'
-        ? // One frame a second, alternating black and white, repeated up to the frame rate: edges land on whole seconds.
-          `videotestsrc is-live=true pattern=blink ${ts} ! video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=1/1 ! videorate ! ${videoCaps}`
+        ? // The ball pattern inverts the picture every 50 frames; the tick below sounds on the same instants.
+          `videotestsrc is-live=true pattern=ball flip=true ${ts} ! ${videoCaps}`
         : `videotestsrc is-live=true pattern=${input.source.pattern === 'noise' ? 'snow' : 'ball'} motion=sweep ` +
           `background-color=${BACKGROUNDS[o.index % BACKGROUNDS.length]} ${ts} ! ${videoCaps}`;
     fragments.push(
@@ -56,7 +61,7 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
   }
   const audio =
     input.source.pattern === 'sync'
-      ? `audiotestsrc is-live=true wave=ticks tick-interval=1000000000 freq=1000 volume=0.8 ${ts}`
+      ? `audiotestsrc is-live=true wave=ticks tick-interval=${syncPeriodNs(o.fps)} freq=1000 volume=0.8 ${ts}`
       : `audiotestsrc is-live=true wave=sine freq=${input.source.toneHz} volume=0.2 ${ts}`;
   fragments.push(
     `${audio} ! audio/x-raw,rate=${o.sampleRate},channels=1 ! queue name=${n.audio} max-size-time=1000000000`,

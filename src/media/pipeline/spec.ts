@@ -10,7 +10,7 @@ export const MAX_COMPOSITE_INPUTS = 9;
 /** Test sources stand in for a host until WebRTC ingest provides real ones. */
 export interface SyntheticSource {
   type: 'synthetic';
-  /** ball: a moving pattern; sync: a flash every other second and a tick every second, to measure A/V sync. */
+  /** ball: a moving pattern; noise: hard to encode; sync: the picture inverts and a tick sounds on every whole second, to measure A/V sync. */
   pattern: 'ball' | 'sync' | 'noise';
   toneHz: number;
 }

@@ -43,7 +43,7 @@ export class Recording {
 
   start(): Promise<StartResult> {
     const { Gst, spec } = this;
-    const built = buildPipeline({ ...spec, inputs: [] }, { startIndex: this.startIndex });
+    const built = buildPipeline(spec, { startIndex: this.startIndex });
     this.pipeline = Gst.parseLaunch(built.core);
     // The wall clock drives the pipeline, so a running time maps to UTC by adding the base time.
     const clock = Gst.SystemClock.obtain();
