@@ -3,10 +3,11 @@ import { InvalidIdError } from '../domain/ids.ts';
 import { SpecError } from '../media/pipeline/spec.ts';
 import { RecordingSetupError } from '../media/synthetic-recording.ts';
 import { TimelineError } from '../media/timeline.ts';
+import { benchCommand } from './bench.ts';
 import { UsageError, type Command } from './command.ts';
 import { recordCommand } from './record.ts';
 
-const commands: Command[] = [recordCommand];
+const commands: Command[] = [recordCommand, benchCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,7 +1,7 @@
 import { gridLayout, type Rect } from '../../domain/layout.ts';
 import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
 import { inputFragments, inputNames } from './inputs.ts';
-import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput } from './outputs.ts';
+import { hlsOutput, mp3Recorder, mp4Recorder, rtmpFeeders, rtmpOutput } from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
 
 /** Compositor pad settings for one picture on the canvas. */
@@ -16,7 +16,7 @@ export interface InputPlacement {
 }
 
 export interface BuiltPipeline {
-  /** Mixers, encoders and outputs without any input: the media worker adds inputs itself. */
+  /** Mixers, encoders and outputs without any input or RTMP sink: the media worker adds those itself. */
   core: string;
   /** The whole pipeline with its initial inputs, for gst-launch-1.0 (benchmarks and debugging). */
   launch: string;
@@ -80,23 +80,25 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
     `audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
   ];
   const outputs: string[] = [];
+  const coreOutputs: string[] = [];
   if (hasVideo) {
     base.push(
       `videotestsrc is-live=true pattern=black ! video/x-raw,width=${p.video.width},height=${p.video.height},` +
         `framerate=${p.video.fps}/1 ! ${names.videoMixer}.sink_0`,
     );
-    outputs.push(...mp4Recorder(p, recorder));
-    if (spec.rtmpUrl) outputs.push(...rtmpOutput(spec.rtmpUrl));
-    if (spec.hlsDir) outputs.push(...hlsOutput(spec.hlsDir));
+    const common = [...mp4Recorder(p, recorder), ...(spec.hlsDir ? hlsOutput(spec.hlsDir) : [])];
+    outputs.push(...common, ...(spec.rtmpUrl ? rtmpOutput(spec.rtmpUrl) : []));
+    coreOutputs.push(...common, ...(spec.rtmpUrl ? rtmpFeeders() : []));
   } else {
     outputs.push(...mp3Recorder(p, recorder));
+    coreOutputs.push(...outputs);
   }
 
   const videoMixer = (extra: string) =>
     `compositor name=${names.videoMixer} background=black sink_0::zorder=0${extra} ! ${videoEncoder(p)}`;
   const audioMixer = `audiomixer name=${names.audioMixer} ! ${hasVideo ? aacEncoder(p) : mp3Encoder(p)}`;
 
-  const core = [...(hasVideo ? [videoMixer('')] : []), audioMixer, ...base, ...outputs];
+  const core = [...(hasVideo ? [videoMixer('')] : []), audioMixer, ...base, ...coreOutputs];
 
   const placements = placeInputs(spec, spec.inputs);
   const inputPads: string[] = [];

@@ -44,7 +44,7 @@ export function mp3Encoder(p: OutputProfile): string {
   const a = p.audio;
   return (
     `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
-    `lamemp3enc name=${names.audioEncoder} target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! mpegaudioparse ! ` +
+    `lamemp3enc name=${names.audioEncoder} target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! audio/mpeg,rate=${a.sampleRate} ! mpegaudioparse ! ` +
     `tee name=${names.audioTee}`
   );
 }

@@ -6,6 +6,8 @@ export const outputNames = {
   recorder: 'rec',
   rtmpMux: 'rtmp_mux',
   rtmpSink: 'rtmp_sink',
+  rtmpVideoFeed: 'rtmp_vi',
+  rtmpAudioFeed: 'rtmp_ai',
   hlsSink: 'hls',
 } as const;
 
@@ -40,38 +42,61 @@ export function mp4Recorder(p: OutputProfile, o: RecorderOptions): string[] {
   ];
 }
 
-/** MP3 frames are self-contained; unbuffered writes leave whole frames on disk if the process is killed. */
+/**
+ * MP3 frames are self-contained; unbuffered writes leave whole frames on disk if the process is
+ * killed. splitmuxsink cuts only on its reference (video) pad, and every MP3 frame starts a
+ * possible cut, so the audio goes in there. id3v2mux has no request pads, which async-finalize
+ * needs, so this muxer and sink are set directly.
+ */
 export function mp3Recorder(p: OutputProfile, o: RecorderOptions): string[] {
   return [
     `splitmuxsink name=${outputNames.recorder} location=${quote(o.location)} start-index=${o.startIndex} ` +
-      `max-size-time=${seconds(p.snippetSeconds)} async-finalize=true muxer-factory=id3v2mux ` +
-      `sink-factory=filesink sink-properties=${quote('properties,buffer-mode=unbuffered')}`,
-    `${names.audioTee}. ! queue name=rec_aq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.audio_0`,
+      `max-size-time=${seconds(p.snippetSeconds)} muxer-factory=id3v2mux sink=${quote('filesink buffer-mode=unbuffered')}`,
+    `${names.audioTee}. ! queue name=rec_aq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.video`,
   ];
 }
 
 /**
  * Live RTMP out of the same encoders. Leaky queues keep a slow server from stalling the recording,
- * and errorignore turns the branch's flow errors into OK so a dead server never stops the encoders.
+ * and errorignore turns the branch's flow errors (and "not linked" while no muxer is attached) into
+ * OK, so a dead server never stops the encoders.
  */
-export function rtmpOutput(url: string): string[] {
+export function rtmpFeeders(): string[] {
   const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
   const ignore =
     'errorignore ignore-error=true ignore-notlinked=true ignore-notnegotiated=true convert-to=ok';
   return [
-    `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
-      `location=${quote(url)} async-connect=true sync=false`,
-    `${names.videoTee}. ! queue name=rtmp_vq ${leaky} ! ${ignore} name=rtmp_vi ! ${outputNames.rtmpMux}.video`,
-    `${names.audioTee}. ! queue name=rtmp_aq ${leaky} ! ${ignore} name=rtmp_ai ! ${outputNames.rtmpMux}.audio`,
+    `${names.videoTee}. ! queue name=rtmp_vq ${leaky} ! h264parse name=rtmp_vp ! ${ignore} name=${outputNames.rtmpVideoFeed}`,
+    `${names.audioTee}. ! queue name=rtmp_aq ${leaky} ! ${ignore} name=${outputNames.rtmpAudioFeed}`,
   ];
 }
 
+/**
+ * The part that talks to the server. The media worker attaches it only once the pipeline plays
+ * (and again after a failure), so a server that refuses at once cannot stall the start.
+ */
+export function rtmpSink(url: string): string {
+  return (
+    `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
+    `location=${quote(url)} async-connect=true sync=false async=false`
+  );
+}
+
+/** Everything for gst-launch-1.0, where nothing is attached later. */
+export function rtmpOutput(url: string): string[] {
+  return [
+    rtmpSink(url),
+    ...rtmpFeeders().map((f, i) => `${f} ! ${outputNames.rtmpMux}.${i === 0 ? 'video' : 'audio'}`),
+  ];
+}
+
+/** MPEG-TS wants H.264 as a byte stream where MP4 and FLV want AVC, so this branch converts its own copy. */
 export function hlsOutput(dir: string, segmentSeconds = 2): string[] {
   const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
   return [
     `hlssink2 name=${outputNames.hlsSink} location=${quote(`${dir}/segment%05d.ts`)} ` +
       `playlist-location=${quote(`${dir}/live.m3u8`)} target-duration=${segmentSeconds} playlist-length=6 max-files=12 send-keyframe-requests=false`,
-    `${names.videoTee}. ! queue name=hls_vq ${leaky} ! ${outputNames.hlsSink}.video`,
+    `${names.videoTee}. ! queue name=hls_vq ${leaky} ! h264parse name=hls_vp ! ${outputNames.hlsSink}.video`,
     `${names.audioTee}. ! queue name=hls_aq ${leaky} ! ${outputNames.hlsSink}.audio`,
   ];
 }

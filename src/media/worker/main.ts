@@ -50,8 +50,13 @@ async function handle(request: RequestMessage): Promise<unknown> {
   return { runningTimeNs: recording.runningTimeNs().toString() };
 }
 
+const debug = process.env.TAPEDECK_DEBUG
+  ? (...a: unknown[]) => console.error('[worker]', ...a)
+  : () => undefined;
+
 process.on('message', (raw) => {
   const request = raw as RequestMessage;
+  debug('request', request.id, request.method);
   handle(request).then(
     (result) => send({ id: request.id, ok: true, result: result ?? {} }),
     (error: unknown) => {

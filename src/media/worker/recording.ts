@@ -1,7 +1,12 @@
 import { buildPipeline, placeInputs, type PadPlacement } from '../pipeline/build.ts';
 import { names } from '../pipeline/encoders.ts';
 import { inputFragments, inputNames } from '../pipeline/inputs.ts';
-import { HLS_ELEMENT_PREFIX, outputNames, RTMP_ELEMENT_PREFIX } from '../pipeline/outputs.ts';
+import {
+  HLS_ELEMENT_PREFIX,
+  outputNames,
+  RTMP_ELEMENT_PREFIX,
+  rtmpSink,
+} from '../pipeline/outputs.ts';
 import { SpecError, validateSpec, type InputSpec, type RecordingSpec } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
@@ -30,6 +35,8 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
+  private lastOpened: string | undefined;
+  private stopRequested = false;
   private started = false;
 
   constructor(
@@ -51,7 +58,6 @@ export class Recording {
     this.pipeline.useClock(clock);
     for (const input of spec.inputs) this.attachInput(input, 0n);
     this.applyLayout();
-    if (spec.rtmpUrl) this.rtmpState = 'streaming';
 
     const bus = this.pipeline.getBus();
     bus.addSignalWatch();
@@ -74,6 +80,7 @@ export class Recording {
           settled = true;
           this.started = true;
           this.baseTimeUtcNs = this.pipeline.getBaseTime();
+          if (spec.rtmpUrl) this.attachRtmp();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
         this.onMessage(message);
@@ -149,7 +156,11 @@ export class Recording {
     };
   }
 
-  /** EOS finalises the open snippet, so the last one is a whole, playable file. */
+  /**
+   * EOS finalises the open snippet, so the last one is a whole, playable file. The recording is
+   * done once that snippet has closed: a live output whose server is gone (RTMP) or that never
+   * forwards EOS (hlssink2 in 1.22) must not hold the stop up.
+   */
   stop(timeoutMs: number): Promise<{ snippetsClosed: number; timedOut: boolean }> {
     const { Gst } = this;
     clearTimeout(this.rtmpRetry);
@@ -161,6 +172,7 @@ export class Recording {
       };
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
+      this.stopRequested = true;
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
   }
@@ -236,6 +248,12 @@ export class Recording {
 
   private onMessage(message: GstMessage): void {
     const { Gst } = this;
+    if (
+      process.env.TAPEDECK_DEBUG &&
+      message.type !== Gst.MessageType.ELEMENT &&
+      message.type !== Gst.MessageType.STATE_CHANGED
+    )
+      console.error('[worker] bus', message.type, message.src?.name);
     switch (message.type) {
       case Gst.MessageType.ELEMENT:
         this.onElementMessage(message);
@@ -278,6 +296,7 @@ export class Recording {
     const location = s.getString('location') ?? '';
     const [, runningTime] = s.getUint64('running-time');
     if (kind === 'splitmuxsink-fragment-opened') {
+      this.lastOpened = location;
       this.openedAt.set(location, runningTime);
       this.emit({
         event: 'snippet-opened',
@@ -300,6 +319,12 @@ export class Recording {
         endUtcNs: (this.baseTimeUtcNs + runningTime).toString(),
       },
     });
+    if (this.stopRequested && location === this.lastOpened) {
+      // Give the sinks a moment to post EOS themselves; the waiters run once either way.
+      setTimeout(() => {
+        for (const waiter of this.eosWaiters.splice(0)) waiter();
+      }, 500);
+    }
   }
 
   /**
@@ -312,47 +337,48 @@ export class Recording {
     this.rtmpFailures++;
     this.rtmpState = 'failed';
     this.emit({ event: 'output-failed', data: { output: 'rtmp', message, retryInMs: delay } });
-    this.rtmpRetry = setTimeout(() => {
+    const retry = () => {
+      // Swapping elements while the pipeline is still on its way to PLAYING would stall that change.
+      if (!this.started) {
+        this.rtmpRetry = setTimeout(retry, 500);
+        return;
+      }
       this.rtmpRetry = undefined;
-      this.restartRtmp();
-    }, delay);
+      if (!this.stopRequested) this.attachRtmp();
+    };
+    this.rtmpRetry = setTimeout(retry, delay);
   }
 
-  private restartRtmp(): void {
+  /** A fresh muxer and sink each time: linking them makes the feeders resend caps and segment. */
+  private attachRtmp(): void {
     const { Gst } = this;
-    const old = [outputNames.rtmpSink, outputNames.rtmpMux].map((n) => this.pipeline.getByName(n));
-    const feeders = ['rtmp_vi', 'rtmp_ai'].map((n) =>
-      this.pipeline.getByName(n)!.getStaticPad('src')!,
-    );
-    for (const el of old) {
-      if (!el) continue;
-      el.setState(Gst.State.NULL);
-      this.pipeline.remove(el);
+    for (const name of [outputNames.rtmpSink, outputNames.rtmpMux]) {
+      const old = this.pipeline.getByName(name);
+      if (!old) continue;
+      old.setState(Gst.State.NULL);
+      this.pipeline.remove(old);
     }
-    const mux = this.pipeline.getByName(outputNames.rtmpMux);
-    if (mux) return;
-    const fresh = Gst.parseBinFromDescription(
-      `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
-        `location="${this.spec.rtmpUrl}" async-connect=true sync=false`,
-      false,
-    );
-    const elements: GstElement[] = [
-      fresh.getByName(outputNames.rtmpMux)!,
-      fresh.getByName(outputNames.rtmpSink)!,
-    ];
-    for (const el of elements) {
+    const fresh = Gst.parseBinFromDescription(rtmpSink(this.spec.rtmpUrl!), false);
+    const [mux, sink] = [outputNames.rtmpMux, outputNames.rtmpSink].map((n) =>
+      fresh.getByName(n)!,
+    ) as [GstElement, GstElement];
+    for (const el of [mux, sink]) {
       fresh.remove(el);
       this.pipeline.add(el);
     }
-    // Linking again makes the feeders resend their caps and segment to the new muxer.
-    const [muxEl, sinkEl] = elements as [GstElement, GstElement];
-    muxEl.getStaticPad('src')!.link(sinkEl.getStaticPad('sink')!);
-    feeders[0]!.link(muxEl.requestPadSimple('video')!);
-    feeders[1]!.link(muxEl.requestPadSimple('audio')!);
-    sinkEl.syncStateWithParent();
-    muxEl.syncStateWithParent();
+    mux.getStaticPad('src')!.link(sink.getStaticPad('sink')!);
+    this.pipeline
+      .getByName(outputNames.rtmpVideoFeed)!
+      .getStaticPad('src')!
+      .link(mux.requestPadSimple('video')!);
+    this.pipeline
+      .getByName(outputNames.rtmpAudioFeed)!
+      .getStaticPad('src')!
+      .link(mux.requestPadSimple('audio')!);
+    sink.syncStateWithParent();
+    mux.syncStateWithParent();
     this.rtmpState = 'streaming';
-    this.emit({ event: 'output-restored', data: { output: 'rtmp' } });
+    if (this.rtmpFailures > 0) this.emit({ event: 'output-restored', data: { output: 'rtmp' } });
   }
 }
 

@@ -1,0 +1,176 @@
+import {
+  BENCH_KINDS,
+  BENCH_PATTERNS,
+  formatKindReport,
+  parseKinds,
+  runMediaBench,
+  toBenchJson,
+  type BenchKind,
+} from '../bench/media-bench.ts';
+import { choiceOption, numberOption, parseOptions, UsageError, type Command } from './command.ts';
+
+const SUBCOMMANDS = ['media'] as const;
+
+const mediaHelp = `Usage: tapedeck bench media [options]
+
+Measures what a recording costs in CPU and memory. For each kind, three contenders record the
+same synthetic hosts with the same output settings (H.264 15 fps 5000 kbit/s with a 1-second GOP
+and AAC 44 kbit/s in MP4, or MP3 for audio; 15-second snippets into a temporary folder), one after
+another, each for --duration seconds:
+
+  tapedeck    tapedeck's media worker (Node + node-gtk + GStreamer) started with the recording's
+              spec and stopped like a real recording (EOS). Only the worker's process tree is
+              measured: it does the media work; this CLI only waits.
+  gst-launch  the very same pipeline under gst-launch-1.0 -e, stopped with SIGINT (EOS): the cost
+              of the GStreamer pipeline alone, without Node.
+  ffmpeg      an equivalent ffmpeg recorder (lavfi test sources, libx264 veryfast, segment muxer),
+              stopped with SIGINT.
+
+Kinds: composite (4 hosts on a 360x640 canvas), host (1 host, 640x360), audio (1 host, MP3).
+
+Reading the output, one block per kind:
+  CPU % of core  user+system CPU time of the contender's process tree (children and start-up
+                 included) over the wall time from start to stop; 100 means one core fully busy.
+  peak RSS MiB   the highest summed resident memory of the tree, sampled every 250 ms.
+  ratios         "A vs B" is A's figure divided by B's. tapedeck vs gst-launch is what running
+                 the pipeline inside tapedeck's worker adds; tapedeck vs ffmpeg compares with a
+                 plain ffmpeg recorder. Below 1.00x means tapedeck uses less.
+  snippets       files each contender wrote and their lengths by ffprobe: whole snippets last
+                 15 s, the last one is shorter. A contender without any snippet (or one that ended
+                 before it was stopped) is FAILED, and the command exits with 1.
+  targets        reported, not enforced: composite <= 20 % of a core and <= 150 MiB, host <= 9 %
+                 of a core, tapedeck/gst-launch CPU <= 1.15x, tapedeck CPU below ffmpeg's.
+
+Caveats: ffmpeg's inputs are similar, not identical: test pictures (testsrc2) without the name
+overlay or the hidden camera-off placeholders, and --pattern does not change them. Figures depend
+on the machine and what else runs on it; compare contenders within one run. A run takes about
+3 x kinds x duration seconds, plus start and stop.
+
+Options:
+  --duration SECONDS  how long each contender records                     [default: 40]
+  --kinds LIST        comma-separated subset of ${BENCH_KINDS.join(',')}   [default: all]
+  --pattern P         ball (a moving ball) or noise (busy picture, hard to encode) [default: ball]
+  --keep              keep the snippets (the folder is printed) instead of removing them
+  --json              also print every row and target as one JSON line, the last line of stdout:
+                      {"durationSec","pattern","ok","rows":[{"kind","contender","ok","wallSec",
+                      "cpuSec","cpuShareOfCore","peakRssMiB","snippets","snippetSeconds",...}],
+                      "targets":[{"kind","metric","label","limit","value","status"}]}
+  -h, --help          this help
+
+Progress goes to stderr. Ctrl-C stops the running contender with EOS, skips the rest and prints
+what was measured.
+
+Examples:
+  tapedeck bench media
+  tapedeck bench media --kinds composite --pattern noise --duration 60
+  tapedeck bench media --kinds audio --duration 6 --json
+`;
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'benchmarks; "bench media": tapedeck vs gst-launch vs ffmpeg, CPU and memory',
+  help: `Usage: tapedeck bench SUBCOMMAND [options]
+
+Subcommands:
+  media   CPU and peak memory of tapedeck's media worker against gst-launch-1.0 and ffmpeg
+          recording the same synthetic hosts
+
+Run "tapedeck bench media --help" for what is measured and how to read it.
+`,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === '--help' || sub === '-h') {
+      process.stdout.write(this.help);
+      return 0;
+    }
+    if (sub === undefined) {
+      process.stderr.write(this.help);
+      return 2;
+    }
+    if (!SUBCOMMANDS.includes(sub as (typeof SUBCOMMANDS)[number]))
+      throw new UsageError(`unknown bench "${sub}" (use ${SUBCOMMANDS.join(', ')})`);
+    return runMedia(rest);
+  },
+};
+
+async function runMedia(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    duration: { type: 'string' },
+    kinds: { type: 'string' },
+    pattern: { type: 'string' },
+    keep: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(mediaHelp);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const durationSec = numberOption('duration', values.duration, 40, 2, 3600);
+  let kinds: BenchKind[] = [...BENCH_KINDS];
+  if (values.kinds !== undefined) {
+    try {
+      kinds = parseKinds(values.kinds);
+    } catch (error) {
+      throw new UsageError(`--kinds: ${(error as Error).message}`);
+    }
+  }
+  const pattern = choiceOption('pattern', values.pattern, BENCH_PATTERNS, 'ball');
+
+  const abort = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nstopping: finishing the running contender with EOS…\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = Boolean(process.stderr.isTTY);
+  process.stderr.write(
+    `bench media: ${kinds.join(', ')} × tapedeck, gst-launch, ffmpeg, ${durationSec} s each ` +
+      `(about ${Math.ceil((kinds.length * 3 * (durationSec + 5)) / 60)} min)\n`,
+  );
+  let result;
+  try {
+    result = await runMediaBench({
+      kinds,
+      durationSec,
+      pattern,
+      keep: Boolean(values.keep),
+      signal: abort.signal,
+      onProgress: ({ kind, contender, elapsedSec }) => {
+        const line = `${kind}: ${contender} ${elapsedSec.toFixed(0)}/${durationSec} s…`;
+        if (tty) process.stderr.write(`\r${line}  `);
+        else if (Math.round(elapsedSec) % 10 === 0) process.stderr.write(`${line}\n`);
+      },
+      onRow: (row) => {
+        const figures = `${(row.cpuShareOfCore * 100).toFixed(1)} % of a core, ${row.peakRssMiB.toFixed(1)} MiB, ${row.snippets} snippet${row.snippets === 1 ? '' : 's'}`;
+        process.stderr.write(
+          `${tty ? '\r' : ''}${row.kind}: ${row.contender} ${row.ok ? 'done' : 'FAILED'}: ${figures}` +
+            `${row.problem ? ` (${row.problem})` : ''}${tty ? '   ' : ''}\n`,
+        );
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const { rows } = result;
+  const measured = kinds.filter((k) => rows.some((r) => r.kind === k));
+  const reports = measured.map((k) => formatKindReport(k, rows, durationSec));
+  process.stdout.write(
+    `tapedeck bench media: pattern ${pattern}, ${durationSec} s per contender\n\n` +
+      reports.join('\n') +
+      (values.keep ? `\nsnippets kept in ${result.dir}\n` : '') +
+      (result.aborted ? '\nstopped early: the remaining contenders did not run\n' : ''),
+  );
+  const failed = rows.filter((r) => !r.ok);
+  if (values.json)
+    process.stdout.write(JSON.stringify(toBenchJson(rows, { durationSec, pattern })) + '\n');
+  if (failed.length)
+    process.stderr.write(
+      `FAILED: ${failed.map((r) => `${r.kind}/${r.contender} (${r.problem ?? 'no snippets'})`).join('; ')}\n`,
+    );
+  if (result.aborted) return 130;
+  return failed.length ? 1 : 0;
+}

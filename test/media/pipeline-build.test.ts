@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultProfile } from '../../src/domain/profile.ts';
+import { buildPipeline, placeInputs } from '../../src/media/pipeline/build.ts';
+import { mp3Bitrate } from '../../src/media/pipeline/encoders.ts';
+import { SpecError, type RecordingSpec } from '../../src/media/pipeline/spec.ts';
+import { syntheticHost } from '../../src/media/synthetic-recording.ts';
+
+const T = { timeout: 5_000 };
+const composite = (n: number, extra: Partial<RecordingSpec> = {}): RecordingSpec => ({
+  kind: 'composite',
+  recordingId: 'show-1',
+  outDir: '/spool',
+  profile: defaultProfile({ width: 360, height: 640 }),
+  inputs: Array.from({ length: n }, (_, i) => syntheticHost(i + 1)),
+  ...extra,
+});
+
+test('composite: encoders at the profile, exact snippets, crash-safe MP4', T, () => {
+  const b = buildPipeline(composite(4));
+  assert.equal(b.location, '/spool/show-1_%06d.mp4');
+  for (const part of [
+    'video/x-raw,format=I420,width=360,height=640,framerate=15/1',
+    'x264enc name=venc bitrate=5000',
+    'key-int-max=15 option-string=scenecut=0',
+    'video/x-h264,profile=main',
+    'avenc_aac name=aenc bitrate=44000',
+    'max-size-time=15000000000 send-keyframe-requests=true async-finalize=true',
+    'reserved-moov-update-period=(guint64)1000000000',
+    'reserved-max-duration=(guint64)20000000000',
+  ])
+    assert.ok(b.launch.includes(part), `missing ${part}`);
+  assert.ok(!b.launch.includes('rtmp2sink') && !b.launch.includes('hlssink2'));
+  // 4 cameras, 4 placeholders, the base picture: 9 compositor pads, each input linked.
+  for (let i = 1; i <= 4; i++) assert.ok(b.launch.includes(`in_h${i}_v. ! vmix.sink_${2 * i - 1}`));
+  assert.ok(!b.core.includes('in_h1'), 'core has no inputs');
+});
+
+test('one encoder feeds recording, RTMP and HLS through tees', T, () => {
+  const b = buildPipeline(
+    composite(2, { rtmpUrl: 'rtmp://127.0.0.1:1935/live/s', hlsDir: '/hls' }),
+  );
+  assert.equal(b.launch.match(/x264enc/g)?.length, 1);
+  assert.equal(b.launch.match(/avenc_aac/g)?.length, 1);
+  for (const part of [
+    'vtee. ! queue name=rec_vq',
+    'vtee. ! queue name=rtmp_vq leaky=downstream',
+    'vtee. ! queue name=hls_vq',
+    'errorignore',
+    'rtmp2sink name=rtmp_sink location="rtmp://127.0.0.1:1935/live/s"',
+    'playlist-location="/hls/live.m3u8"',
+  ])
+    assert.ok(b.launch.includes(part), `missing ${part}`);
+});
+
+test('host is 640x360 MP4 with one input; audio is MP3 only', T, () => {
+  const host = buildPipeline({
+    ...composite(1),
+    kind: 'host',
+    profile: defaultProfile({ width: 640, height: 360 }),
+  });
+  assert.ok(host.launch.includes('width=640,height=360'));
+  assert.ok(host.location.endsWith('.mp4'));
+  const audio = buildPipeline({ ...composite(1), kind: 'audio' });
+  assert.ok(audio.location.endsWith('.mp3'));
+  assert.ok(audio.launch.includes('lamemp3enc') && audio.launch.includes('muxer-factory=id3v2mux'));
+  assert.ok(!audio.launch.includes('x264enc') && !audio.launch.includes('compositor'));
+  assert.ok(audio.launch.includes('buffer-mode=unbuffered'));
+  assert.equal(mp3Bitrate(44), 48);
+});
+
+test('bad specs are refused before any element exists', T, () => {
+  assert.throws(() => buildPipeline(composite(10)), SpecError);
+  assert.throws(() => buildPipeline({ ...composite(2), kind: 'host' }), SpecError);
+  assert.throws(() => buildPipeline(composite(1, { rtmpUrl: 'http://x/y' })), SpecError);
+  assert.throws(() => buildPipeline({ ...composite(1), recordingId: '../x' }), /not a valid id/);
+  const twice = composite(2);
+  twice.inputs[1] = { ...twice.inputs[1]!, id: 'h1' };
+  assert.throws(() => buildPipeline(twice), /twice/);
+  assert.throws(
+    () => buildPipeline({ ...composite(1), kind: 'audio', rtmpUrl: 'rtmp://a/b/c' }),
+    SpecError,
+  );
+});
+
+test('a display name cannot break out of its quotes', T, () => {
+  const spec = composite(1);
+  spec.inputs[0] = { ...spec.inputs[0]!, displayName: 'Evil" ! filesink location="/etc/x' };
+  const b = buildPipeline(spec);
+  assert.ok(b.launch.includes('text="Evil\\" ! filesink location=\\"/etc/x"'));
+});
+
+test('camera off swaps the picture for the placeholder in the same cell', T, () => {
+  const spec = composite(2);
+  spec.inputs[1] = { ...spec.inputs[1]!, cameraOn: false };
+  const [a, b] = placeInputs(spec, spec.inputs);
+  assert.equal(a!.video.alpha, 1);
+  assert.equal(a!.placeholder.alpha, 0);
+  assert.equal(b!.video.alpha, 0);
+  assert.equal(b!.placeholder.alpha, 1);
+  assert.equal(b!.placeholder.y, b!.video.y);
+  assert.ok(b!.placeholder.zorder > b!.video.zorder);
+});

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, test } from 'node:test';
+import { defaultProfile } from '../../src/domain/profile.ts';
+import { MediaWorker } from '../../src/media/media-worker.ts';
+import { placeInputs } from '../../src/media/pipeline/build.ts';
+import type { RecordingSpec } from '../../src/media/pipeline/spec.ts';
+import { syntheticHost } from '../../src/media/synthetic-recording.ts';
+import type { SnippetClosed, WorkerEvent } from '../../src/media/worker/protocol.ts';
+import { measureAvSync } from '../support/av-sync.ts';
+import { decodeErrors, probeMedia, videoFrameTimes } from '../support/ffprobe.ts';
+import { runOk } from '../support/run.ts';
+import { tempDir } from '../support/tapedeck.ts';
+
+const FRAME = 1 / 15;
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+/** Mean RGB of a rectangle of the frame nearest `atSec`. */
+async function meanColour(
+  file: string,
+  atSec: number,
+  r: { x: number; y: number; width: number; height: number },
+) {
+  const { stdout } = await runOk('sh', [
+    '-c',
+    `ffmpeg -v error -ss ${atSec} -i ${file} -frames:v 1 -vf crop=${r.width}:${r.height}:${r.x}:${r.y} -f rawvideo -pix_fmt rgb24 - | od -An -tu1 -v`,
+  ]);
+  const bytes = stdout.trim().split(/\s+/).map(Number);
+  const mean = [0, 1, 2].map(
+    (c) => bytes.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (bytes.length / 3),
+  );
+  return mean as [number, number, number];
+}
+
+test(
+  'inputs join and leave and cameras toggle mid-recording: exact snippets, continuous time, A/V in sync',
+  { timeout: 240_000 },
+  async () => {
+    const out = await tempDir('changes');
+    dirs.push(out);
+    const spec: RecordingSpec = {
+      kind: 'composite',
+      recordingId: 'changes',
+      outDir: out,
+      profile: defaultProfile({ width: 360, height: 640 }),
+      // Host 1 flashes and ticks together, so the composite's A/V sync can be measured throughout.
+      inputs: [syntheticHost(1, 'sync'), syntheticHost(2), syntheticHost(3)],
+    };
+    const worker = new MediaWorker();
+    const events: WorkerEvent[] = [];
+    const snippets: SnippetClosed[] = [];
+    worker.on('event', (e) => events.push(e));
+    worker.on('snippet', (s) => snippets.push(s));
+    try {
+      await worker.start(spec);
+      const t0 = Date.now();
+      const at = async (sec: number, change: () => Promise<unknown>) => {
+        await sleep(Math.max(0, t0 + sec * 1000 - Date.now()));
+        await change();
+      };
+      await at(3, () => worker.addInput(syntheticHost(4)));
+      await at(7, () => worker.setCamera('h2', false));
+      await at(12, () => worker.setCamera('h2', true));
+      await at(17, () => worker.removeInput('h3'));
+      await at(21, () => worker.addInput(syntheticHost(5)));
+      await at(25, () => worker.setLayout(['h5', 'h4', 'h2', 'h1']));
+      await at(28, () => worker.setCamera('h4', false));
+      await at(33, () => worker.stop());
+    } finally {
+      await worker.close();
+    }
+    assert.deepEqual(
+      events.filter((e) => e.event === 'error' || e.event === 'warning'),
+      [],
+    );
+    assert.ok(snippets.length >= 3, `${snippets.length} snippets`);
+    for (const [i, s] of snippets.entries()) {
+      const file = s.location;
+      assert.equal(await decodeErrors(file), '', `${file} decodes`);
+      if (i > 0)
+        assert.equal(
+          s.startRunningTimeNs,
+          snippets[i - 1]!.endRunningTimeNs,
+          'no gap between snippets',
+        );
+      const times = await videoFrameTimes(file);
+      const gaps = times.slice(1).map((t, k) => t - times[k]!);
+      assert.ok(
+        Math.max(...gaps) < 1.5 * FRAME,
+        `${file}: largest frame gap ${Math.max(...gaps)} s`,
+      );
+      if (i < snippets.length - 1) {
+        const info = await probeMedia(file);
+        assert.ok(
+          Math.abs(info.video!.durationSec - 15) <= FRAME + 1e-3,
+          `${file}: ${info.video!.durationSec} s`,
+        );
+        const sync = await measureAvSync(file);
+        assert.ok(sync.offsetsMs.length >= 3, `${file}: ${sync.offsetsMs.length} sync marks`);
+        assert.ok(sync.maxAbsOffsetMs <= 40, `${file}: A/V offset up to ${sync.maxAbsOffsetMs} ms`);
+      }
+    }
+    // Host 2's cell shows the placeholder while its camera is off (7-12 s) and its picture before.
+    const fourUp = placeInputs(
+      spec,
+      [1, 2, 3, 4].map((n) => syntheticHost(n)),
+    );
+    const cell = fourUp[1]!.video;
+    const first = snippets[0]!.location;
+    const during = await meanColour(first, 9.5, cell);
+    const before = await meanColour(first, 5.5, cell);
+    const placeholderGrey = [0x30, 0x30, 0x38];
+    const distance = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
+    assert.ok(distance(during, placeholderGrey) < 25, `camera off shows ${during.map(Math.round)}`);
+    assert.ok(distance(before, placeholderGrey) > 40, `camera on shows ${before.map(Math.round)}`);
+  },
+);

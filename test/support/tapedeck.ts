@@ -1,0 +1,26 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, type RunOptions, type RunResult } from './run.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const TAPEDECK = join(ROOT, 'tapedeck');
+
+/** Runs the real CLI, as a user would. */
+export function tapedeck(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(TAPEDECK, args, opts);
+}
+
+export function lastJsonLine<T>(stdout: string): T {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`last line of output is not JSON: ${line.slice(0, 200)}`);
+  }
+}
+
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `tapedeck-${prefix}-`));
+}
