@@ -8,6 +8,8 @@ import { runOk } from './run.ts';
  */
 
 export interface AvSyncOptions {
+  /** Only this part of the picture carries the flashes (a tile of a composite). */
+  crop?: { x: number; y: number; width: number; height: number };
   /** blackdetect pix_th: a pixel is black when its luma is below this fraction of the range. */
   pixTh?: number;
   /**
@@ -68,6 +70,9 @@ function median(values: readonly number[]): number {
  */
 export async function measureAvSync(path: string, opts: AvSyncOptions = {}): Promise<AvSyncResult> {
   const o = { ...AV_SYNC_DEFAULTS, ...opts };
+  const crop = opts.crop
+    ? `crop=${opts.crop.width}:${opts.crop.height}:${opts.crop.x}:${opts.crop.y},`
+    : '';
   const [{ stderr }, video, audio] = await Promise.all([
     // -copyts keeps raw stream timestamps so they line up with ffprobe's.
     runOk('ffmpeg', [
@@ -82,7 +87,7 @@ export async function measureAvSync(path: string, opts: AvSyncOptions = {}): Pro
       '-map',
       '0:a:0',
       '-vf',
-      `blackdetect=d=${o.minBlackSec}:pix_th=${o.pixTh}:pic_th=${o.picTh}`,
+      `${crop}blackdetect=d=${o.minBlackSec}:pix_th=${o.pixTh}:pic_th=${o.picTh}`,
       '-af',
       `silencedetect=n=${o.noiseDb}dB:d=${o.minSilenceSec}`,
       '-f',

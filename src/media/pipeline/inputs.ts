@@ -62,7 +62,9 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
   const audio =
     input.source.pattern === 'sync'
       ? `audiotestsrc is-live=true wave=ticks tick-interval=${syncPeriodNs(o.fps)} freq=1000 volume=0.8 ${ts}`
-      : `audiotestsrc is-live=true wave=sine freq=${input.source.toneHz} volume=0.2 ${ts}`;
+      : input.source.toneHz > 0
+        ? `audiotestsrc is-live=true wave=sine freq=${input.source.toneHz} volume=0.2 ${ts}`
+        : `audiotestsrc is-live=true wave=silence ${ts}`;
   fragments.push(
     `${audio} ! audio/x-raw,rate=${o.sampleRate},channels=1 ! queue name=${n.audio} max-size-time=1000000000`,
   );

@@ -12,6 +12,7 @@ export interface SyntheticSource {
   type: 'synthetic';
   /** ball: a moving pattern; noise: hard to encode; sync: the picture inverts and a tick sounds on every whole second, to measure A/V sync. */
   pattern: 'ball' | 'sync' | 'noise';
+  /** Frequency of the host's tone; 0 for a silent host. */
   toneHz: number;
 }
 
