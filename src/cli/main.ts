@@ -5,9 +5,10 @@ import { RecordingSetupError } from '../media/synthetic-recording.ts';
 import { TimelineError } from '../media/timeline.ts';
 import { benchCommand } from './bench.ts';
 import { UsageError, type Command } from './command.ts';
+import { demoCommand } from './demo.ts';
 import { recordCommand } from './record.ts';
 
-const commands: Command[] = [recordCommand, benchCommand];
+const commands: Command[] = [demoCommand, recordCommand, benchCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

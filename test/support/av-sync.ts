@@ -41,7 +41,7 @@ export interface AvSyncResult {
   medianOffsetMs: number;
 }
 
-export const AV_SYNC_DEFAULTS: Required<AvSyncOptions> = {
+export const AV_SYNC_DEFAULTS: Required<Omit<AvSyncOptions, 'crop'>> = {
   pixTh: 0.1,
   picTh: 0.9,
   minBlackSec: 0.04,

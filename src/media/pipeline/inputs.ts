@@ -39,7 +39,8 @@ export interface InputFragmentOptions {
 export function inputFragments(input: InputSpec, o: InputFragmentOptions): string[] {
   const n = inputNames(input.id);
   const ts = `timestamp-offset=${o.timestampOffsetNs}`;
-  const videoCaps = `video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1`;
+  // I420 is what the compositor blends in, so it only scales the cameras and never converts them.
+  const videoCaps = `video/x-raw,format=I420,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1`;
   const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;
   const fragments: string[] = [];
   if (o.withVideo) {
@@ -52,11 +53,12 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
     fragments.push(
       `${camera} ! textoverlay ${label} ! queue name=${n.video} max-size-time=1000000000`,
     );
+    // Drawn once and repeated: a tile nobody sees most of the time should cost next to nothing.
     fragments.push(
-      `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 ${ts} ! ` +
-        `video/x-raw,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1 ! ` +
+      `videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff303038 ! ` +
+        `video/x-raw,format=I420,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1 ! ` +
         `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 32" ! ` +
-        `queue name=${n.placeholder} max-size-time=1000000000`,
+        `imagefreeze is-live=true ! queue name=${n.placeholder} max-size-time=1000000000`,
     );
   }
   const audio =
