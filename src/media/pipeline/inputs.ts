@@ -14,6 +14,7 @@ export function inputNames(id: string) {
 
 /** Raw size the synthetic camera produces; a real camera's size varies and the compositor scales it. */
 const CAMERA: Size = { width: 640, height: 360 };
+const PLACEHOLDER: Size = { width: 320, height: 180 };
 
 const BACKGROUNDS = [0xff1f4e79, 0xff7a3b12, 0xff2d6a2d, 0xff5b2a6e, 0xff6e2a3a, 0xff2a5f6e];
 
@@ -53,12 +54,12 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
     fragments.push(
       `${camera} ! textoverlay ${label} ! queue name=${n.video} max-size-time=1000000000`,
     );
-    // Drawn once and repeated: a tile nobody sees most of the time should cost next to nothing.
+    // A small live tile: cheap to draw every frame, and unlike a frozen image it ends with EOS.
     fragments.push(
-      `videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff303038 ! ` +
-        `video/x-raw,format=I420,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1 ! ` +
-        `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 32" ! ` +
-        `imagefreeze is-live=true ! queue name=${n.placeholder} max-size-time=1000000000`,
+      `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 ${ts} ! ` +
+        `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${o.fps}/1 ! ` +
+        `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 16" ! ` +
+        `queue name=${n.placeholder} max-size-time=1000000000`,
     );
   }
   const audio =
