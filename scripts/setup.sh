@@ -73,9 +73,14 @@ go_install() { # name version module
   echo "$version" >"$bin/$name.version"
 }
 export PATH="$PATH:/usr/local/go/bin"
+# The two builds take minutes on a cold module cache; run them side by side.
 go_install temporal "$temporal_cli_version" github.com/temporalio/cli/cmd/temporal \
-  "-s -w -X github.com/temporalio/cli/temporalcli.Version=$temporal_cli_version"
-go_install versitygw "$versitygw_version" github.com/versity/versitygw/cmd/versitygw "-s -w"
+  "-s -w -X github.com/temporalio/cli/temporalcli.Version=$temporal_cli_version" &
+temporal_build=$!
+go_install versitygw "$versitygw_version" github.com/versity/versitygw/cmd/versitygw "-s -w" &
+versitygw_build=$!
+wait "$temporal_build"
+wait "$versitygw_build"
 
 echo "$want_stamp" >"$stamp"
 log "ready in $(($(date +%s) - started)) s"

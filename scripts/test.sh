@@ -21,4 +21,4 @@ else
 fi
 # Media tests run in real time and mostly wait, so several files share the two cores; each test
 # carries its own time limit and the global one catches anything that hangs.
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout=900000 "${files[@]}"
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=900000 "${files[@]}"

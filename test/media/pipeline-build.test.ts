@@ -44,7 +44,8 @@ test('one encoder feeds recording, RTMP and HLS through tees', T, () => {
   assert.equal(b.launch.match(/avenc_aac/g)?.length, 1);
   for (const part of [
     'vtee. ! queue name=rec_vq',
-    'vtee. ! queue name=rtmp_vq leaky=downstream',
+    'vtee. ! valve name=rtmp_vv drop=false',
+    'queue name=rtmp_vq leaky=downstream',
     'vtee. ! queue name=hls_vq',
     'errorignore',
     'rtmp2sink name=rtmp_sink location="rtmp://127.0.0.1:1935/live/s"',

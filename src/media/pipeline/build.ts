@@ -1,7 +1,7 @@
 import { gridLayout, type Rect } from '../../domain/layout.ts';
 import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
 import { inputFragments, inputNames } from './inputs.ts';
-import { hlsOutput, mp3Recorder, mp4Recorder, rtmpFeeders, rtmpOutput } from './outputs.ts';
+import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput, rtmpValves } from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
 
 /** Compositor pad settings for one picture on the canvas. */
@@ -88,7 +88,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
     );
     const common = [...mp4Recorder(p, recorder), ...(spec.hlsDir ? hlsOutput(spec.hlsDir) : [])];
     outputs.push(...common, ...(spec.rtmpUrl ? rtmpOutput(spec.rtmpUrl) : []));
-    coreOutputs.push(...common, ...(spec.rtmpUrl ? rtmpFeeders() : []));
+    coreOutputs.push(...common, ...(spec.rtmpUrl ? rtmpValves(false) : []));
   } else {
     outputs.push(...mp3Recorder(p, recorder));
     coreOutputs.push(...outputs);

@@ -6,8 +6,10 @@ export const outputNames = {
   recorder: 'rec',
   rtmpMux: 'rtmp_mux',
   rtmpSink: 'rtmp_sink',
-  rtmpVideoFeed: 'rtmp_vi',
-  rtmpAudioFeed: 'rtmp_ai',
+  rtmpVideoValve: 'rtmp_vv',
+  rtmpAudioValve: 'rtmp_av',
+  rtmpVideoQueue: 'rtmp_vq',
+  rtmpAudioQueue: 'rtmp_aq',
   hlsSink: 'hls',
 } as const;
 
@@ -57,36 +59,42 @@ export function mp3Recorder(p: OutputProfile, o: RecorderOptions): string[] {
 }
 
 /**
- * Live RTMP out of the same encoders. Leaky queues keep a slow server from stalling the recording,
- * and errorignore turns the branch's flow errors (and "not linked" while no muxer is attached) into
- * OK, so a dead server never stops the encoders.
+ * Live RTMP out of the same encoders, in two parts. The valves stay in the pipeline for good; the
+ * branch behind them (queues, muxer, sink) is replaced whole after a failure, so no element that
+ * once saw the dead server (a queue remembers a flushing result) stays in the path. Closing the
+ * valves first means nothing is pushing into the branch while it is torn down, so a failure can
+ * never travel back through the tee into the encoders.
  */
-export function rtmpFeeders(): string[] {
-  const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
-  const ignore =
-    'errorignore ignore-error=true ignore-notlinked=true ignore-notnegotiated=true convert-to=ok';
+export function rtmpValves(open: boolean): string[] {
   return [
-    `${names.videoTee}. ! queue name=rtmp_vq ${leaky} ! h264parse name=rtmp_vp ! ${ignore} name=${outputNames.rtmpVideoFeed}`,
-    `${names.audioTee}. ! queue name=rtmp_aq ${leaky} ! ${ignore} name=${outputNames.rtmpAudioFeed}`,
+    `${names.videoTee}. ! valve name=${outputNames.rtmpVideoValve} drop=${!open}`,
+    `${names.audioTee}. ! valve name=${outputNames.rtmpAudioValve} drop=${!open}`,
   ];
 }
 
 /**
- * The part that talks to the server. The media worker attaches it only once the pipeline plays
- * (and again after a failure), so a server that refuses at once cannot stall the start.
+ * Behind the valves: leaky queues keep a slow server from stalling the recording, and errorignore
+ * turns the branch's flow errors into OK. Its two inputs are the queues named below.
  */
-export function rtmpSink(url: string): string {
-  return (
+export function rtmpBranch(url: string): string {
+  const leaky = 'leaky=downstream max-size-time=2000000000 max-size-bytes=0 max-size-buffers=0';
+  const ignore =
+    'errorignore ignore-error=true ignore-notlinked=true ignore-notnegotiated=true convert-to=ok';
+  return [
     `flvmux name=${outputNames.rtmpMux} streamable=true latency=100000000 ! rtmp2sink name=${outputNames.rtmpSink} ` +
-    `location=${quote(url)} async-connect=true sync=false async=false`
-  );
+      `location=${quote(url)} async-connect=true sync=false async=false`,
+    `queue name=${outputNames.rtmpVideoQueue} ${leaky} ! h264parse name=rtmp_vp ! ${ignore} name=rtmp_vi ! ${outputNames.rtmpMux}.video`,
+    `queue name=${outputNames.rtmpAudioQueue} ${leaky} ! ${ignore} name=rtmp_ai ! ${outputNames.rtmpMux}.audio`,
+  ].join('  ');
 }
 
 /** Everything for gst-launch-1.0, where nothing is attached later. */
 export function rtmpOutput(url: string): string[] {
   return [
-    rtmpSink(url),
-    ...rtmpFeeders().map((f, i) => `${f} ! ${outputNames.rtmpMux}.${i === 0 ? 'video' : 'audio'}`),
+    rtmpBranch(url),
+    `${outputNames.rtmpVideoValve}. ! ${outputNames.rtmpVideoQueue}.`,
+    `${outputNames.rtmpAudioValve}. ! ${outputNames.rtmpAudioQueue}.`,
+    ...rtmpValves(true),
   ];
 }
 

@@ -37,6 +37,7 @@ export interface GstBin extends GstElement {
 export interface GstPipeline extends GstBin {
   getBus(): GstBus;
   useClock(clock: GstClock): void;
+  recalculateLatency(): boolean;
 }
 export interface GstClock {
   getTime(): bigint;
@@ -72,7 +73,7 @@ export interface GstModule {
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };
   MessageType: Record<
-    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'ASYNC_DONE',
+    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'ASYNC_DONE' | 'LATENCY',
     number
   >;
   StateChangeReturn: { FAILURE: number };

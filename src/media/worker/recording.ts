@@ -5,11 +5,13 @@ import {
   HLS_ELEMENT_PREFIX,
   outputNames,
   RTMP_ELEMENT_PREFIX,
-  rtmpSink,
+  rtmpBranch,
 } from '../pipeline/outputs.ts';
 import { SpecError, validateSpec, type InputSpec, type RecordingSpec } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
+
+const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 
 interface LiveInput {
   spec: InputSpec;
@@ -17,8 +19,6 @@ interface LiveInput {
   /** Mixer pads this input feeds, keyed by branch. */
   pads: { video?: GstPad; placeholder?: GstPad; audio: GstPad };
 }
-
-const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 
 /**
  * One recording: one GStreamer pipeline, changed at run time without a restart. Every method runs
@@ -163,7 +163,7 @@ export class Recording {
    */
   stop(timeoutMs: number): Promise<{ snippetsClosed: number; timedOut: boolean }> {
     const { Gst } = this;
-    clearTimeout(this.rtmpRetry);
+
     return new Promise((resolve) => {
       const finish = (timedOut: boolean) => {
         clearTimeout(timer);
@@ -173,6 +173,7 @@ export class Recording {
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
       this.stopRequested = true;
+      clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
   }
@@ -258,6 +259,10 @@ export class Recording {
       case Gst.MessageType.ELEMENT:
         this.onElementMessage(message);
         break;
+      case Gst.MessageType.LATENCY:
+        // An output attached or removed at run time changes the pipeline's latency; redistribute it.
+        this.pipeline.recalculateLatency();
+        break;
       case Gst.MessageType.EOS:
         for (const waiter of this.eosWaiters.splice(0)) waiter();
         this.emit({ event: 'eos', data: { snippetsClosed: this.snippetsClosed } });
@@ -331,56 +336,63 @@ export class Recording {
    * A dead RTMP server costs the live stream only: errorignore keeps the encoders running, and the
    * muxer and sink are replaced by fresh ones after a growing pause.
    */
+  /**
+   * A dead RTMP server costs the live stream only: the valves close, the branch is taken out, and
+   * a fresh one is attached after a growing pause.
+   */
   private onRtmpFailure(message: string): void {
-    if (this.rtmpRetry) return;
+    if (this.rtmpState === 'failed') return;
+    this.rtmpState = 'failed';
     const delay = RTMP_RETRY_MS[Math.min(this.rtmpFailures, RTMP_RETRY_MS.length - 1)]!;
     this.rtmpFailures++;
-    this.rtmpState = 'failed';
     this.emit({ event: 'output-failed', data: { output: 'rtmp', message, retryInMs: delay } });
-    const retry = () => {
-      // Swapping elements while the pipeline is still on its way to PLAYING would stall that change.
-      if (!this.started) {
-        this.rtmpRetry = setTimeout(retry, 500);
-        return;
-      }
-      this.rtmpRetry = undefined;
+    this.detachRtmp();
+    this.rtmpRetry = setTimeout(() => {
       if (!this.stopRequested) this.attachRtmp();
-    };
-    this.rtmpRetry = setTimeout(retry, delay);
+    }, delay);
   }
 
-  /** A fresh muxer and sink each time: linking them makes the feeders resend caps and segment. */
+  /** A fresh branch each time, linked behind the valves, which open once it plays. */
   private attachRtmp(): void {
     const { Gst } = this;
-    for (const name of [outputNames.rtmpSink, outputNames.rtmpMux]) {
-      const old = this.pipeline.getByName(name);
-      if (!old) continue;
-      old.setState(Gst.State.NULL);
-      this.pipeline.remove(old);
+    const branch = Gst.parseBinFromDescription(rtmpBranch(this.spec.rtmpUrl!), false);
+    branch.name = RTMP_BRANCH;
+    for (const [pad, queue] of [
+      ['video', outputNames.rtmpVideoQueue],
+      ['audio', outputNames.rtmpAudioQueue],
+    ] as const) {
+      branch.addPad(Gst.GhostPad.new(pad, branch.getByName(queue)!.getStaticPad('sink')!));
     }
-    const fresh = Gst.parseBinFromDescription(rtmpSink(this.spec.rtmpUrl!), false);
-    const [mux, sink] = [outputNames.rtmpMux, outputNames.rtmpSink].map((n) =>
-      fresh.getByName(n)!,
-    ) as [GstElement, GstElement];
-    for (const el of [mux, sink]) {
-      fresh.remove(el);
-      this.pipeline.add(el);
-    }
-    mux.getStaticPad('src')!.link(sink.getStaticPad('sink')!);
-    this.pipeline
-      .getByName(outputNames.rtmpVideoFeed)!
-      .getStaticPad('src')!
-      .link(mux.requestPadSimple('video')!);
-    this.pipeline
-      .getByName(outputNames.rtmpAudioFeed)!
-      .getStaticPad('src')!
-      .link(mux.requestPadSimple('audio')!);
-    sink.syncStateWithParent();
-    mux.syncStateWithParent();
+    this.pipeline.add(branch);
+    const valves = this.rtmpValves();
+    valves[0].getStaticPad('src')!.link(branch.getStaticPad('video')!);
+    valves[1].getStaticPad('src')!.link(branch.getStaticPad('audio')!);
+    branch.syncStateWithParent();
+    for (const valve of valves) valve.drop = false;
     this.rtmpState = 'streaming';
     if (this.rtmpFailures > 0) this.emit({ event: 'output-restored', data: { output: 'rtmp' } });
   }
+
+  /** Close the valves now; take the branch out once nothing can still be pushing into it. */
+  private detachRtmp(): void {
+    for (const valve of this.rtmpValves()) valve.drop = true;
+    setTimeout(() => {
+      const branch = this.pipeline.getByName(RTMP_BRANCH);
+      if (!branch) return;
+      branch.setState(this.Gst.State.NULL);
+      this.pipeline.remove(branch);
+    }, 200);
+  }
+
+  private rtmpValves(): [GstElement, GstElement] {
+    return [
+      this.pipeline.getByName(outputNames.rtmpVideoValve)!,
+      this.pipeline.getByName(outputNames.rtmpAudioValve)!,
+    ];
+  }
 }
+
+const RTMP_BRANCH = 'rtmp_branch';
 
 function setPlacement(pad: GstPad, p: PadPlacement): void {
   pad.xpos = p.x;
