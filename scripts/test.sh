@@ -13,12 +13,32 @@ npx prettier --check --log-level warn .
 npx eslint --max-warnings 0 .
 npx tsc --noEmit -p .
 
+run_tests() { # concurrency file...
+  local concurrency=$1 log
+  shift
+  log=$(mktemp)
+  # Media tests run in real time and mostly wait, so two files share the two cores; each test
+  # carries its own time limit and the global one catches anything that hangs.
+  set +e
+  node --import tsx --test --test-concurrency="$concurrency" --test-timeout=900000 "$@" | tee "$log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  passed=$((passed + $(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)))
+  failed=$((failed + $(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)))
+  rm -f "$log"
+  return "$status"
+}
+
+passed=0 failed=0 status=0
 echo "== tests"
 if (($#)); then
-  files=("$@")
+  run_tests "${TEST_CONCURRENCY:-2}" "$@" || status=$?
 else
-  mapfile -t files < <(find test -name '*.test.ts' | sort)
+  # Recordings that use most of the machine by themselves run alone, after the rest.
+  mapfile -t heavy < <(find test -name '*.test.ts' -path '*/cli/demo.test.ts' | sort)
+  mapfile -t files < <(find test -name '*.test.ts' ! -path '*/cli/demo.test.ts' | sort)
+  run_tests "${TEST_CONCURRENCY:-2}" "${files[@]}" || status=$?
+  run_tests 1 "${heavy[@]}" || status=$?
 fi
-# Media tests run in real time and mostly wait, so several files share the two cores; each test
-# carries its own time limit and the global one catches anything that hangs.
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=900000 "${files[@]}"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
