@@ -25,7 +25,9 @@ export function videoEncoder(p: OutputProfile): string {
   const v = p.video;
   return (
     `video/x-raw,format=I420,width=${v.width},height=${v.height},framerate=${v.fps}/1,pixel-aspect-ratio=1/1 ! ` +
-    `queue name=venc_q max-size-time=1000000000 ! ` +
+    // Under load a live compositor can emit two frames with one timestamp at start-up, which
+    // mp4mux refuses with a stream error; dropping the repeat keeps the recording alive.
+    `videorate drop-only=true ! queue name=venc_q max-size-time=1000000000 ! ` +
     `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=veryfast tune=zerolatency ` +
     `key-int-max=${gopFrames(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
     `tee name=${names.videoTee}`
@@ -36,7 +38,7 @@ export function aacEncoder(p: OutputProfile): string {
   const a = p.audio;
   return (
     `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
-    `avenc_aac name=${names.audioEncoder} bitrate=${a.bitrateKbps * 1000} ! aacparse ! tee name=${names.audioTee}`
+    `avenc_aac name=${names.audioEncoder} bitrate=${a.bitrateKbps * 1000} perfect-timestamp=true ! aacparse ! tee name=${names.audioTee}`
   );
 }
 
@@ -44,7 +46,7 @@ export function mp3Encoder(p: OutputProfile): string {
   const a = p.audio;
   return (
     `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
-    `lamemp3enc name=${names.audioEncoder} target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! audio/mpeg,rate=${a.sampleRate} ! mpegaudioparse ! ` +
+    `lamemp3enc name=${names.audioEncoder} perfect-timestamp=true target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! audio/mpeg,rate=${a.sampleRate} ! mpegaudioparse ! ` +
     `tee name=${names.audioTee}`
   );
 }

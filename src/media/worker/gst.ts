@@ -14,6 +14,7 @@ export interface GstPad extends GstObject {
   getPeer(): GstPad | null;
   setOffset(offsetNs: bigint | number): void;
   getParentElement(): GstElement | null;
+  queryPosition(format: number): [boolean, bigint];
   [property: string]: unknown;
 }
 export interface GstElement extends GstObject {
@@ -77,6 +78,7 @@ export interface GstModule {
     number
   >;
   StateChangeReturn: { FAILURE: number };
+  Format: { TIME: number };
   PadLinkReturn: { OK: number };
 }
 export interface GLibModule {

@@ -12,6 +12,8 @@ import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } f
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
+/** How long the recorder may go without new media before the stall is reported. */
+const STALL_MS = 10_000;
 
 interface LiveInput {
   spec: InputSpec;
@@ -34,6 +36,7 @@ export class Recording {
   private rtmpState: WorkerStats['rtmp'] = 'off';
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
   private lastOpened: string | undefined;
   private stopRequested = false;
@@ -81,6 +84,7 @@ export class Recording {
           this.started = true;
           this.baseTimeUtcNs = this.pipeline.getBaseTime();
           if (spec.rtmpUrl) this.attachRtmp();
+          this.watchForStall();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
         this.onMessage(message);
@@ -173,9 +177,45 @@ export class Recording {
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
       this.stopRequested = true;
+      clearInterval(this.watchdog);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
+  }
+
+  /**
+   * A live pipeline that stops moving posts nothing on the bus, so the worker checks that media
+   * keeps reaching the recorder and says so when it does not, instead of staying silent.
+   */
+  private watchForStall(): void {
+    const { Gst } = this;
+    const queue = this.spec.kind === 'audio' ? 'rec_aq' : 'rec_vq';
+    let last = -1n;
+    let since = Date.now();
+    let reported = false;
+    this.watchdog = setInterval(() => {
+      const [ok, position] = this.pipeline
+        .getByName(queue)
+        ?.getStaticPad('src')
+        ?.queryPosition(Gst.Format.TIME) ?? [false, 0n];
+      if (ok && position !== last) {
+        last = position;
+        since = Date.now();
+        reported = false;
+        return;
+      }
+      if (!reported && Date.now() - since > STALL_MS) {
+        reported = true;
+        this.emit({
+          event: 'error',
+          data: {
+            source: 'watchdog',
+            message: `no media reached the recorder for ${STALL_MS / 1000} s`,
+            debug: `position ${last}`,
+          },
+        });
+      }
+    }, 1000);
   }
 
   private requireInput(id: string): LiveInput {
