@@ -29,6 +29,24 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+export function numberOption(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  whole = false,
+): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  const ok = whole ? Number.isInteger(value) : Number.isFinite(value);
+  if (!ok || value < min || value > max)
+    throw new UsageError(
+      `--${name} must be a ${whole ? 'whole number' : 'number'} from ${min} to ${max}, not "${raw}"`,
+    );
+  return value;
+}
+
 export function intOption(
   name: string,
   raw: string | undefined,
@@ -36,25 +54,7 @@ export function intOption(
   min: number,
   max: number,
 ): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
-  return value;
-}
-
-export function numberOption(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max)
-    throw new UsageError(`--${name} must be a number from ${min} to ${max}, not "${raw}"`);
-  return value;
+  return numberOption(name, raw, fallback, min, max, true);
 }
 
 export function choiceOption<T extends string>(
