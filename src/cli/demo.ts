@@ -33,7 +33,7 @@ function cameraScript(durationSec: number): Map<number, TimelineStep[]> {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'record a 4-host livestream end to end on this machine and show what was made',
+  summary: 'record a 4-host livestream of synthetic hosts: a composite and one recording per host',
   help: `Usage: tapedeck demo [--data DIR] [--duration SECONDS] [--json]
 
 Runs a livestream of ${HOSTS} synthetic hosts through the media engine: one composite recording
