@@ -22,7 +22,6 @@ export interface BuiltPipeline {
   launch: string;
   /** splitmuxsink location pattern. */
   location: string;
-  hasVideo: boolean;
 }
 
 export interface BuildOptions {
@@ -133,5 +132,5 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
     ...outputs,
     ...inputLinks,
   ];
-  return { core: core.join('  '), launch: launchParts.join('  '), location, hasVideo };
+  return { core: core.join('  '), launch: launchParts.join('  '), location };
 }

@@ -74,7 +74,7 @@ export interface GstModule {
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };
   MessageType: Record<
-    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'ASYNC_DONE' | 'LATENCY',
+    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'LATENCY',
     number
   >;
   StateChangeReturn: { FAILURE: number };

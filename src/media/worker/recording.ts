@@ -282,6 +282,11 @@ export class Recording {
     });
   }
 
+  /** Runs the pending stop once, whichever came first: the pipeline's EOS or the last snippet. */
+  private finishStop(): void {
+    for (const waiter of this.eosWaiters.splice(0)) waiter();
+  }
+
   private isBranchElement(message: GstMessage): boolean {
     const name = message.src?.name ?? '';
     return name.startsWith(RTMP_ELEMENT_PREFIX) || name.startsWith(HLS_ELEMENT_PREFIX);
@@ -304,7 +309,7 @@ export class Recording {
         this.pipeline.recalculateLatency();
         break;
       case Gst.MessageType.EOS:
-        for (const waiter of this.eosWaiters.splice(0)) waiter();
+        this.finishStop();
         this.emit({ event: 'eos', data: { snippetsClosed: this.snippetsClosed } });
         break;
       case Gst.MessageType.WARNING: {
@@ -367,7 +372,7 @@ export class Recording {
     if (this.stopRequested && location === this.lastOpened) {
       // Give the sinks a moment to post EOS themselves; the waiters run once either way.
       setTimeout(() => {
-        for (const waiter of this.eosWaiters.splice(0)) waiter();
+        this.finishStop();
       }, 500);
     }
   }
