@@ -9,8 +9,13 @@ tools="$root/.tools"
 bin="$tools/bin"
 mkdir -p "$bin"
 
+# Two commands started at once (a test run and a demo) must not install at the same time:
+# concurrent `npm ci` runs delete each other's node_modules.
+exec 9>"$tools/setup.lock"
+flock 9
+
 # Bump this when the lists below change, so every machine reinstalls once.
-setup_version=3
+setup_version=4
 temporal_cli_version=1.5.1
 versitygw_version=1.7.0
 
@@ -25,6 +30,8 @@ debian_packages=(
   python3-gi python3-gst-1.0
   # test peers and independent verification: RTMP server, NATS, browser, ffmpeg/ffprobe
   nginx libnginx-mod-rtmp nats-server chromium ffmpeg attr procps iproute2
+  # snippet delivery: completed files are noticed through inotify (close-write, moved-to)
+  inotify-tools
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

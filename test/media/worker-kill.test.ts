@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
+import { checkSnippet } from '../../src/delivery/check/snippet-check.ts';
 import { defaultProfile } from '../../src/domain/profile.ts';
 import { MediaWorker } from '../../src/media/media-worker.ts';
 import type { RecordingSpec } from '../../src/media/pipeline/spec.ts';
@@ -47,6 +48,11 @@ for (const kind of ['composite', 'audio'] as const) {
       // The file plays up to its last index update (at most a second or so before the kill).
       assert.ok(info.durationSec >= 2.5, `killed snippet plays ${info.durationSec} s`);
       assert.equal(await decodeErrors(cut), '', 'killed snippet decodes without errors');
+      // Delivery's own check agrees: the cut file is usable, and as long as ffprobe says.
+      const check = await checkSnippet(cut, kind === 'audio' ? 'mp3' : 'mp4');
+      assert.notEqual(check.status, 'invalid', JSON.stringify(check));
+      if (check.status !== 'invalid')
+        assert.ok(Math.abs(check.durationMs / 1000 - info.durationSec) < 0.1, JSON.stringify(check));
       assert.equal(await decodeErrors(closed[0]!.location), '');
     },
   );

@@ -41,6 +41,14 @@ export type ReplyMessage =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: { name: string; message: string } };
 
+export interface SnippetOpened {
+  location: string;
+  seq: number;
+  runningTimeNs: string;
+  /** Wall-clock time of the snippet's start by the pipeline clock, ns since the Unix epoch. */
+  utcNs: string;
+}
+
 export interface SnippetClosed {
   location: string;
   /** Sequence number parsed from the file name; equals splitmuxsink's fragment index. */
@@ -54,7 +62,7 @@ export interface SnippetClosed {
 /** Notifications the worker sends on its own. */
 export type WorkerEvent =
   | { event: 'ready'; data: { pid: number } }
-  | { event: 'snippet-opened'; data: { location: string; runningTimeNs: string } }
+  | { event: 'snippet-opened'; data: SnippetOpened }
   | { event: 'snippet-closed'; data: SnippetClosed }
   | { event: 'output-failed'; data: { output: 'rtmp' | 'hls'; message: string; retryInMs: number } }
   | { event: 'output-restored'; data: { output: 'rtmp' | 'hls' } }

@@ -350,14 +350,19 @@ export class Recording {
       this.openedAt.set(location, runningTime);
       this.emit({
         event: 'snippet-opened',
-        data: { location, runningTimeNs: runningTime.toString() },
+        data: {
+          location,
+          seq: seqOf(location),
+          runningTimeNs: runningTime.toString(),
+          utcNs: (this.baseTimeUtcNs + runningTime).toString(),
+        },
       });
       return;
     }
     const start = this.openedAt.get(location) ?? runningTime;
     this.openedAt.delete(location);
     this.snippetsClosed++;
-    const seq = Number(/_(\d+)\.\w+$/.exec(location)?.[1] ?? -1);
+    const seq = seqOf(location);
     this.emit({
       event: 'snippet-closed',
       data: {
@@ -377,10 +382,6 @@ export class Recording {
     }
   }
 
-  /**
-   * A dead RTMP server costs the live stream only: errorignore keeps the encoders running, and the
-   * muxer and sink are replaced by fresh ones after a growing pause.
-   */
   /**
    * A dead RTMP server costs the live stream only: the valves close, the branch is taken out, and
    * a fresh one is attached after a growing pause.
@@ -446,4 +447,9 @@ function setPlacement(pad: GstPad, p: PadPlacement): void {
   pad.height = p.height;
   pad.zorder = p.zorder;
   pad.alpha = p.alpha;
+}
+
+/** splitmuxsink's fragment index, from the `_%06d` in the file name. */
+function seqOf(location: string): number {
+  return Number(/_(\d+)\.\w+$/.exec(location)?.[1] ?? -1);
 }
