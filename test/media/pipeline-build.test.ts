@@ -24,7 +24,7 @@ test('composite: encoders at the profile, exact snippets, crash-safe MP4', T, ()
     'x264enc name=venc bitrate=5000',
     'key-int-max=15 option-string=scenecut=0',
     'video/x-h264,profile=main',
-    'avenc_aac name=aenc bitrate=44000',
+    'voaacenc name=aenc bitrate=44000',
     'max-size-time=15000000000 send-keyframe-requests=true async-finalize=true',
     'reserved-moov-update-period=(guint64)1000000000',
     'reserved-max-duration=(guint64)20000000000',
@@ -41,7 +41,7 @@ test('one encoder feeds recording, RTMP and HLS through tees', T, () => {
     composite(2, { rtmpUrl: 'rtmp://127.0.0.1:1935/live/s', hlsDir: '/hls' }),
   );
   assert.equal(b.launch.match(/x264enc/g)?.length, 1);
-  assert.equal(b.launch.match(/avenc_aac/g)?.length, 1);
+  assert.equal(b.launch.match(/voaacenc/g)?.length, 1);
   for (const part of [
     'vtee. ! queue name=rec_vq',
     'vtee. ! valve name=rtmp_vv drop=false',

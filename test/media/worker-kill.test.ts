@@ -52,7 +52,10 @@ for (const kind of ['composite', 'audio'] as const) {
       const check = await checkSnippet(cut, kind === 'audio' ? 'mp3' : 'mp4');
       assert.notEqual(check.status, 'invalid', JSON.stringify(check));
       if (check.status !== 'invalid')
-        assert.ok(Math.abs(check.durationMs / 1000 - info.durationSec) < 0.1, JSON.stringify(check));
+        assert.ok(
+          Math.abs(check.durationMs / 1000 - info.durationSec) < 0.1,
+          JSON.stringify(check),
+        );
       assert.equal(await decodeErrors(closed[0]!.location), '');
     },
   );

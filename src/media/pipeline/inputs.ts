@@ -15,6 +15,7 @@ export function inputNames(id: string) {
 /** Raw size the synthetic camera produces; a real camera's size varies and the compositor scales it. */
 const CAMERA: Size = { width: 640, height: 360 };
 const PLACEHOLDER: Size = { width: 320, height: 180 };
+const PLACEHOLDER_FPS = 5;
 
 const BACKGROUNDS = [0xff1f4e79, 0xff7a3b12, 0xff2d6a2d, 0xff5b2a6e, 0xff6e2a3a, 0xff2a5f6e];
 
@@ -54,10 +55,11 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
     fragments.push(
       `${camera} ! textoverlay ${label} ! queue name=${n.video} max-size-time=1000000000`,
     );
-    // A small live tile: cheap to draw every frame, and unlike a frozen image it ends with EOS.
+    // A small live tile: unlike a frozen image it ends with EOS. It never moves, so a few frames a
+    // second are enough (the compositor repeats the last one) and cost a third of the output rate.
     fragments.push(
       `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 ${ts} ! ` +
-        `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${o.fps}/1 ! ` +
+        `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${PLACEHOLDER_FPS}/1 ! ` +
         `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 16" ! ` +
         `queue name=${n.placeholder} max-size-time=1000000000`,
     );
