@@ -44,7 +44,10 @@ export interface ObjectStore {
   /** Uploads a local file. Throws ConflictError if the key holds different content. */
   putFile(key: string, path: string, opts: PutOptions): Promise<PutResult>;
   head(key: string): Promise<ObjectInfo | null>;
-  /** Keys under a prefix, in byte order; pages internally. */
+  /**
+   * Keys under a prefix, in byte order; pages internally. Stores that cannot
+   * list metadata cheaply (S3) give sha256 '' and metadata {} here; head() has them.
+   */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Streams an object; throws NotFoundError if absent. */
   get(key: string): Promise<Readable>;
