@@ -28,6 +28,10 @@ export interface SyntheticRecordingOptions {
   /** Ends the recording early (Ctrl-C), still with EOS. */
   signal?: AbortSignal;
   onEvent?: (event: WorkerEvent) => void;
+  /** Number of the first snippet; a resumed recording continues after its last one. */
+  startIndex?: number;
+  /** The worker runs: its pid, and the wall-clock time (ns) of running time 0. */
+  onStarted?: (info: { pid: number; baseTimeUtcNs: string }) => void;
   onProgress?: (progress: { elapsedSec: number; snippets: number }) => void;
 }
 
@@ -121,7 +125,11 @@ export async function runSyntheticRecording(
   let stoppedEarly = false;
   const timers: NodeJS.Timeout[] = [];
   try {
-    await Promise.race([worker.start(spec), died]);
+    const startedInfo = await Promise.race([worker.start(spec, options.startIndex ?? 0), died]);
+    options.onStarted?.({
+      pid: worker.pid ?? startedInfo.pid,
+      baseTimeUtcNs: startedInfo.baseTimeUtcNs,
+    });
     let nextHost = spec.inputs.length + 1;
     for (const step of options.timeline ?? []) {
       timers.push(
