@@ -3,12 +3,23 @@ import { InvalidIdError } from '../domain/ids.ts';
 import { SpecError } from '../media/pipeline/spec.ts';
 import { RecordingSetupError } from '../media/synthetic-recording.ts';
 import { TimelineError } from '../media/timeline.ts';
+import { DeliverySetupError } from '../recorder/delivery-runtime.ts';
+import { KeyError } from '../domain/snippet-key.ts';
+import { TimeRangeError } from '../domain/time-range.ts';
 import { benchCommand } from './bench.ts';
 import { UsageError, type Command } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { recordCommand } from './record.ts';
+import { eventsCommand } from './events.ts';
+import { snippetsCommand } from './snippets.ts';
 
-const commands: Command[] = [demoCommand, recordCommand, benchCommand];
+const commands: Command[] = [
+  demoCommand,
+  recordCommand,
+  eventsCommand,
+  snippetsCommand,
+  benchCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -32,6 +43,9 @@ const USER_ERRORS = [
   InvalidIdError,
   TimelineError,
   RecordingSetupError,
+  DeliverySetupError,
+  KeyError,
+  TimeRangeError,
 ];
 
 async function main(argv: string[]): Promise<number> {

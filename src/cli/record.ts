@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   defaultProfile,
   DEFAULT_COMPOSITE_CANVAS,
@@ -10,7 +10,12 @@ import {
   RECORDING_KINDS,
   type RecordingSpec,
 } from '../media/pipeline/spec.ts';
-import { runSyntheticRecording, syntheticHost } from '../media/synthetic-recording.ts';
+import { ensureWritableDir, syntheticHost } from '../media/synthetic-recording.ts';
+import { validateSpec } from '../media/pipeline/spec.ts';
+import { assertId } from '../domain/ids.ts';
+import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
+import { recordAndDeliver } from '../recorder/record-and-deliver.ts';
+import { formatSummary, RecordReport } from './record-report.ts';
 import { parseTimeline } from '../media/timeline.ts';
 import {
   choiceOption,
@@ -25,19 +30,37 @@ const PATTERNS = ['ball', 'sync', 'noise'] as const;
 
 export const recordCommand: Command = {
   name: 'record',
-  summary: 'record synthetic hosts into 15-second snippets (no WebRTC needed)',
+  summary:
+    'record synthetic hosts into 15-second snippets, delivered to a store and announced on a bus',
   help: `Usage: tapedeck record --out DIR [options]
 
 Records synthetic hosts (a moving pattern with the host's name and a tone per host) through the
-same media engine that records real hosts, and cuts the result into snippets in DIR.
-Ctrl-C or SIGTERM ends the recording early with a whole, playable last snippet.
+same media engine that records real hosts. Each 15-second snippet is written to a spool folder,
+checked, uploaded to the store under its key, and announced on the bus (event
+tapedeck.snippet.ready) moments after it was captured:
+
+  {livestream}/{track}/{mp4|mp3}/{start UTC}_{seq}.{ext}   e.g. local/composite/mp4/20261130T084512.000Z_000000.mp4
+
+Ctrl-C or SIGTERM ends the recording early with a whole, playable last snippet. If the store or
+the bus is down, snippets and events wait on disk in DIR and go out when it is back; a later run
+with the same --out delivers whatever an earlier, killed run left behind.
 
 Options:
   --kind KIND            composite (all hosts on one canvas, H.264+AAC in MP4), host (one host,
                          MP4) or audio (one host, MP3 only)                  [default: composite]
   --inputs N             hosts: 1 to ${MAX_COMPOSITE_INPUTS} for composite, 1 otherwise   [default: 4 / 1]
   --duration SECONDS     how long to record                                   [default: 30]
-  --out DIR              folder for the snippets (created if missing)          [required]
+  --out DIR              local data: spool/ (snippets being written), outbox/ (events not yet
+                         published), bus/ (embedded bus), store/ (default store)   [required]
+  --livestream ID        livestream id, first part of every key: A-Z a-z 0-9 _ - [default: local]
+  --store URL            where snippets go: file://DIR or s3://BUCKET/PREFIX (endpoint and
+                         credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+                         AWS_SECRET_ACCESS_KEY, AWS_REGION)          [default: file://OUT/store]
+  --bus URL              where events go: embedded (in OUT/bus), nats://HOST:PORT (JetStream) or
+                         pubsub://PROJECT/TOPIC (PUBSUB_EMULATOR_HOST for the emulator)
+                                                                              [default: embedded]
+  --deliver-timeout S    after recording, how long to wait for uploads and events before leaving
+                         the rest on disk for the next run                    [default: 120]
   --canvas WxH           output size; even numbers           [default: 360x640 composite, 640x360 host]
   --fps N                frames per second                                    [default: 15]
   --video-kbps N         H.264 bitrate                                        [default: 5000]
@@ -55,6 +78,7 @@ Options:
 
 Examples:
   tapedeck record --out /tmp/rec --duration 46
+  tapedeck record --out /tmp/rec --livestream show-1 --store s3://recordings/tapedeck --bus nats://127.0.0.1:4222
   tapedeck record --kind host --out /tmp/host --duration 20 --timeline 5:camera-off:1,10:camera-on:1
   tapedeck record --out /tmp/rec --rtmp rtmp://127.0.0.1:1935/live/show --hls /tmp/rec/hls
 `,
@@ -74,6 +98,10 @@ Examples:
       pattern: { type: 'string' },
       timeline: { type: 'string' },
       json: { type: 'boolean' },
+      livestream: { type: 'string' },
+      store: { type: 'string' },
+      bus: { type: 'string' },
+      'deliver-timeout': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -84,7 +112,18 @@ Examples:
     const maxInputs = kind === 'composite' ? MAX_COMPOSITE_INPUTS : 1;
     const inputs = intOption('inputs', values.inputs, kind === 'composite' ? 4 : 1, 1, maxInputs);
     const durationSec = numberOption('duration', values.duration, 30, 1, 86_400);
-    if (!values.out) throw new UsageError('--out DIR is required: the folder the snippets go to');
+    if (!values.out)
+      throw new UsageError(
+        '--out DIR is required: the folder for the spool, the outbox and the default store',
+      );
+    const livestreamId = assertId('--livestream', values.livestream ?? 'local');
+    const deliverTimeoutSec = numberOption(
+      'deliver-timeout',
+      values['deliver-timeout'],
+      120,
+      0,
+      86_400,
+    );
     const canvas = values.canvas
       ? parseCanvas(values.canvas)
       : kind === 'composite'
@@ -118,15 +157,22 @@ Examples:
     if (kind !== 'composite' && timeline.some((s) => s.action === 'add' || s.action === 'remove'))
       throw new UsageError('only a composite recording takes add and remove steps');
 
-    const spec: RecordingSpec = {
+    const spec: Omit<RecordingSpec, 'outDir'> = {
       kind,
-      recordingId: kind,
-      outDir: resolve(values.out),
+      recordingId:
+        kind === 'composite' ? 'composite' : kind === 'host' ? 'host-h1' : 'host-h1-audio',
       profile,
       inputs: Array.from({ length: inputs }, (_, i) => syntheticHost(i + 1, pattern)),
       ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
       ...(values.hls ? { hlsDir: resolve(values.hls) } : {}),
     };
+    validateSpec({ ...spec, outDir: resolve(values.out) });
+    const config = { dataDir: resolve(values.out), storeUrl: values.store, busUrl: values.bus };
+    const parsed = await parseDeliveryConfig(config);
+    await ensureWritableDir(config.dataDir, 'snippets');
+    if (spec.hlsDir) await ensureWritableDir(spec.hlsDir, 'the HLS playlist');
+    const runtime = await startDelivery(config, parsed);
+    const report = new RecordReport(kind, durationSec, process.stderr, runtime);
     const abort = new AbortController();
     const onSignal = () => {
       process.stderr.write('\nstopping: finishing the last snippet…\n');
@@ -134,53 +180,49 @@ Examples:
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const tty = process.stderr.isTTY;
-    const summary = await runSyntheticRecording({
-      spec,
-      durationSec,
-      timeline,
-      pattern,
-      signal: abort.signal,
-      onEvent: (event) => {
-        if (event.event === 'output-failed')
-          process.stderr.write(
-            `\nwarning: ${event.data.output.toUpperCase()} output failed: ${event.data.message}` +
-              (event.data.retryInMs > 0
-                ? ` (retrying in ${event.data.retryInMs / 1000} s; the recording goes on)\n`
-                : '\n'),
-          );
-        else if (event.event === 'output-restored')
-          process.stderr.write(`\n${event.data.output.toUpperCase()} output reconnecting\n`);
-        else if (event.event === 'warning')
-          process.stderr.write(`\nwarning: ${event.data.source}: ${event.data.message}\n`);
-        else if (event.event === 'error')
-          process.stderr.write(`\nerror: ${event.data.source}: ${event.data.message}\n`);
-      },
-      onProgress: ({ elapsedSec, snippets }) => {
-        const line = `recording ${kind} · ${elapsedSec.toFixed(0)}/${durationSec} s · ${snippets} snippet${snippets === 1 ? '' : 's'} closed`;
-        if (tty) process.stderr.write(`\r${line}  `);
-        else if (Math.round(elapsedSec) % 10 === 0) process.stderr.write(`${line}\n`);
-      },
-    });
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (values.json) {
-      process.stdout.write(JSON.stringify(summary) + '\n');
-      return 0;
+    let summary;
+    let delivery;
+    try {
+      runtime.deliverer.on('spool-full', ({ bytes, maxBytes }) => {
+        report.warn(
+          `the spool holds ${(bytes / 1e6).toFixed(0)} MB (limit ${(maxBytes / 1e6).toFixed(0)} MB): stopping the recording so nothing captured is lost`,
+        );
+        abort.abort();
+      });
+      summary = await recordAndDeliver({
+        livestreamId,
+        spec,
+        deliverer: runtime.deliverer,
+        durationSec,
+        timeline,
+        pattern,
+        signal: abort.signal,
+        onEvent: (event) => report.workerEvent(event),
+        onProgress: (p) => report.progress(p),
+      });
+      delivery = await report.finishDelivery(deliverTimeoutSec * 1000);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await runtime.close();
     }
-    if (tty) process.stderr.write('\n');
-    const rows = summary.snippets.map(
-      (s) =>
-        `  ${String(s.seq).padStart(6, '0')}  ${s.durationSec.toFixed(3).padStart(8)} s  ${(s.bytes / 1e6).toFixed(2).padStart(7)} MB  ${s.location}`,
-    );
-    process.stdout.write(
-      `${summary.snippets.length} snippets in ${summary.outDir}${summary.stoppedEarly ? ' (stopped early)' : ''}:\n` +
-        `     seq  duration        size  file\n${rows.join('\n')}\n` +
-        (spec.hlsDir ? `HLS playlist: ${spec.hlsDir}/live.m3u8\n` : '') +
-        (summary.outputFailures.length
-          ? `live output failures: ${summary.outputFailures.length} (see warnings above)\n`
-          : ''),
-    );
+    const result = {
+      dataDir: config.dataDir,
+      store: runtime.store.describe,
+      bus: runtime.bus.describe,
+      livestreamId,
+      recordingId: spec.recordingId,
+      snippets: report.delivered(),
+      snippetsPending: delivery.snippetsPending,
+      eventsPending: delivery.eventsPending,
+      quarantined: report.quarantined,
+      outputFailures: summary.outputFailures,
+      stoppedEarly: summary.stoppedEarly,
+      elapsedSec: summary.elapsedSec,
+      ...(spec.hlsDir ? { hls: join(spec.hlsDir, 'live.m3u8') } : {}),
+    };
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stdout.write(formatSummary(result));
     return 0;
   },
 };
