@@ -1,4 +1,4 @@
-import type { CloudEvent } from '../../domain/cloudevent.ts';
+import { type CloudEvent, envelopeProblems, EventSchemaError } from '../../domain/cloudevent.ts';
 
 /**
  * Pub/sub for CloudEvents. Every adapter makes the same promises, proven by one
@@ -49,5 +49,15 @@ export class BusError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** Every adapter refuses a bad envelope the same way, before anything reaches the broker. */
+export function assertPublishable(event: CloudEvent): void {
+  const problems = envelopeProblems(event);
+  if (problems.length > 0) {
+    throw new BusError(`refusing to publish an invalid event: ${problems.join('; ')}`, false, {
+      cause: new EventSchemaError(problems),
+    });
   }
 }

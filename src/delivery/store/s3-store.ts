@@ -28,6 +28,10 @@ import {
   type PutResult,
 } from './port.ts';
 
+// tapedeck targets Node 20, which this SDK release supports; its notice about future releases
+// would otherwise land in every command's output. An explicit setting still wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const MiB = 1024 * 1024;
 
 export interface S3StoreOptions {
