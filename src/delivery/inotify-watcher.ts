@@ -35,7 +35,17 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
   start(): Promise<void> {
     const child = spawn(
       'inotifywait',
-      ['--monitor', '--recursive', '--event', 'close_write', '--event', 'moved_to', '--format', '%e|%w%f', this.root],
+      [
+        '--monitor',
+        '--recursive',
+        '--event',
+        'close_write',
+        '--event',
+        'moved_to',
+        '--format',
+        '%e|%w%f',
+        this.root,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -61,7 +71,9 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
       child.once('error', (err: NodeJS.ErrnoException) => {
         const error =
           err.code === 'ENOENT'
-            ? new WatcherError('inotifywait is not installed (Debian package inotify-tools); run ./tapedeck setup')
+            ? new WatcherError(
+                'inotifywait is not installed (Debian package inotify-tools); run ./tapedeck setup',
+              )
             : new WatcherError(`cannot watch ${this.root}: ${err.message}`);
         if (!ready) reject(error);
         else this.emit('error', error);
