@@ -21,6 +21,8 @@ export interface FfmpegRecorderSpec {
   outDir: string;
   canvas: { width: number; height: number };
   fps: number;
+  /** Frames from one keyframe to the next. */
+  gopFrames: number;
   videoKbps: number;
   audioKbps: number;
   snippetSec: number;
@@ -151,7 +153,7 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
   args.push('-map', '[aout]');
 
   if (withVideo) {
-    const gop = String(Math.round(spec.fps * 1)); // 1-second GOP
+    const gop = String(spec.gopFrames);
     const kbps = `${spec.videoKbps}k`;
     args.push(
       '-c:v',

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import {
   defaultProfile,
+  gopFrames,
   DEFAULT_COMPOSITE_CANVAS,
   DEFAULT_HOST_CANVAS,
 } from '../domain/profile.ts';
@@ -118,6 +119,7 @@ export function benchSpecs(
     outDir: dirs.ffmpeg,
     canvas: { width: profile.video.width, height: profile.video.height },
     fps: profile.video.fps,
+    gopFrames: gopFrames(profile.video),
     videoKbps: profile.video.bitrateKbps,
     audioKbps: profile.audio.bitrateKbps,
     snippetSec: profile.snippetSeconds,

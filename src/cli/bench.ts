@@ -7,9 +7,21 @@ import {
   toBenchJson,
   type BenchKind,
 } from '../bench/media-bench.ts';
-import { choiceOption, numberOption, parseOptions, UsageError, type Command } from './command.ts';
+import {
+  formatAvailability,
+  runAvailability,
+  type AvailabilityRun,
+} from '../bench/delivery-bench.ts';
+import {
+  choiceOption,
+  intOption,
+  numberOption,
+  parseOptions,
+  UsageError,
+  type Command,
+} from './command.ts';
 
-const SUBCOMMANDS = ['media'] as const;
+const SUBCOMMANDS = ['media', 'delivery'] as const;
 
 const mediaHelp = `Usage: tapedeck bench media [options]
 
@@ -68,12 +80,14 @@ Examples:
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'benchmarks; "bench media": tapedeck vs gst-launch vs ffmpeg, CPU and memory',
+  summary: 'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:
-  media   CPU and peak memory of tapedeck's media worker against gst-launch-1.0 and ffmpeg
-          recording the same synthetic hosts
+  media     CPU and peak memory of tapedeck's media worker against gst-launch-1.0 and ffmpeg
+            recording the same synthetic hosts
+  delivery  snippet availability: from a snippet's end to its object in the store and its event
+            on the bus, p50 and p99, for the filesystem store and S3
 
 Run "tapedeck bench media --help" for what is measured and how to read it.
 `,
@@ -89,9 +103,87 @@ Run "tapedeck bench media --help" for what is measured and how to read it.
     }
     if (!SUBCOMMANDS.includes(sub as (typeof SUBCOMMANDS)[number]))
       throw new UsageError(`unknown bench "${sub}" (use ${SUBCOMMANDS.join(', ')})`);
-    return runMedia(rest);
+    return sub === 'delivery' ? runDelivery(rest) : runMedia(rest);
   },
 };
+
+const deliveryHelp = `Usage: tapedeck bench delivery [options]
+
+Measures how soon a snippet is available: records --tracks host recordings at once through the
+whole path (media worker → spool → fragment-closed and inotify → check → store → outbox → bus)
+and, for every whole snippet, times:
+
+  stored     from the snippet's end by the pipeline clock to the store confirming its object
+  announced  from the snippet's end to a subscriber on the bus receiving its event
+
+and prints p50, p99 and the maximum per store. The snippet's end is when its last frame was
+captured; about one GOP (1 s) of that is the muxer waiting for the next keyframe before it can
+close the file. The short last snippet of each recording is left out.
+
+Stores: file (a temporary folder) and s3 (a private versitygw on 127.0.0.1, started and stopped
+by the benchmark), or any --store URL. Target: p99 <= 1.5 s.
+
+Options:
+  --stores LIST       comma-separated: file, s3 or a store URL           [default: file,s3]
+  --bus URL           embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC [default: embedded]
+  --snippets N        whole snippets to measure per store, at least       [default: 40]
+  --tracks N          host recordings at once                             [default: 4]
+  --pattern P         ball or noise (busy picture: snippets near 5 Mbit/s) [default: noise]
+  --json              also print the figures as one JSON line
+  -h, --help          this help
+
+Examples:
+  tapedeck bench delivery
+  tapedeck bench delivery --stores file --snippets 20 --tracks 2
+`;
+
+async function runDelivery(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    stores: { type: 'string' },
+    bus: { type: 'string' },
+    snippets: { type: 'string' },
+    tracks: { type: 'string' },
+    pattern: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(deliveryHelp);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const stores = (values.stores ?? 'file,s3').split(',').map((s) => s.trim());
+  for (const s of stores)
+    if (s !== 'file' && s !== 's3' && !/^(file|s3):\/\//.test(s))
+      throw new UsageError(`--stores: "${s}" is not file, s3 or a file:// or s3:// URL`);
+  const minSnippets = intOption('snippets', values.snippets, 40, 1, 10_000);
+  const tracks = intOption('tracks', values.tracks, 4, 1, 16);
+  const pattern = choiceOption('pattern', values.pattern, ['ball', 'noise'] as const, 'noise');
+  const runs: AvailabilityRun[] = [];
+  const tty = Boolean(process.stderr.isTTY);
+  for (const store of stores) {
+    process.stderr.write(
+      `bench delivery: ${store}, ${tracks} recordings, at least ${minSnippets} snippets of 15 s…\n`,
+    );
+    runs.push(
+      await runAvailability({
+        store,
+        ...(values.bus ? { busUrl: values.bus } : {}),
+        tracks,
+        minSnippets,
+        snippetSeconds: 15,
+        pattern,
+        onProgress: (t) => (tty ? process.stderr.write(`\r${t}   `) : undefined),
+      }),
+    );
+    if (tty) process.stderr.write('\n');
+  }
+  process.stdout.write(
+    `tapedeck bench delivery: ${tracks} host recordings at once, pattern ${pattern}, bus ${runs[0]?.bus ?? ''}\n\n`,
+  );
+  process.stdout.write(formatAvailability(runs, 1.5));
+  if (values.json) process.stdout.write(JSON.stringify({ tracks, pattern, runs }) + '\n');
+  return 0;
+}
 
 async function runMedia(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {

@@ -5,6 +5,8 @@ import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
 export interface SnippetLine {
   seq: number;
   key: string;
+  /** Where the object is: a path (file store) or an s3:// URL. */
+  location: string;
   bytes: number;
   sha256: string;
   durationSec: number;
@@ -128,6 +130,7 @@ export class RecordReport {
       .map((s) => ({
         seq: s.seq,
         key: s.key,
+        location: this.runtime.store.locate(s.key),
         bytes: s.bytes,
         sha256: s.sha256,
         durationSec: s.durationMs / 1000,

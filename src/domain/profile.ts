@@ -4,7 +4,12 @@ export interface VideoProfile {
   height: number;
   fps: number;
   bitrateKbps: number;
-  /** Keyframe interval in seconds; 1 s keeps every snippet exactly on its boundary. */
+  /**
+   * Keyframe interval in seconds; a snippet length must be a whole number of GOPs so every snippet
+   * ends exactly on its boundary. The muxer can only close a snippet once the GOP after it is
+   * complete, so the GOP is also how late a snippet becomes available: a third of a second (5
+   * frames at 15 fps) measured 0.44 s from a snippet's end to its close, against 1.06 s with 1 s.
+   */
   gopSeconds: number;
 }
 
@@ -32,7 +37,7 @@ export const DEFAULT_HOST_CANVAS: Size = { width: 640, height: 360 };
 
 export function defaultProfile(canvas: Size): OutputProfile {
   return {
-    video: { ...canvas, fps: 15, bitrateKbps: 5000, gopSeconds: 1 },
+    video: { ...canvas, fps: 15, bitrateKbps: 5000, gopSeconds: 1 / 3 },
     audio: { ...defaultAudio },
     snippetSeconds: 15,
   };

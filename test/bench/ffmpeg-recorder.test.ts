@@ -15,6 +15,7 @@ const base = {
   durationSec: 20,
   outDir: '/tmp/out',
   fps: 15,
+  gopFrames: 15,
   videoKbps: 5000,
   audioKbps: 44,
   snippetSec: 15,

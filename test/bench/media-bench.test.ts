@@ -162,7 +162,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
         { w: p.video.width, h: p.video.height, fps: p.video.fps, kbps: p.video.bitrateKbps },
         { w: width, h: height, fps: 15, kbps: 5000 },
       );
-      assert.equal(p.video.gopSeconds, 1);
+      assert.equal(p.video.gopSeconds, 1 / 3);
       assert.equal(p.audio.bitrateKbps, 44);
       assert.equal(p.audio.channels, 2);
       assert.equal(p.snippetSeconds, 15);
@@ -174,6 +174,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
         outDir: '/tmp/f',
         canvas: { width, height },
         fps: 15,
+        gopFrames: 5,
         videoKbps: 5000,
         audioKbps: 44,
         snippetSec: 15,

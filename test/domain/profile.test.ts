@@ -13,10 +13,16 @@ const T = { timeout: 5_000 };
 
 test('default profile follows the product spec', T, () => {
   const p = defaultProfile({ width: 360, height: 640 });
-  assert.deepEqual(p.video, { width: 360, height: 640, fps: 15, bitrateKbps: 5000, gopSeconds: 1 });
+  assert.deepEqual(p.video, {
+    width: 360,
+    height: 640,
+    fps: 15,
+    bitrateKbps: 5000,
+    gopSeconds: 1 / 3,
+  });
   assert.deepEqual(p.audio, { sampleRate: 48000, channels: 2, bitrateKbps: 44 });
   assert.equal(p.snippetSeconds, 15);
-  assert.equal(gopFrames(p.video), 15);
+  assert.equal(gopFrames(p.video), 5);
   validateProfile(p);
 });
 

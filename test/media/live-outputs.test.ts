@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { RecordingSummary } from '../../src/media/synthetic-recording.ts';
+import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { checkHls } from '../support/hls.ts';
 import { startRtmpServer } from '../support/nginx-rtmp.ts';

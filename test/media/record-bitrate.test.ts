@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
-import type { RecordingSummary } from '../../src/media/synthetic-recording.ts';
+import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
 import { probeMedia } from '../support/ffprobe.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
 

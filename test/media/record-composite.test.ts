@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
-import type { RecordingSummary } from '../../src/media/synthetic-recording.ts';
+import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
-import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
+import { lastJsonLine, storedSnippets, tapedeck, tempDir } from '../support/tapedeck.ts';
 
 const FRAME = 1 / 15;
 const dirs: string[] = [];
@@ -34,7 +34,7 @@ test(
     );
     assert.equal(r.code, 0, r.stderr);
     const summary = lastJsonLine<RecordingSummary>(r.stdout);
-    const files = (await readdir(out)).filter((f) => f.endsWith('.mp4')).sort();
+    const files = await storedSnippets(out, 'composite', 'mp4');
     assert.equal(files.length, 4, `files: ${files.join(', ')}`);
     assert.equal(summary.snippets.length, 4);
     assert.deepEqual(
@@ -60,12 +60,7 @@ test(
           `partial: ${info.video!.durationSec} s`,
         );
       }
-      if (i > 0)
-        assert.equal(
-          s.startRunningTimeNs,
-          summary.snippets[i - 1]!.endRunningTimeNs,
-          'snippets are contiguous',
-        );
+      if (i > 0) assert.equal(s.start, summary.snippets[i - 1]!.end, 'snippets are contiguous');
       const v = info.video!;
       assert.equal(v.codec, 'h264');
       assert.ok(['Main', 'High'].includes(v.profile), `profile ${v.profile}`);

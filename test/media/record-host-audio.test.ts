@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import type { RecordingSummary } from '../../src/media/synthetic-recording.ts';
+import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
 import { spawnTracked } from '../support/children.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
-import { lastJsonLine, TAPEDECK, tapedeck, tempDir } from '../support/tapedeck.ts';
+import {
+  lastJsonLine,
+  spoolFiles,
+  storedSnippets,
+  TAPEDECK,
+  tapedeck,
+  tempDir,
+} from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -63,18 +70,18 @@ test(
       child.once('exit', (code) => resolve(code)),
     );
     // Wait until the recording really runs (its first file exists), then a few seconds more.
-    for (let i = 0; i < 600 && !(await readdir(out)).some((f) => f.endsWith('.mp4')); i++)
+    for (let i = 0; i < 600 && (await spoolFiles(out, 'host-h1')).length === 0; i++)
       await sleep(100);
     await sleep(6000);
     process.kill(child.pid!, 'SIGINT');
     assert.equal(await exited, 0);
-    const files = (await readdir(out)).filter((f) => f.endsWith('.mp4'));
+    const files = await storedSnippets(out, 'host-h1', 'mp4');
     assert.equal(files.length, 1);
-    const info = await probeMedia(`${out}/${files[0]}`);
+    const info = await probeMedia(files[0]!);
     assert.ok(
       info.video!.durationSec > 4 && info.video!.durationSec < 15,
       `${info.video!.durationSec} s`,
     );
-    assert.equal(await decodeErrors(`${out}/${files[0]}`), '');
+    assert.equal(await decodeErrors(files[0]!), '');
   },
 );

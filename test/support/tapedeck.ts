@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,4 +23,31 @@ export function lastJsonLine<T>(stdout: string): T {
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `tapedeck-${prefix}-`));
+}
+
+/** Snippet files `tapedeck record --out DIR` delivered to its default file store, in key order. */
+export async function storedSnippets(
+  out: string,
+  track: string,
+  variant: 'mp4' | 'mp3',
+  livestream = 'local',
+): Promise<string[]> {
+  const dir = join(out, 'store', livestream, track, variant);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((n) => !n.startsWith('.'))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** Snippet files still being written in the spool of `tapedeck record --out DIR`. */
+export async function spoolFiles(
+  out: string,
+  recordingId: string,
+  livestream = 'local',
+): Promise<string[]> {
+  const names = await readdir(join(out, 'spool', livestream, recordingId)).catch(
+    () => [] as string[],
+  );
+  return names.filter((n) => /_\d{6}\.mp[34]$/.test(n));
 }

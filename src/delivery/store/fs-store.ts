@@ -182,6 +182,10 @@ export class FsStore implements ObjectStore {
     this.describe = `file://${this.root}`;
   }
 
+  locate(key: string): string {
+    return this.pathOf(key);
+  }
+
   private pathOf(key: string): string {
     return join(this.root, ...assertStoreKey(key).split('/'));
   }

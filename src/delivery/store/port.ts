@@ -39,6 +39,8 @@ export interface ListOptions {
 export interface ObjectStore {
   /** A short description for logs, e.g. `s3://bucket/prefix` (never credentials). */
   readonly describe: string;
+  /** Where a person finds the object: a local path for files, an s3:// URL otherwise. */
+  locate(key: string): string;
   /** Fails fast with a clear StoreError when the store is unreachable, missing or the credentials are wrong. */
   check(): Promise<void>;
   /** Uploads a local file. Throws ConflictError if the key holds different content. */

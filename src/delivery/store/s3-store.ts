@@ -274,6 +274,10 @@ export class S3Store implements ObjectStore {
     });
   }
 
+  locate(key: string): string {
+    return `s3://${this.bucket}/${this.full(key)}`;
+  }
+
   private full(key: string): string {
     return this.prefix + assertStoreKey(key);
   }

@@ -42,6 +42,9 @@ class CountingStore implements ObjectStore {
   check() {
     return this.inner.check();
   }
+  locate(key: string) {
+    return this.inner.locate(key);
+  }
   putFile(...args: Parameters<ObjectStore['putFile']>) {
     return this.inner.putFile(...args);
   }
