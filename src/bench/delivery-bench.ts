@@ -20,6 +20,10 @@ export interface AvailabilityRun {
   stored: Spread;
   /** Seconds from a snippet's end to a subscriber on the bus receiving its event. */
   announced: Spread;
+  /** The parts of `stored`: the muxer closing the file, waiting for inotify or a free slot, the upload. */
+  closing: Spread;
+  waiting: Spread;
+  uploading: Spread;
 }
 
 export interface AvailabilityOptions {
@@ -105,6 +109,9 @@ export async function runAvailability(o: AvailabilityOptions): Promise<Availabil
       meanBytes: whole.reduce((s, d) => s + d.bytes, 0) / Math.max(1, whole.length),
       stored: spread(whole.map((d) => (d.storedAtMs - d.endUtcMs) / 1000)),
       announced: spread(whole.map((d) => (received.get(d.eventId)! - d.endUtcMs) / 1000)),
+      closing: spread(whole.map((d) => (d.closedAtMs - d.endUtcMs) / 1000)),
+      waiting: spread(whole.map((d) => (d.startedAtMs - d.closedAtMs) / 1000)),
+      uploading: spread(whole.map((d) => (d.storedAtMs - d.startedAtMs) / 1000)),
     };
   } finally {
     await localS3?.stop();
@@ -121,9 +128,16 @@ export function formatAvailability(runs: AvailabilityRun[], targetP99Sec: number
       `  announced ${s(r.announced.p50)} ${s(r.announced.p99)} ${s(r.announced.max)}` +
       `  ${r.announced.p99 <= targetP99Sec && r.stored.p99 <= targetP99Sec ? 'met' : 'MISSED'}`,
   );
+  const parts = runs.map(
+    (r) =>
+      `${r.store.slice(0, 44).padEnd(44)}  of which: muxer closing ${s(r.closing.p50)} ${s(r.closing.p99)}` +
+      `  waiting ${s(r.waiting.p50)} ${s(r.waiting.p99)}  checking+uploading ${s(r.uploading.p50)} ${s(r.uploading.p99)}`,
+  );
   return (
     `${'store'.padEnd(44)} snip   mean size    stored    p50      p99      max     announced p50  p99      max   target p99 <= ${targetP99Sec} s\n` +
     lines.join('\n') +
+    '\n\n' +
+    parts.join('\n') +
     '\n'
   );
 }

@@ -54,7 +54,10 @@ export async function startLocalS3(): Promise<LocalS3> {
         },
       },
     );
+  let spawnError: Error | null = null;
+  const watch = (c: ChildProcess) => c.once('error', (err) => (spawnError = err));
   let child = start(false);
+  watch(child);
   const endpoint = `http://127.0.0.1:${port}`;
   const s3 = new S3Client({
     endpoint,
@@ -69,7 +72,12 @@ export async function startLocalS3(): Promise<LocalS3> {
       // No user xattrs on this filesystem: keep metadata in a sidecar folder instead.
       triedSidecar = true;
       child = start(true);
+      watch(child);
     }
+    if (spawnError)
+      throw new Error(
+        `cannot run versitygw (${(spawnError as Error).message}); ./tapedeck installs it into .tools/bin`,
+      );
     try {
       await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
       break;

@@ -6,11 +6,10 @@ import {
   DEFAULT_HOST_CANVAS,
 } from '../domain/profile.ts';
 import type { RecordingSpec } from '../media/pipeline/spec.ts';
-import {
-  runSyntheticRecording,
-  syntheticHost,
-  type RecordingSummary,
-} from '../media/synthetic-recording.ts';
+import { syntheticHost, type RecordingSummary } from '../media/synthetic-recording.ts';
+import type { DeliveredSnippet } from '../delivery/deliverer.ts';
+import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
+import { recordAndDeliver } from '../recorder/record-and-deliver.ts';
 import type { TimelineStep } from '../media/timeline.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
 
@@ -65,13 +64,16 @@ Options:
     await mkdir(root, { recursive: true });
     const script = cameraScript(durationSec);
     const hosts = Array.from({ length: HOSTS }, (_, i) => syntheticHost(i + 1));
-    const recordings: { track: string; spec: RecordingSpec; timeline: TimelineStep[] }[] = [
+    const recordings: {
+      track: string;
+      spec: Omit<RecordingSpec, 'outDir'>;
+      timeline: TimelineStep[];
+    }[] = [
       {
         track: 'composite',
         spec: {
           kind: 'composite',
           recordingId: 'composite',
-          outDir: join(root, 'composite'),
           profile: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
           inputs: hosts,
           hlsDir: join(root, 'hls'),
@@ -83,32 +85,37 @@ Options:
         spec: {
           kind: 'host' as const,
           recordingId: `host-${host.id}`,
-          outDir: join(root, `host-${host.id}`),
           profile: defaultProfile(DEFAULT_HOST_CANVAS),
           inputs: [host],
         },
         timeline: (script.get(i + 1) ?? []).map((s) => ({ ...s, host: 1 })),
       })),
     ];
+    const config = { dataDir: root };
+    const runtime = await startDelivery(config, await parseDeliveryConfig(config));
+    const delivered: DeliveredSnippet[] = [];
+    runtime.deliverer.on('delivered', (d) => delivered.push(d));
+    runtime.deliverer.on('warning', (m) => process.stderr.write(`\nwarning: ${m}\n`));
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
     process.stderr.write(
       `demo livestream ${livestreamId}: ${HOSTS} hosts, ${recordings.length} recordings, ${durationSec} s\n`,
     );
-    const progress = new Map<string, number>();
-    const summaries = await Promise.all(
-      recordings.map(({ track, spec, timeline }) =>
-        runSyntheticRecording({
-          spec,
-          durationSec,
-          timeline,
-          signal: abort.signal,
-          onProgress: ({ elapsedSec, snippets }) => {
-            progress.set(track, snippets);
-            if (track === 'composite') {
-              const total = [...progress.values()].reduce((a, b) => a + b, 0);
-              const line = `  ${elapsedSec.toFixed(0)}/${durationSec} s · ${total} snippets closed`;
+    let summaries: [string, RecordingSummary][];
+    try {
+      summaries = await Promise.all(
+        recordings.map(({ track, spec, timeline }) =>
+          recordAndDeliver({
+            livestreamId,
+            spec,
+            deliverer: runtime.deliverer,
+            durationSec,
+            timeline,
+            signal: abort.signal,
+            onProgress: ({ elapsedSec }) => {
+              if (track !== 'composite') return;
+              const line = `  ${elapsedSec.toFixed(0)}/${durationSec} s · ${delivered.length} snippets delivered · ${runtime.outbox.pending()} events pending`;
               process.stderr.write(
                 process.stderr.isTTY
                   ? `\r${line}  `
@@ -116,29 +123,42 @@ Options:
                     ? `${line}\n`
                     : '',
               );
-            }
-          },
-        }).then((summary): [string, RecordingSummary] => [track, summary]),
-      ),
-    );
+            },
+          }).then((summary): [string, RecordingSummary] => [track, summary]),
+        ),
+      );
+      await runtime.deliverer.drain(120_000);
+      await runtime.outbox.drain(60_000);
+    } finally {
+      await runtime.close();
+    }
     if (process.stderr.isTTY) process.stderr.write('\n');
+    const byTrack = (track: string) =>
+      delivered.filter((d) => d.track === track).sort((a, b) => a.seq - b.seq);
     const tracks = Object.fromEntries(
-      summaries.map(([track, s]) => [track, s.snippets.map((x) => x.location)]),
+      summaries.map(([track]) => [track, byTrack(track).map((d) => runtime.store.locate(d.key))]),
     );
+    const store = join(root, 'store', livestreamId);
+    const events = join(root, 'bus', 'events.log');
+    const hls = join(root, 'hls', 'live.m3u8');
     if (values.json) {
       process.stdout.write(
-        JSON.stringify({ root, livestreamId, hls: join(root, 'hls', 'live.m3u8'), tracks }) + '\n',
+        JSON.stringify({ root, livestreamId, hls, store, events, tracks }) + '\n',
       );
       return 0;
     }
     const lines = summaries.map(
-      ([track, s]) =>
-        `  ${track.padEnd(10)} ${String(s.snippets.length).padStart(2)} snippets  ` +
-        s.snippets.map((x) => `${x.durationSec.toFixed(1)}s`).join(' '),
+      ([track]) =>
+        `  ${track.padEnd(10)} ${String(byTrack(track).length).padStart(2)} snippets  ` +
+        byTrack(track)
+          .map((d) => `${(d.durationMs / 1000).toFixed(1)}s`)
+          .join(' '),
     );
     process.stdout.write(
       `\nRecorded livestream ${livestreamId}:\n${lines.join('\n')}\n\n` +
-        `Recordings: ${root}/<track>/\nLive HLS playlist (as it was at the end): ${join(root, 'hls', 'live.m3u8')}\n`,
+        `Snippets (file store):  ${store}/<track>/<mp4|mp3>/\n` +
+        `Events (embedded bus):  ${events}   (tapedeck events tail --out ${root} --from-start)\n` +
+        `Live HLS playlist (as it was at the end): ${hls}\n`,
     );
     return 0;
   },

@@ -34,6 +34,8 @@ export interface DelivererOptions {
   closeWaitMs?: number;
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /** Snippets delivered at once; recordings started together close their snippets together. */
+  concurrency?: number;
   /** Marker in a media worker's command line, to tell whether a journal's worker still runs. */
   workerMarker?: string;
 }
@@ -55,6 +57,9 @@ export interface DeliveredSnippet {
   /** Wall-clock ms when the store confirmed the object and when the event was in the outbox. */
   storedAtMs: number;
   queuedAtMs: number;
+  /** Wall-clock ms when the pipeline reported the snippet closed (0 for leftovers) and when its delivery began. */
+  closedAtMs: number;
+  startedAtMs: number;
 }
 
 export interface DelivererEvents {
@@ -87,6 +92,8 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
   private readonly queue: Task[] = [];
   private readonly queued = new Set<string>();
   private readonly waiting = new Map<string, NodeJS.Timeout>();
+  /** When fragment-closed arrived, per `${dir}#${seq}`: the breakdown of availability starts there. */
+  private readonly closedAt = new Map<string, number>();
   private watcher: InotifyWatcher | null = null;
   private running = 0;
   private idle: (() => void)[] = [];
@@ -103,6 +110,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       retryFirstMs: 250,
       retryMaxMs: 10_000,
       workerMarker: 'media/worker/main',
+      concurrency: 8,
       ...options,
     };
   }
@@ -169,6 +177,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
   async snippetClosed(dir: string, s: SnippetClosed): Promise<void> {
     const rec = this.must(dir);
     const file = basename(s.location);
+    this.closedAt.set(`${dir}#${s.seq}`, Date.now());
     rec.state.closed.set(s.seq, {
       file,
       startUtcNs: BigInt(s.startUtcNs),
@@ -331,7 +340,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
   }
 
   private pump(): void {
-    while (this.running < 3 && this.queue.length > 0) {
+    while (this.running < this.opts.concurrency && this.queue.length > 0) {
       const task = this.queue.shift()!;
       this.running++;
       void this.run(task)
@@ -379,6 +388,8 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
 
   private async deliver({ rec, seq, file }: Task): Promise<void> {
     const path = join(rec.dir, file);
+    const startedAtMs = Date.now();
+    const closedAtMs = this.closedAt.get(`${rec.dir}#${seq}`) ?? 0;
     const { session, state } = rec;
     if (!session) {
       await this.quarantine(
@@ -482,6 +493,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     state.delivered.set(seq, key);
     await rec.journal.append({ t: 'delivered', seq, key });
     await unlink(path);
+    this.closedAt.delete(`${rec.dir}#${seq}`);
     this.emit('delivered', {
       key,
       livestreamId: session.livestreamId,
@@ -498,6 +510,8 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       eventId: event.id,
       storedAtMs,
       queuedAtMs,
+      closedAtMs,
+      startedAtMs,
     });
   }
 

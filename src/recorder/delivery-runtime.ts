@@ -72,6 +72,13 @@ export async function startDelivery(
   const closeAll = async () => {
     await Promise.allSettled([store.close(), bus.close()]);
   };
+  // The bus first: checking a file store creates its folder, which a failed start should not leave.
+  try {
+    await bus.check();
+  } catch (err) {
+    await closeAll();
+    throw new DeliverySetupError(`cannot use the bus ${bus.describe}: ${(err as Error).message}`);
+  }
   try {
     await store.check();
   } catch (err) {
@@ -79,12 +86,6 @@ export async function startDelivery(
     throw new DeliverySetupError(
       `cannot use the store ${store.describe}: ${(err as Error).message}`,
     );
-  }
-  try {
-    await bus.check();
-  } catch (err) {
-    await closeAll();
-    throw new DeliverySetupError(`cannot use the bus ${bus.describe}: ${(err as Error).message}`);
   }
   let outbox: Outbox;
   try {

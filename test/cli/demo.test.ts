@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { access, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
@@ -11,6 +11,8 @@ interface DemoSummary {
   root: string;
   livestreamId: string;
   hls: string;
+  store: string;
+  events: string;
   tracks: Record<string, string[]>;
 }
 
@@ -43,5 +45,20 @@ test(
       );
     }
     await access(summary.hls);
+    // Every snippet is in the store and announced once on the embedded bus.
+    const files = Object.values(summary.tracks).flat();
+    for (const file of files) assert.ok(file.startsWith(summary.store), file);
+    const events = (await readFile(summary.events, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: { key: string } });
+    const announced = events
+      .filter((e) => e.type === 'tapedeck.snippet.ready')
+      .map((e) => e.data.key);
+    assert.equal(announced.length, files.length);
+    assert.deepEqual(
+      new Set(announced.map((k) => k.split('/').at(-1))),
+      new Set(files.map((f) => f.split('/').at(-1))),
+    );
   },
 );
