@@ -59,6 +59,8 @@ Options:
   --bus URL              where events go: embedded (in OUT/bus), nats://HOST:PORT (JetStream) or
                          pubsub://PROJECT/TOPIC (PUBSUB_EMULATOR_HOST for the emulator)
                                                                               [default: embedded]
+  --spool-limit-mb N     while the store is down, snippets wait in the spool; at this size the
+                         recording ends (exit code 1), keeping everything captured [default: 4096]
   --deliver-timeout S    after recording, how long to wait for uploads and events before leaving
                          the rest on disk for the next run                    [default: 120]
   --canvas WxH           output size; even numbers           [default: 360x640 composite, 640x360 host]
@@ -102,6 +104,7 @@ Examples:
       store: { type: 'string' },
       bus: { type: 'string' },
       'deliver-timeout': { type: 'string' },
+      'spool-limit-mb': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -124,6 +127,7 @@ Examples:
       0,
       86_400,
     );
+    const spoolLimitMb = intOption('spool-limit-mb', values['spool-limit-mb'], 4096, 1, 10_000_000);
     const canvas = values.canvas
       ? parseCanvas(values.canvas)
       : kind === 'composite'
@@ -167,9 +171,16 @@ Examples:
       ...(values.hls ? { hlsDir: resolve(values.hls) } : {}),
     };
     validateSpec({ ...spec, outDir: resolve(values.out) });
-    const config = { dataDir: resolve(values.out), storeUrl: values.store, busUrl: values.bus };
-    const parsed = await parseDeliveryConfig(config);
+    const config = {
+      dataDir: resolve(values.out),
+      storeUrl: values.store,
+      busUrl: values.bus,
+      maxSpoolBytes: spoolLimitMb * 1024 * 1024,
+    };
+    // A data folder that cannot be written is the likelier mistake; say so before parsing URLs
+    // (the embedded bus would otherwise be the first to stumble on it).
     await ensureWritableDir(config.dataDir, 'snippets');
+    const parsed = await parseDeliveryConfig(config);
     if (spec.hlsDir) await ensureWritableDir(spec.hlsDir, 'the HLS playlist');
     const runtime = await startDelivery(config, parsed);
     const report = new RecordReport(kind, durationSec, process.stderr, runtime);
@@ -182,8 +193,11 @@ Examples:
     process.once('SIGTERM', onSignal);
     let summary;
     let delivery;
+    let spoolFull = false;
     try {
       runtime.deliverer.on('spool-full', ({ bytes, maxBytes }) => {
+        if (spoolFull) return;
+        spoolFull = true;
         report.warn(
           `the spool holds ${(bytes / 1e6).toFixed(0)} MB (limit ${(maxBytes / 1e6).toFixed(0)} MB): stopping the recording so nothing captured is lost`,
         );
@@ -221,8 +235,9 @@ Examples:
       elapsedSec: summary.elapsedSec,
       ...(spec.hlsDir ? { hls: join(spec.hlsDir, 'live.m3u8') } : {}),
     };
-    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    if (values.json) process.stdout.write(JSON.stringify({ ...result, spoolFull }) + '\n');
     else process.stdout.write(formatSummary(result));
+    if (spoolFull) return 1;
     return 0;
   },
 };

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
+import { tapedeckInBackground } from '../support/background.ts';
 import { s3Env } from '../support/delivery-checks.ts';
 import { startPubSubEmulator, type PubSubEmulator } from '../support/pubsub-emulator.ts';
 import { freePort } from '../support/ports.ts';
@@ -148,5 +150,150 @@ test(
       summary.snippets.map((s) => s.key).sort(),
     );
     assert.deepEqual(events.map((e) => e.id).sort(), summary.snippets.map((s) => s.eventId).sort());
+  },
+);
+
+test(
+  'snippets list finds a time range by key order, and snippets get streams one back, checksum intact',
+  { timeout: 180_000 },
+  async () => {
+    const out = await tempDir('list-get');
+    dirs.push(out);
+    const env = { ...process.env, ...s3Env(gw) };
+    const store = `s3://${gw.bucket}/lg`;
+    const r = await tapedeck(
+      [
+        'record',
+        '--out',
+        out,
+        '--kind',
+        'audio',
+        '--duration',
+        '10',
+        '--snippet-seconds',
+        '3',
+        '--livestream',
+        'lg',
+        '--store',
+        store,
+        '--json',
+      ],
+      { timeoutMs: 120_000, env },
+    );
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const { snippets } = lastJsonLine<{
+      snippets: { key: string; sha256: string; start: string; end: string }[];
+    }>(r.stdout);
+    assert.equal(snippets.length, 4);
+    // A range from inside the second snippet to inside the third overlaps exactly those two.
+    const from = new Date(Date.parse(snippets[1]!.start) + 1000).toISOString();
+    const to = new Date(Date.parse(snippets[2]!.start) + 1000).toISOString();
+    const list = await tapedeck(
+      [
+        'snippets',
+        'list',
+        '--store',
+        store,
+        '--livestream',
+        'lg',
+        '--track',
+        'host-h1',
+        '--from',
+        from,
+        '--to',
+        to,
+        '--json',
+      ],
+      { env },
+    );
+    assert.equal(list.code, 0, list.stderr);
+    const listed = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { key: string }).key);
+    assert.deepEqual(listed, [snippets[1]!.key, snippets[2]!.key]);
+    const all = await tapedeck(
+      ['snippets', 'list', '--store', store, '--livestream', 'lg', '--json'],
+      { env },
+    );
+    assert.equal(all.stdout.trim().split('\n').length, 4);
+
+    const file = `${out}/got.mp3`;
+    const got = await tapedeck(
+      ['snippets', 'get', snippets[2]!.key, '--store', store, '--file', file],
+      { env },
+    );
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stderr, new RegExp(`sha256 ${snippets[2]!.sha256}`));
+    const bytes = await readFile(file);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), snippets[2]!.sha256);
+    const missing = await tapedeck(
+      ['snippets', 'get', snippets[2]!.key.replace(/_\d{6}/, '_000099'), '--store', store],
+      { env },
+    );
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /is not in s3:\/\/cli\/lg/);
+  },
+);
+
+test(
+  'with the store down, a full spool ends the recording (exit 1) and keeps every snippet for later',
+  { timeout: 240_000 },
+  async () => {
+    const out = await tempDir('spool-full');
+    dirs.push(out);
+    const rec = tapedeckInBackground(
+      [
+        'record',
+        '--out',
+        out,
+        '--kind',
+        'host',
+        '--pattern',
+        'noise',
+        '--duration',
+        '60',
+        '--snippet-seconds',
+        '3',
+        '--livestream',
+        'full',
+        '--store',
+        `s3://${gw.bucket}/full`,
+        '--spool-limit-mb',
+        '4',
+        '--json',
+      ],
+      s3Env(gw),
+    );
+    try {
+      await rec.waitFor(/delivered full\/host-h1\/mp4\/\S+_000000\.mp4/, 90_000);
+      await gw.stop();
+      await rec.waitFor(/the spool holds \d+ MB \(limit 4 MB\): stopping the recording/, 90_000);
+    } finally {
+      await gw.restart();
+    }
+    const r = await rec.done;
+    assert.equal(r.code, 1, r.stderr.slice(-2000));
+    const summary = lastJsonLine<{
+      spoolFull: boolean;
+      stoppedEarly: boolean;
+      snippetsPending: number;
+      snippets: { seq: number }[];
+    }>(r.stdout);
+    assert.equal(summary.spoolFull, true);
+    assert.equal(summary.stoppedEarly, true);
+    assert.equal(
+      summary.snippetsPending,
+      0,
+      'everything captured was delivered once the store was back',
+    );
+    assert.deepEqual(
+      summary.snippets.map((s) => s.seq),
+      [...summary.snippets.keys()],
+    );
+    assert.ok(
+      summary.snippets.length >= 3 && summary.snippets.length < 20,
+      `${summary.snippets.length} snippets`,
+    );
   },
 );
