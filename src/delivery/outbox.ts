@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { type CloudEvent, envelopeProblems, EventSchemaError } from '../domain/cloudevent.ts';
 import { BusError, type MessageBus } from './bus/port.ts';
+import { fsyncDir } from './durable-file.ts';
 
 /**
  * Events on their way to the bus. An event is on disk (append + fsync) before add()
@@ -120,15 +121,6 @@ async function releaseLock(path: string): Promise<void> {
     if (info.pid === process.pid && info.host === hostname()) await unlink(path);
   } catch {
     // Already gone.
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

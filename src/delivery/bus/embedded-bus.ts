@@ -1,13 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import {
-  access,
-  constants,
-  mkdir,
-  open,
-  readFile,
-  rename,
-  type FileHandle,
-} from 'node:fs/promises';
+import { access, constants, mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type CloudEvent, decodeEvent } from '../../domain/cloudevent.ts';
@@ -20,6 +12,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './port.ts';
+import { fsyncDir, writeFileAtomic } from '../durable-file.ts';
 
 /**
  * The bus that needs no outside service: one append-only log (`events.log`, one
@@ -93,31 +86,6 @@ function idOf(text: string): string | null {
   } catch {
     return null;
   }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-let tempCounter = 0;
-
-/** Temp file + fsync + rename + folder fsync: a reader sees the old or the new file, whole. */
-async function writeAtomic(path: string, dir: string, content: string): Promise<void> {
-  const temp = `${path}.${process.pid}.${++tempCounter}.tmp`;
-  const fh = await open(temp, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(temp, path);
-  await fsyncDir(dir);
 }
 
 export class EmbeddedBus implements MessageBus {
@@ -327,7 +295,7 @@ class EmbeddedSubscription implements Subscription {
     }
     const sub = new EmbeddedSubscription(bus, opts, handler, onClose, start);
     // Written at once so that "new" means from now on, also after a restart.
-    if (fresh) await writeAtomic(path, join(bus.dir, 'subscriptions'), `{"offset":${start}}\n`);
+    if (fresh) await writeFileAtomic(path, `{"offset":${start}}\n`, join(bus.dir, 'subscriptions'));
     sub.wake();
     return sub;
   }
@@ -435,10 +403,10 @@ class EmbeddedSubscription implements Subscription {
     const write = this.writes.then(async () => {
       if (this.cursor === this.saved) return;
       const offset = this.cursor;
-      await writeAtomic(
+      await writeFileAtomic(
         this.cursorPath,
-        join(this.bus.dir, 'subscriptions'),
         `{"offset":${offset}}\n`,
+        join(this.bus.dir, 'subscriptions'),
       );
       this.saved = offset;
     });

@@ -8,7 +8,6 @@ import {
   open,
   readFile,
   readdir,
-  rename,
   stat,
   unlink,
 } from 'node:fs/promises';
@@ -25,6 +24,7 @@ import {
   type PutOptions,
   type PutResult,
 } from './port.ts';
+import { fsyncDir, writeFileAtomic } from '../durable-file.ts';
 
 /**
  * Keys are portable between stores, so every adapter applies the same rules.
@@ -103,15 +103,6 @@ function toStoreError(what: string, err: unknown): StoreError {
 
 function tmpSuffix(): string {
   return randomBytes(6).toString('hex');
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
@@ -237,7 +228,7 @@ export class FsStore implements ObjectStore {
         contentType: opts.contentType,
         metadata: { ...(opts.metadata ?? {}) },
       };
-      await writeDurably(sidecar, JSON.stringify(meta));
+      await writeFileAtomic(sidecar, JSON.stringify(meta));
       try {
         // link() refuses to replace an existing name, unlike rename().
         await link(tmp, target);
@@ -401,22 +392,6 @@ async function copyHashing(
     return { sha256: hash.digest('hex'), bytes, ino: st.ino };
   } finally {
     await out.close();
-  }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${tmpSuffix()}`;
-  try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
 }
 
