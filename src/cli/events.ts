@@ -32,7 +32,7 @@ Options:
   --from-start        print every retained event first, not only new ones
   --type PREFIX       only events whose type starts with PREFIX, e.g. tapedeck.snippet
   --name NAME         durable subscription name: a tail that comes back with the same name
-                      resumes where it stopped                      [default: a new name per run]
+                      resumes where it stopped   [default: a name of this run's, removed at exit]
   --count N           exit after N events
   --timeout S         exit after S seconds (exit code 3 if --count was not reached)
   --json              print each event as one line of JSON (CloudEvents structured mode)
@@ -83,6 +83,8 @@ Examples:
       {
         name,
         startAt: values['from-start'] ? 'earliest' : 'new',
+        // Without --name the subscription is this run's alone; it is removed when the tail ends.
+        transient: values.name === undefined,
         ...(values.type ? { typePrefix: values.type } : {}),
       },
       async (d) => {

@@ -1,5 +1,13 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { access, constants, mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import {
+  access,
+  constants,
+  mkdir,
+  open,
+  readFile,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type CloudEvent, decodeEvent } from '../../domain/cloudevent.ts';
@@ -433,6 +441,7 @@ class EmbeddedSubscription implements Subscription {
     // The handler running now may still ack; that ack counts.
     await this.current;
     await this.writes;
+    if (this.opts.transient) await unlink(this.cursorPath).catch(() => undefined);
     this.closed = true;
     this.onClose();
   }

@@ -244,7 +244,13 @@ export class NatsBus implements MessageBus {
       const messages = await consumer.consume({ max_messages: this.maxInFlight });
       const sub = new NatsSubscription(this, opts, handler, messages, () => this.subs.delete(sub));
       this.subs.add(sub);
-      return sub;
+      if (!opts.transient) return sub;
+      return {
+        close: async () => {
+          await sub.close();
+          await jsm.consumers.delete(this.stream, opts.name).catch(() => undefined);
+        },
+      };
     } catch (err) {
       if (err instanceof BusError) throw err;
       throw new BusError(`subscribe "${opts.name}" on ${this.describe}: ${reason(err)}`, true, {
@@ -280,6 +286,8 @@ export class NatsBus implements MessageBus {
         deliver_policy: opts.startAt === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
         filter_subject: filter,
         max_deliver: -1,
+        // A one-off reader that dies without closing must not leave its consumer behind.
+        ...(opts.transient ? { inactive_threshold: nanos(3_600_000) } : {}),
       });
     }
   }

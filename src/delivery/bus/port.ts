@@ -24,6 +24,12 @@ export interface SubscribeOptions {
   typePrefix?: string;
   /** Where a new subscription starts: every retained event (default) or only new ones. */
   startAt?: 'earliest' | 'new';
+  /**
+   * For one-off readers such as `events tail`: the subscription and its cursor are removed when
+   * it is closed, so nothing piles up on the broker. Where a broker can, it also drops one whose
+   * reader died without closing (NATS after an hour idle).
+   */
+  transient?: boolean;
 }
 
 export interface Subscription {

@@ -211,7 +211,13 @@ export class PubSubBus implements MessageBus {
     await this.ensureSubscription(name, handle, opts, retention);
     const sub = new PubSubSubscription(this, opts, handler, handle, () => this.subs.delete(sub));
     this.subs.add(sub);
-    return sub;
+    if (!opts.transient) return sub;
+    return {
+      close: async () => {
+        await sub.close();
+        await handle.delete({ timeout: this.timeoutMs }).catch(() => undefined);
+      },
+    };
   }
 
   private async ensureSubscription(

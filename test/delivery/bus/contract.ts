@@ -208,6 +208,31 @@ export function runBusContract(name: string, setup: () => Promise<BusUnderTest>)
       assert.deepEqual(c2.ids(), [later.id]);
     });
 
+    test(
+      'a transient subscription is gone once closed: the same name starts afresh',
+      T,
+      async (t) => {
+        t.after(closeAll);
+        const opts = {
+          name: sub('transient'),
+          typePrefix: `${prefix('transient')}.`,
+          transient: true,
+        };
+        const bus = await open();
+        const sent = [testEvent(`${prefix('transient')}.a`), testEvent(`${prefix('transient')}.b`)];
+        for (const e of sent) await bus.publish(e);
+        const c1 = new Collector();
+        const s1 = await subscribe(bus, { ...opts, startAt: 'earliest' }, c1);
+        await c1.waitForIds(sent.map((e) => e.id));
+        await s1.close();
+        // Had the cursor survived, these acked events would not come again.
+        const c2 = new Collector();
+        await subscribe(bus, { ...opts, startAt: 'earliest' }, c2);
+        await c2.waitForIds(sent.map((e) => e.id));
+        assert.deepEqual(c2.ids().sort(), sent.map((e) => e.id).sort());
+      },
+    );
+
     test('a nacked event and one whose handler threw come again', T, async (t) => {
       t.after(closeAll);
       const bus = await open();
