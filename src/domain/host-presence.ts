@@ -1,0 +1,148 @@
+/**
+ * What a host is doing, decided from two sources: the platform backend (control) and the media
+ * itself. Pure: signals in, events out; the caller supplies the clock through `at` and ticks.
+ */
+export type HostEventType =
+  | 'joined'
+  | 'left'
+  | 'dropped'
+  | 'resumed'
+  | 'camera-off'
+  | 'camera-on'
+  | 'microphone-off'
+  | 'microphone-on';
+
+export interface HostEvent {
+  type: HostEventType;
+  hostId: string;
+  /** ms since the Unix epoch. */
+  at: number;
+  cause: 'publish' | 'control' | 'media' | 'grace-expired';
+  detail?: string;
+}
+
+export type HostSignal =
+  | { type: 'published'; at: number }
+  | { type: 'unpublished'; at: number; reason: 'delete' | 'ice-failed' | 'timeout' }
+  | { type: 'video'; at: number }
+  | {
+      type: 'control';
+      at: number;
+      what: 'camera-off' | 'camera-on' | 'microphone-off' | 'microphone-on';
+    }
+  | { type: 'tick'; at: number };
+
+export interface PresenceRules {
+  /** No video for this long means the camera is off. */
+  videoTimeoutMs: number;
+  /** A host that drops and publishes again within this keeps its recordings. */
+  graceMs: number;
+}
+
+export const DEFAULT_PRESENCE_RULES: PresenceRules = { videoTimeoutMs: 2000, graceMs: 10_000 };
+
+type Connection = 'absent' | 'publishing' | 'dropped';
+
+export interface HostPresence {
+  hostId: string;
+  connection: Connection;
+  droppedAt: number | null;
+  cameraOn: boolean;
+  /** Camera turned off by the control side: media alone does not turn it back on. */
+  cameraOffByControl: boolean;
+  microphoneOn: boolean;
+  lastVideoAt: number | null;
+}
+
+export function initialPresence(hostId: string): HostPresence {
+  return {
+    hostId,
+    connection: 'absent',
+    droppedAt: null,
+    cameraOn: false,
+    cameraOffByControl: false,
+    microphoneOn: false,
+    lastVideoAt: null,
+  };
+}
+
+/** Applies one signal; returns the new state and the events it caused, in order. */
+export function applySignal(
+  state: HostPresence,
+  signal: HostSignal,
+  rules: PresenceRules = DEFAULT_PRESENCE_RULES,
+): { state: HostPresence; events: HostEvent[] } {
+  const s = { ...state };
+  const events: HostEvent[] = [];
+  const emit = (type: HostEventType, cause: HostEvent['cause'], detail?: string) =>
+    events.push({ type, hostId: s.hostId, at: signal.at, cause, ...(detail ? { detail } : {}) });
+
+  switch (signal.type) {
+    case 'published':
+      if (s.connection === 'publishing') break;
+      emit(s.connection === 'dropped' ? 'resumed' : 'joined', 'publish');
+      if (s.connection === 'absent') {
+        s.cameraOn = true;
+        s.microphoneOn = true;
+        s.cameraOffByControl = false;
+      }
+      s.connection = 'publishing';
+      s.droppedAt = null;
+      s.lastVideoAt = signal.at;
+      break;
+    case 'unpublished':
+      if (s.connection !== 'publishing') break;
+      if (signal.reason === 'delete') {
+        s.connection = 'absent';
+        emit('left', 'publish', 'ended the publish');
+      } else {
+        s.connection = 'dropped';
+        s.droppedAt = signal.at;
+        emit('dropped', 'publish', signal.reason);
+      }
+      break;
+    case 'video':
+      if (s.connection !== 'publishing') break;
+      s.lastVideoAt = signal.at;
+      if (!s.cameraOn && !s.cameraOffByControl) {
+        s.cameraOn = true;
+        emit('camera-on', 'media');
+      }
+      break;
+    case 'control': {
+      if (s.connection === 'absent') break;
+      const on = signal.what.endsWith('-on');
+      if (signal.what.startsWith('camera')) {
+        s.cameraOffByControl = !on;
+        if (s.cameraOn !== on) {
+          s.cameraOn = on;
+          emit(signal.what, 'control');
+        }
+      } else if (s.microphoneOn !== on) {
+        s.microphoneOn = on;
+        emit(signal.what, 'control');
+      }
+      break;
+    }
+    case 'tick':
+      if (
+        s.connection === 'dropped' &&
+        s.droppedAt !== null &&
+        signal.at - s.droppedAt >= rules.graceMs
+      ) {
+        s.connection = 'absent';
+        s.droppedAt = null;
+        emit('left', 'grace-expired', `did not come back within ${rules.graceMs / 1000} s`);
+      } else if (
+        s.connection === 'publishing' &&
+        s.cameraOn &&
+        s.lastVideoAt !== null &&
+        signal.at - s.lastVideoAt >= rules.videoTimeoutMs
+      ) {
+        s.cameraOn = false;
+        emit('camera-off', 'media', `no video for ${rules.videoTimeoutMs / 1000} s`);
+      }
+      break;
+  }
+  return { state: s, events };
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  applySignal,
+  initialPresence,
+  type HostEvent,
+  type HostPresence,
+  type HostSignal,
+} from '../../src/domain/host-presence.ts';
+import { assertHostEvent, hostCloudEvent } from '../../src/domain/host-event.ts';
+import { decodeEvent, encodeEvent } from '../../src/domain/cloudevent.ts';
+
+const T = { timeout: 5_000 };
+
+function run(signals: HostSignal[], state: HostPresence = initialPresence('ana')) {
+  const events: HostEvent[] = [];
+  for (const s of signals) {
+    const r = applySignal(state, s);
+    state = r.state;
+    events.push(...r.events);
+  }
+  return { state, events: events.map((e) => `${e.at} ${e.type} ${e.cause}`) };
+}
+
+/** Video frames every 100 ms from `from` to `to`, with ticks every 500 ms. */
+function frames(from: number, to: number): HostSignal[] {
+  const out: HostSignal[] = [];
+  for (let t = from; t < to; t += 100) {
+    out.push({ type: 'video', at: t });
+    if (t % 500 === 0) out.push({ type: 'tick', at: t });
+  }
+  return out;
+}
+
+function ticks(from: number, to: number): HostSignal[] {
+  const out: HostSignal[] = [];
+  for (let t = from; t <= to; t += 500) out.push({ type: 'tick', at: t });
+  return out;
+}
+
+test('no video for 2 s turns the camera off; video again turns it on', T, () => {
+  const r = run([
+    { type: 'published', at: 0 },
+    ...frames(0, 3000),
+    ...ticks(3000, 6000),
+    ...frames(6000, 7000),
+  ]);
+  assert.deepEqual(r.events, ['0 joined publish', '5000 camera-off media', '6000 camera-on media']);
+});
+
+test(
+  'the control side turns the camera off at once, and media alone does not turn it back on',
+  T,
+  () => {
+    const r = run([
+      { type: 'published', at: 0 },
+      ...frames(0, 1000),
+      { type: 'control', at: 1000, what: 'camera-off' },
+      ...ticks(1000, 4000),
+      ...frames(4000, 5000),
+      { type: 'control', at: 5000, what: 'camera-on' },
+      { type: 'control', at: 5100, what: 'microphone-off' },
+      { type: 'control', at: 5200, what: 'microphone-off' },
+    ]);
+    assert.deepEqual(r.events, [
+      '0 joined publish',
+      '1000 camera-off control',
+      '5000 camera-on control',
+      '5100 microphone-off control',
+    ]);
+  },
+);
+
+test(
+  'a host that drops and publishes again within the grace period resumes; later it has left',
+  T,
+  () => {
+    const back = run([
+      { type: 'published', at: 0 },
+      ...frames(0, 1000),
+      { type: 'unpublished', at: 1000, reason: 'ice-failed' },
+      ...ticks(1000, 9000),
+      { type: 'published', at: 9500 },
+    ]);
+    assert.deepEqual(back.events, [
+      '0 joined publish',
+      '1000 dropped publish',
+      '9500 resumed publish',
+    ]);
+    const gone = run([
+      { type: 'published', at: 0 },
+      { type: 'unpublished', at: 1000, reason: 'timeout' },
+      ...ticks(1000, 12_000),
+      { type: 'published', at: 12_500 },
+    ]);
+    assert.deepEqual(gone.events, [
+      '0 joined publish',
+      '1000 dropped publish',
+      '11000 left grace-expired',
+      '12500 joined publish',
+    ]);
+  },
+);
+
+test(
+  'ending the publish (DELETE) is leaving, at once; a dropped host is not reported camera-off',
+  T,
+  () => {
+    const r = run([
+      { type: 'published', at: 0 },
+      { type: 'unpublished', at: 500, reason: 'ice-failed' },
+      ...ticks(500, 5000),
+      { type: 'published', at: 5000 },
+      { type: 'unpublished', at: 6000, reason: 'delete' },
+      ...ticks(6000, 20_000),
+    ]);
+    assert.deepEqual(r.events, [
+      '0 joined publish',
+      '500 dropped publish',
+      '5000 resumed publish',
+      '6000 left publish',
+    ]);
+    assert.equal(r.state.connection, 'absent');
+  },
+);
+
+test('host changes become CloudEvents with stable ids and a checked schema', T, () => {
+  const change: HostEvent = {
+    type: 'camera-off',
+    hostId: 'ana',
+    at: Date.UTC(2026, 10, 30, 9),
+    cause: 'media',
+    detail: 'no video for 2 s',
+  };
+  const a = hostCloudEvent('show', change);
+  const b = hostCloudEvent('show', { ...change });
+  assert.equal(a.id, b.id);
+  assert.equal(a.type, 'tapedeck.host.camera-off');
+  assert.deepEqual(decodeEvent(encodeEvent(a)), a);
+  assert.notEqual(hostCloudEvent('show', { ...change, at: change.at + 1 }).id, a.id);
+  const bad = structuredClone(a) as unknown as { data: Record<string, unknown> };
+  bad.data.change = 'camera-on';
+  assert.throws(() => assertHostEvent(bad), /type must match data.change/);
+  assert.throws(() => hostCloudEvent('../x', change), /not a valid id/);
+});
