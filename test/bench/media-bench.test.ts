@@ -157,7 +157,11 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
       const p = recording.profile;
       assert.equal(recording.kind, kind);
       assert.equal(recording.inputs.length, inputs);
-      assert.ok(recording.inputs.every((i) => i.source.pattern === 'noise' && i.cameraOn));
+      assert.ok(
+        recording.inputs.every(
+          (i) => i.source.type === 'synthetic' && i.source.pattern === 'noise' && i.cameraOn,
+        ),
+      );
       assert.deepEqual(
         { w: p.video.width, h: p.video.height, fps: p.video.fps, kbps: p.video.bitrateKbps },
         { w: width, h: height, fps: 15, kbps: 5000 },

@@ -102,3 +102,46 @@ test('camera off swaps the picture for the placeholder in the same cell', T, () 
   assert.equal(b!.placeholder.y, b!.video.y);
   assert.ok(b!.placeholder.zorder > b!.video.zorder);
 });
+
+test(
+  'a WebRTC host is read from loopback UDP: jitter buffer, depayloader, decoder, fixed size',
+  T,
+  () => {
+    const spec = composite(0);
+    spec.inputs = [
+      {
+        id: 'ana',
+        displayName: 'Ana',
+        cameraOn: true,
+        source: {
+          type: 'rtp',
+          video: { port: 40000, codec: 'H264', payloadType: 102 },
+          audio: { port: 40002, codec: 'OPUS', payloadType: 111 },
+        },
+      },
+      {
+        id: 'bo',
+        displayName: 'Bo',
+        cameraOn: true,
+        source: { type: 'rtp', video: { port: 40004, codec: 'VP8', payloadType: 96 }, audio: null },
+      },
+    ];
+    const b = buildPipeline(spec);
+    for (const part of [
+      'udpsrc address=127.0.0.1 port=40000 buffer-size=4194304 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102" ! rtpjitterbuffer latency=200',
+      'rtph264depay request-keyframe=true ! h264parse ! avdec_h264 ! videoconvertscale add-borders=true ! video/x-raw,format=I420,width=640,height=360,pixel-aspect-ratio=1/1 ! queue name=in_ana_v',
+      'udpsrc address=127.0.0.1 port=40002 buffer-size=4194304 caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111"',
+      'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! queue name=in_ana_a',
+      'rtpvp8depay request-keyframe=true ! vp8dec',
+      // No microphone track: the host still has an audio branch, silent, so the mix keeps its shape.
+      'audiotestsrc is-live=true wave=silence timestamp-offset=0 ! audio/x-raw,rate=48000,channels=1 ! queue name=in_bo_a',
+    ])
+      assert.ok(b.launch.includes(part), part);
+    assert.doesNotMatch(
+      b.launch,
+      /textoverlay text="Ana" valignment=top/,
+      'a real camera gets no name overlay',
+    );
+    assert.match(b.launch, /text="Ana\ncamera off"/, 'but the placeholder names the host');
+  },
+);

@@ -35,43 +35,82 @@ export interface InputFragmentOptions {
 }
 
 /**
- * The sources of one synthetic host: camera, microphone and the placeholder tile shown while the
- * camera is off. Each branch ends in a named queue, whose src pad links to the mixers.
+ * The sources of one host: camera, microphone and the placeholder tile shown while the camera is
+ * off. Each branch ends in a named queue, whose src pad links to the mixers.
  */
 export function inputFragments(input: InputSpec, o: InputFragmentOptions): string[] {
   const n = inputNames(input.id);
-  const ts = `timestamp-offset=${o.timestampOffsetNs}`;
-  // I420 is what the compositor blends in, so it only scales the cameras and never converts them.
-  const videoCaps = `video/x-raw,format=I420,width=${CAMERA.width},height=${CAMERA.height},framerate=${o.fps}/1`;
-  const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;
   const fragments: string[] = [];
   if (o.withVideo) {
-    const camera =
-      input.source.pattern === 'sync'
-        ? // The ball pattern inverts the picture every 50 frames; the tick below sounds on the same instants.
-          `videotestsrc is-live=true pattern=ball flip=true ${ts} ! ${videoCaps}`
-        : `videotestsrc is-live=true pattern=${input.source.pattern === 'noise' ? 'snow' : 'ball'} motion=sweep ` +
-          `background-color=${BACKGROUNDS[o.index % BACKGROUNDS.length]} ${ts} ! ${videoCaps}`;
-    fragments.push(
-      `${camera} ! textoverlay ${label} ! queue name=${n.video} max-size-time=1000000000`,
-    );
+    fragments.push(`${cameraSource(input, o)} ! queue name=${n.video} max-size-time=1000000000`);
     // A small live tile: unlike a frozen image it ends with EOS. It never moves, so a few frames a
     // second are enough (the compositor repeats the last one) and cost a third of the output rate.
     fragments.push(
-      `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 ${ts} ! ` +
+      `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 timestamp-offset=${o.timestampOffsetNs} ! ` +
         `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${PLACEHOLDER_FPS}/1 ! ` +
         `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 16" ! ` +
         `queue name=${n.placeholder} max-size-time=1000000000`,
     );
   }
-  const audio =
-    input.source.pattern === 'sync'
-      ? `audiotestsrc is-live=true wave=ticks tick-interval=${syncPeriodNs(o.fps)} freq=1000 volume=0.8 ${ts}`
-      : input.source.toneHz > 0
-        ? `audiotestsrc is-live=true wave=sine freq=${input.source.toneHz} volume=0.2 ${ts}`
-        : `audiotestsrc is-live=true wave=silence ${ts}`;
   fragments.push(
-    `${audio} ! audio/x-raw,rate=${o.sampleRate},channels=1 ! queue name=${n.audio} max-size-time=1000000000`,
+    `${microphoneSource(input, o)} ! audio/x-raw,rate=${o.sampleRate},channels=1 ! queue name=${n.audio} max-size-time=1000000000`,
   );
   return fragments;
+}
+
+// A jitter buffer of 200 ms rides out loopback hiccups and lets NACKed packets arrive in time.
+const JITTER_MS = 200;
+const UDP_BUFFER = 4 * 1024 * 1024;
+
+function rtpUdp(port: number, caps: string): string {
+  // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
+  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER} caps=${quote(caps)} ! rtpjitterbuffer latency=${JITTER_MS}`;
+}
+
+function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
+  const ts = `timestamp-offset=${o.timestampOffsetNs}`;
+  // I420 is what the compositor blends in, so it only scales the cameras and never converts them.
+  const size = `format=I420,width=${CAMERA.width},height=${CAMERA.height}`;
+  const src = input.source;
+  if (src.type === 'rtp') {
+    if (!src.video)
+      return `videotestsrc is-live=true pattern=black ${ts} ! video/x-raw,${size},framerate=${PLACEHOLDER_FPS}/1`;
+    const v = src.video;
+    const decode =
+      v.codec === 'H264'
+        ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
+        : 'rtpvp8depay request-keyframe=true ! vp8dec';
+    // Browsers change resolution mid-stream; scaling with borders keeps every frame the same size.
+    return (
+      `${rtpUdp(v.port, `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`)} ! ` +
+      `${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`
+    );
+  }
+  const caps = `video/x-raw,${size},framerate=${o.fps}/1`;
+  const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;
+  const camera =
+    src.pattern === 'sync'
+      ? // The ball pattern inverts the picture every 50 frames; the tick below sounds on the same instants.
+        `videotestsrc is-live=true pattern=ball flip=true ${ts} ! ${caps}`
+      : `videotestsrc is-live=true pattern=${src.pattern === 'noise' ? 'snow' : 'ball'} motion=sweep ` +
+        `background-color=${BACKGROUNDS[o.index % BACKGROUNDS.length]} ${ts} ! ${caps}`;
+  return `${camera} ! textoverlay ${label}`;
+}
+
+function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
+  const ts = `timestamp-offset=${o.timestampOffsetNs}`;
+  const src = input.source;
+  if (src.type === 'rtp') {
+    if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
+    const a = src.audio;
+    return (
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`)} ! ` +
+      'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
+    );
+  }
+  return src.pattern === 'sync'
+    ? `audiotestsrc is-live=true wave=ticks tick-interval=${syncPeriodNs(o.fps)} freq=1000 volume=0.8 ${ts}`
+    : src.toneHz > 0
+      ? `audiotestsrc is-live=true wave=sine freq=${src.toneHz} volume=0.2 ${ts}`
+      : `audiotestsrc is-live=true wave=silence ${ts}`;
 }

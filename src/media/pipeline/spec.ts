@@ -16,7 +16,17 @@ export interface SyntheticSource {
   toneHz: number;
 }
 
-export type InputSource = SyntheticSource;
+/**
+ * A WebRTC host: the ingest forwards the host's RTP to loopback UDP ports, one pair per recording,
+ * so a recording that falls behind loses packets instead of holding up the others.
+ */
+export interface RtpSource {
+  type: 'rtp';
+  video: { port: number; codec: 'H264' | 'VP8'; payloadType: number } | null;
+  audio: { port: number; codec: 'OPUS'; payloadType: number } | null;
+}
+
+export type InputSource = SyntheticSource | RtpSource;
 
 export interface InputSpec {
   /** Host id; names the input's elements, so it follows the id rules. */
