@@ -11,11 +11,13 @@ import { UsageError, type Command } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { recordCommand } from './record.ts';
 import { eventsCommand } from './events.ts';
+import { deliverCommand } from './deliver.ts';
 import { snippetsCommand } from './snippets.ts';
 
 const commands: Command[] = [
   demoCommand,
   recordCommand,
+  deliverCommand,
   eventsCommand,
   snippetsCommand,
   benchCommand,

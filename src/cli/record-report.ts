@@ -119,7 +119,7 @@ export class RecordReport {
     if (snippetsPending || eventsPending)
       this.warn(
         `${snippetsPending} snippets and ${eventsPending} events are still waiting in ${this.runtime.dataDir}; ` +
-          'run tapedeck again with the same --out to deliver them',
+          'they go out with the next tapedeck record or tapedeck deliver with the same --out',
       );
     return { snippetsPending, eventsPending };
   }

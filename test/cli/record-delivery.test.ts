@@ -297,3 +297,75 @@ test(
     );
   },
 );
+
+test(
+  'tapedeck deliver finishes what a killed recording left, without recording anything',
+  { timeout: 240_000 },
+  async () => {
+    const out = await tempDir('deliver');
+    dirs.push(out);
+    const env = s3Env(gw);
+    const store = `s3://${gw.bucket}/dl`;
+    const rec = tapedeckInBackground(
+      [
+        'record',
+        '--out',
+        out,
+        '--kind',
+        'host',
+        '--duration',
+        '60',
+        '--snippet-seconds',
+        '3',
+        '--livestream',
+        'dl',
+        '--store',
+        store,
+      ],
+      env,
+    );
+    await rec.waitFor(/delivered dl\/host-h1\/mp4\/\S+_000001\.mp4/, 90_000);
+    await gw.stop(); // so the next snippets stay in the spool
+    await new Promise((r) => setTimeout(r, 4500));
+    process.kill(rec.child.pid!, 'SIGKILL');
+    await rec.done;
+    await gw.restart();
+    const r = await tapedeck(['deliver', '--out', out, '--store', store, '--json'], {
+      timeoutMs: 120_000,
+      env: { ...process.env, ...env },
+    });
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const summary = lastJsonLine<{
+      delivered: string[];
+      snippetsPending: number;
+      eventsPending: number;
+    }>(r.stdout);
+    assert.ok(summary.delivered.length >= 1, r.stderr);
+    assert.equal(summary.snippetsPending, 0);
+    assert.equal(summary.eventsPending, 0);
+    assert.match(
+      r.stderr,
+      /\(recovered after a crash\)/,
+      'the snippet the kill cut short is delivered too',
+    );
+    const list = await tapedeck(
+      ['snippets', 'list', '--store', store, '--livestream', 'dl', '--json'],
+      { env: { ...process.env, ...env } },
+    );
+    const seqs = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
+    assert.deepEqual(seqs, [...seqs.keys()], 'every snippet from 0 on, none missing, none twice');
+    const again = await tapedeck(['deliver', '--out', out, '--store', store, '--json'], {
+      timeoutMs: 60_000,
+      env: { ...process.env, ...env },
+    });
+    assert.equal(again.code, 0);
+    assert.deepEqual(
+      lastJsonLine<{ delivered: string[] }>(again.stdout).delivered,
+      [],
+      'a second run finds nothing to do',
+    );
+  },
+);
