@@ -1,0 +1,387 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import {
+  ReceiverEstimatedMaxBitrate,
+  RTCPeerConnection,
+  RtcpPayloadSpecificFeedback,
+  useH264,
+  useNACK,
+  useOPUS,
+  usePLI,
+  useREMB,
+  useVP8,
+  type MediaStreamTrack,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+} from 'werift';
+import { prepareOffer, type ChosenCodec, type MediaKind, type PreparedOffer } from './offer.ts';
+
+const LOOPBACK = '127.0.0.1';
+
+export interface RtpTarget {
+  port: number;
+  /** Defaults to 127.0.0.1; recorders live on the same node. */
+  host?: string;
+}
+
+export interface WeriftSessionOptions {
+  /** The publisher's SDP offer, as received. */
+  offer: string;
+  /** Where each kind's RTP goes; a kind without a target is received and dropped. */
+  forward: Partial<Record<MediaKind, RtpTarget>>;
+  /** Keep ICE and candidates on 127.0.0.1 (tests, benchmarks). Default true. */
+  loopbackOnly?: boolean;
+  /** Bitrate advertised in REMB, bits/s. Default 4 Mbit/s: above any host profile. */
+  rembBps?: number;
+  /** UDP receive buffer of the ICE sockets. Default 4 MiB: a burst of joins loses DTLS packets with less. */
+  receiveBufferBytes?: number;
+  /** Give up when ICE + DTLS are not connected by then. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Fail the session when no RTP at all arrived for this long. Default 5 s. werift's
+   * own ICE consent check took 25 s to notice a killed publisher, far beyond the
+   * reconnect grace period.
+   */
+  mediaTimeoutMs?: number;
+}
+
+export interface SessionTrack {
+  kind: MediaKind;
+  codec: ChosenCodec;
+}
+
+export interface WeriftSessionEvents {
+  track: [SessionTrack];
+  connected: [];
+  /** First RTP packet of a kind was forwarded; ms since start() was called. */
+  'first-rtp': [MediaKind, number];
+  failed: [Error];
+  closed: [];
+}
+
+/** One forwarded track: the socket that sends RTP also hears the recorder's RTCP. */
+interface Forwarder {
+  kind: MediaKind;
+  socket: Socket;
+  target: Required<RtpTarget>;
+  track?: MediaStreamTrack;
+  transceiver?: RTCRtpTransceiver;
+  packets: number;
+  bytes: number;
+  /** RTCP datagrams the recorder sent back, and how many asked for a keyframe. */
+  feedback: number;
+  keyframeRequests: number;
+}
+
+export interface ForwardCounters {
+  packets: number;
+  bytes: number;
+  feedback: number;
+  keyframeRequests: number;
+}
+
+const RTCP_PSFB = 206;
+const PSFB_PLI = 1;
+const PSFB_FIR = 4;
+const REMB_PERIOD_MS = 1000;
+
+/** True when a (compound) RTCP datagram holds a PLI or FIR: a recorder wants a keyframe. */
+export function asksForKeyframe(datagram: Buffer): boolean {
+  let offset = 0;
+  while (offset + 4 <= datagram.length) {
+    const first = datagram[offset]!;
+    const packetType = datagram[offset + 1]!;
+    if (first >> 6 !== 2) return false;
+    const fmt = first & 0x1f;
+    if (packetType === RTCP_PSFB && (fmt === PSFB_PLI || fmt === PSFB_FIR)) return true;
+    offset += (datagram.readUInt16BE(offset + 2) + 1) * 4;
+  }
+  return false;
+}
+
+/** REMB's bitrate is an 18-bit mantissa times a power of two. */
+function rembFields(bps: number): { brExp: number; brMantissa: number } {
+  let mantissa = Math.max(0, Math.floor(bps));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa = Math.floor(mantissa / 2);
+    exp += 1;
+  }
+  return { brExp: exp, brMantissa: mantissa };
+}
+
+/**
+ * Terminates one publisher's WebRTC session with werift and forwards each track's RTP,
+ * decrypted, to a loopback UDP port where a GStreamer recorder listens.
+ *
+ * Keyframes: a PLI goes out when a track starts and whenever requestKeyframe() is called;
+ * RTCP sent back by the recorder to feedbackPort() is scanned for PLI/FIR and relayed.
+ */
+export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
+  readonly prepared: PreparedOffer;
+  // Held for the session's lifetime: werift's objects are reachable only from
+  // callbacks otherwise, and node sockets must not be collected mid-stream.
+  private readonly pc: RTCPeerConnection;
+  private readonly forwarders = new Map<MediaKind, Forwarder>();
+  private readonly subscriptions: { unSubscribe(): void }[] = [];
+  private readonly options: Required<Omit<WeriftSessionOptions, 'forward' | 'offer'>>;
+  private rembTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private mediaTimer: NodeJS.Timeout | undefined;
+  private lastRtpAt = 0;
+  private startedAt = 0;
+  private state: 'new' | 'starting' | 'connected' | 'closed' = 'new';
+
+  /** Throws MalformedOfferError / NoRecordableCodecError before any socket is opened. */
+  constructor(private readonly init: WeriftSessionOptions) {
+    super();
+    this.options = {
+      loopbackOnly: init.loopbackOnly ?? true,
+      rembBps: init.rembBps ?? 4_000_000,
+      receiveBufferBytes: init.receiveBufferBytes ?? 4 * 1024 * 1024,
+      connectTimeoutMs: init.connectTimeoutMs ?? 10_000,
+      mediaTimeoutMs: init.mediaTimeoutMs ?? 5_000,
+    };
+    this.prepared = prepareOffer(init.offer, { loopbackOnly: this.options.loopbackOnly });
+    const loopback = this.options.loopbackOnly;
+    this.pc = new RTCPeerConnection({
+      // werift's default STUN server would send traffic off the machine.
+      iceServers: [],
+      // Host addresses come only from iceAdditionalHostAddresses when both are off.
+      iceUseIpv4: !loopback,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: loopback ? [LOOPBACK] : undefined,
+      iceInterfaceAddresses: loopback ? { udp4: LOOPBACK } : undefined,
+      iceFilterCandidatePair: loopback
+        ? (pair) => pair.remoteCandidate.host === LOOPBACK
+        : undefined,
+      bundlePolicy: 'max-bundle',
+      codecs: {
+        video: [useH264({ rtcpFeedback: [useNACK(), usePLI(), useREMB()] }), useVP8()],
+        audio: [useOPUS()],
+      },
+      // No header extensions: without transport-wide-cc werift runs no TWCC.
+      headerExtensions: { video: [], audio: [] },
+    });
+  }
+
+  /** The RTP forwarding socket's port for a kind: send the recorder's RTCP here. */
+  feedbackPort(kind: MediaKind): number | undefined {
+    const f = this.forwarders.get(kind);
+    return f ? f.socket.address().port : undefined;
+  }
+
+  /** What went to and came back from each kind's recorder so far. */
+  counters(): Partial<Record<MediaKind, ForwardCounters>> {
+    const out: Partial<Record<MediaKind, ForwardCounters>> = {};
+    for (const [kind, f] of this.forwarders) {
+      const { packets, bytes, feedback, keyframeRequests } = f;
+      out[kind] = { packets, bytes, feedback, keyframeRequests };
+    }
+    return out;
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Applies the offer and returns the SDP answer, with every candidate gathered. */
+  async start(): Promise<string> {
+    if (this.state !== 'new') throw new Error(`session already ${this.state}`);
+    this.state = 'starting';
+    this.startedAt = performance.now();
+    try {
+      await this.openForwarders();
+      this.watchPeer();
+      await this.pc.setRemoteDescription({ type: 'offer', sdp: this.prepared.sdp });
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      await this.gathered();
+      this.enlargeReceiveBuffers();
+      this.connectTimer = setTimeout(
+        () => this.fail(new Error(`not connected within ${this.options.connectTimeoutMs} ms`)),
+        this.options.connectTimeoutMs,
+      );
+      const local = this.pc.localDescription;
+      if (!local) throw new Error('werift produced no local description');
+      return local.sdp;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Asks the publisher for a keyframe on the video track, e.g. when a recorder starts. */
+  requestKeyframe(): void {
+    const f = this.forwarders.get('video');
+    const ssrc = f?.track?.ssrc;
+    if (!f?.transceiver || ssrc === undefined || this.state !== 'connected') return;
+    void f.transceiver.receiver.sendRtcpPLI(ssrc);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearInterval(this.rembTimer);
+    clearTimeout(this.connectTimer);
+    clearInterval(this.mediaTimer);
+    for (const s of this.subscriptions) s.unSubscribe();
+    this.subscriptions.length = 0;
+    for (const f of this.forwarders.values()) f.socket.close();
+    try {
+      await this.pc.close();
+    } finally {
+      this.emit('closed');
+    }
+  }
+
+  private async openForwarders(): Promise<void> {
+    for (const kind of ['video', 'audio'] as const) {
+      const target = this.init.forward[kind];
+      if (!target || !this.prepared[kind]) continue;
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, LOOPBACK, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      const forwarder: Forwarder = {
+        kind,
+        socket,
+        target: { port: target.port, host: target.host ?? LOOPBACK },
+        packets: 0,
+        bytes: 0,
+        feedback: 0,
+        keyframeRequests: 0,
+      };
+      // A recorder that is not listening yet makes the kernel report ECONNREFUSED on
+      // the next send; that is expected at start and must not kill the process.
+      socket.on('error', () => undefined);
+      socket.on('message', (datagram) => {
+        forwarder.feedback += 1;
+        if (kind === 'video' && asksForKeyframe(datagram)) {
+          forwarder.keyframeRequests += 1;
+          this.requestKeyframe();
+        }
+      });
+      this.forwarders.set(kind, forwarder);
+    }
+  }
+
+  private watchPeer(): void {
+    this.subscriptions.push(
+      this.pc.onTrack.subscribe((track) => this.onTrack(track)),
+      this.pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') this.onConnected();
+        else if (state === 'failed') this.fail(new Error('peer connection failed'));
+        else if (state === 'closed' && this.state !== 'closed') void this.close();
+      }),
+    );
+  }
+
+  private onTrack(track: MediaStreamTrack): void {
+    const kind = track.kind as MediaKind;
+    const codec = this.prepared[kind];
+    if (!codec) return;
+    this.emit('track', { kind, codec });
+    const forwarder = this.forwarders.get(kind);
+    if (!forwarder) {
+      this.subscriptions.push(
+        track.onReceiveRtp.subscribe(() => (this.lastRtpAt = performance.now())),
+      );
+      return;
+    }
+    forwarder.track = track;
+    forwarder.transceiver = this.pc.getTransceivers().find((t) => t.receiver.track === track);
+    this.subscriptions.push(
+      track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
+        this.lastRtpAt = performance.now();
+        const datagram = rtp.serialize();
+        forwarder.socket.send(datagram, forwarder.target.port, forwarder.target.host);
+        forwarder.packets += 1;
+        forwarder.bytes += datagram.length;
+        if (forwarder.packets === 1) {
+          this.emit('first-rtp', kind, performance.now() - this.startedAt);
+          // The track's SSRC is known only now; the recorder needs a keyframe to start.
+          if (kind === 'video') this.requestKeyframe();
+        }
+      }),
+    );
+  }
+
+  private onConnected(): void {
+    if (this.state !== 'starting') return;
+    this.state = 'connected';
+    clearTimeout(this.connectTimer);
+    this.sendRemb();
+    this.rembTimer = setInterval(() => this.sendRemb(), REMB_PERIOD_MS);
+    this.lastRtpAt = performance.now();
+    const timeout = this.options.mediaTimeoutMs;
+    this.mediaTimer = setInterval(
+      () => {
+        if (performance.now() - this.lastRtpAt > timeout)
+          this.fail(new Error(`no RTP for ${timeout} ms`));
+      },
+      Math.min(1000, timeout),
+    );
+    this.emit('connected');
+  }
+
+  private sendRemb(): void {
+    const video = this.forwarders.get('video') ?? undefined;
+    const transceiver =
+      video?.transceiver ?? this.pc.getTransceivers().find((t) => t.kind === 'video');
+    const ssrcs = this.pc
+      .getTransceivers()
+      .flatMap((t) => t.receiver.tracks.map((tr) => tr.ssrc))
+      .filter((s): s is number => s !== undefined);
+    if (!transceiver || ssrcs.length === 0) return;
+    const packet = new RtcpPayloadSpecificFeedback({
+      feedback: new ReceiverEstimatedMaxBitrate({
+        senderSsrc: transceiver.receiver.rtcpSsrc,
+        mediaSsrc: 0,
+        ssrcNum: ssrcs.length,
+        ssrcFeedbacks: ssrcs,
+        bitrate: BigInt(this.options.rembBps),
+        ...rembFields(this.options.rembBps),
+      }),
+    });
+    transceiver.receiver.dtlsTransport.sendRtcp([packet]).catch(() => undefined);
+  }
+
+  private async gathered(): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return;
+    await new Promise<void>((resolve) => {
+      const sub = this.pc.iceGatheringStateChange.subscribe((state) => {
+        if (state === 'complete') {
+          sub.unSubscribe();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** werift opens the ICE sockets itself and has no option for their buffer size. */
+  private enlargeReceiveBuffers(): void {
+    for (const transport of this.pc.iceTransports) {
+      const connection = transport.connection as unknown as {
+        protocols?: { transport?: { socket?: Socket } }[];
+      };
+      for (const protocol of connection.protocols ?? []) {
+        try {
+          protocol.transport?.socket?.setRecvBufferSize(this.options.receiveBufferBytes);
+        } catch {
+          // Capped by net.core.rmem_max; the kernel's default still works, just less well.
+        }
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.state === 'closed') return;
+    this.emit('failed', error);
+    void this.close();
+  }
+}

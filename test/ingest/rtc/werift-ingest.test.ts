@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { after, afterEach, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { rtpCaps } from '../../../src/ingest/rtc/offer.ts';
+import { asksForKeyframe, WeriftSession } from '../../../src/ingest/rtc/werift-session.ts';
+import { spawnTracked, stopTracked } from '../../support/children.ts';
+import { decodeErrors, probeMedia } from '../../support/ffprobe.ts';
+import { freePort } from '../../support/ports.ts';
+import { run } from '../../support/run.ts';
+import { ROOT, tempDir } from '../../support/tapedeck.ts';
+
+const PUBLISHER = join(ROOT, 'src/ingest/publisher/whip-publisher.py');
+const RECORD_MS = 8000;
+
+const children: ChildProcess[] = [];
+const sessions = new Set<WeriftSession>();
+const servers: Server[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(children.splice(0).map((c) => stopTracked(c, 'SIGKILL')));
+  await Promise.all([...sessions].map((s) => s.close()));
+  sessions.clear();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+interface Whip {
+  url: string;
+  created: Promise<WeriftSession>;
+  deleted: Promise<void>;
+}
+
+/** Just enough WHIP (RFC 9725) for one publisher: POST creates, DELETE ends. */
+async function whipServer(forward: { video: number; audio: number }): Promise<Whip> {
+  let resolveCreated!: (s: WeriftSession) => void;
+  let resolveDeleted!: () => void;
+  const created = new Promise<WeriftSession>((r) => (resolveCreated = r));
+  const deleted = new Promise<void>((r) => (resolveDeleted = r));
+  let session: WeriftSession | undefined;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method === 'POST' && req.url === '/whip') {
+      const offer = await readBody(req);
+      session = new WeriftSession({
+        offer,
+        forward: { video: { port: forward.video }, audio: { port: forward.audio } },
+      });
+      sessions.add(session);
+      const answer = await session.start();
+      res.writeHead(201, { 'Content-Type': 'application/sdp', Location: '/whip/session-1' });
+      res.end(answer);
+      resolveCreated(session);
+    } else if (req.method === 'DELETE' && req.url === '/whip/session-1' && session) {
+      await session.close();
+      res.writeHead(200).end();
+      resolveDeleted();
+    } else {
+      res.writeHead(404).end();
+    }
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      res.writeHead(500).end(err.message);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    url: `http://127.0.0.1:${address.port}/whip`,
+    created,
+    deleted,
+  };
+}
+
+function lines(child: ChildProcess): string[] {
+  const out: string[] = [];
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    out.push(...parts);
+  });
+  return out;
+}
+
+function stderrOf(child: ChildProcess): () => string {
+  const chunks: Buffer[] = [];
+  child.stderr?.on('data', (c: Buffer) => chunks.push(c));
+  return () => Buffer.concat(chunks).toString('utf8').slice(-2000);
+}
+
+test('asksForKeyframe finds a PLI inside a compound RTCP packet', () => {
+  const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 1]);
+  const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
+  assert.equal(asksForKeyframe(Buffer.concat([rr, pli])), true);
+  assert.equal(asksForKeyframe(rr), false);
+});
+
+test(
+  'a GStreamer WHIP publisher is received by werift and recorded by GStreamer',
+  { timeout: 90_000 },
+  async (t) => {
+    const dir = await tempDir('werift-ingest');
+    dirs.push(dir);
+    const out = join(dir, 'host.mp4');
+    const [videoPort, audioPort] = [await freePort(), await freePort()];
+    const whip = await whipServer({ video: videoPort, audio: audioPort });
+
+    const publisher = spawnTracked(
+      '/usr/bin/python3',
+      [PUBLISHER, '--url', whip.url, '--name', 'host one', '--tone-hz', '523'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(publisher);
+    const publisherEvents = lines(publisher);
+    const publisherErr = stderrOf(publisher);
+
+    const session = await Promise.race([
+      whip.created,
+      sleep(20_000).then(() => {
+        throw new Error(`no WHIP POST; publisher said ${publisherErr()}`);
+      }),
+    ]);
+    const { video, audio } = session.prepared;
+    assert.ok(video && audio, 'offer has audio and video');
+    assert.equal(video.codec, 'H264');
+    assert.equal(audio.codec, 'OPUS');
+    const firstVideo = new Promise<number>((resolve) =>
+      session.on('first-rtp', (kind, ms) => kind === 'video' && resolve(ms)),
+    );
+    // The payload types come from the offer, so the recorder starts once the session
+    // exists. It is usually listening before DTLS completes; if it misses the first
+    // keyframe anyway, its depayloader asks for another through the feedback port.
+    // rtpjitterbuffer mode=none takes timestamps from RTP alone: the default mode left
+    // early video buffers without PTS (mp4mux refuses those) when the first packets
+    // arrived in a burst right after DTLS.
+    const recorder = spawnTracked(
+      'gst-launch-1.0',
+      [
+        '-e',
+        ...`rtpsession name=vs
+        udpsrc port=${videoPort} buffer-size=4194304 caps="${rtpCaps(video)},rtcp-fb-nack-pli=(int)1" ! vs.recv_rtp_sink
+        vs.recv_rtp_src ! rtpjitterbuffer latency=200 mode=none ! rtph264depay request-keyframe=true ! h264parse ! queue ! mux.
+        vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${session.feedbackPort('video')} sync=false async=false
+        udpsrc port=${audioPort} caps="${rtpCaps(audio)}" ! rtpjitterbuffer latency=200 mode=none ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
+        mp4mux name=mux ! filesink location=${out}`
+          .split(/\s+/)
+          .filter((token) => token !== '')
+          .map((token) => token.replaceAll('"', '')),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(recorder);
+    const recorderErr = stderrOf(recorder);
+
+    await new Promise<void>((resolve, reject) => {
+      if (session.connected) resolve();
+      session.once('connected', resolve);
+      session.once('failed', reject);
+    });
+    const joinMs = await Promise.race([
+      firstVideo,
+      sleep(10_000).then(() => {
+        throw new Error(
+          `no video RTP within 10 s of connecting: ${JSON.stringify(session.counters())} ` +
+            `${publisherEvents.join('\n')} ${publisherErr()} ${recorderErr()}`,
+        );
+      }),
+    ]);
+    assert.ok(joinMs < 5000, `POST to first RTP took ${joinMs} ms`);
+    const recordStart = performance.now();
+    await sleep(RECORD_MS / 2);
+    // What a recorder's rtpsession sends when its depayloader loses sync: a PLI.
+    const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0]);
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) =>
+      udp.send(pli, session.feedbackPort('video'), '127.0.0.1', () => resolve()),
+    );
+    udp.close();
+    await sleep(RECORD_MS / 2);
+    const recorderExit = await stopTracked(recorder, 'SIGINT', 10_000);
+    const recordedSec = (performance.now() - recordStart) / 1000;
+    assert.equal(recorderExit.code, 0, `recorder: ${recorderErr()}`);
+
+    // DELETE on SIGTERM ends the session on the server side.
+    await stopTracked(publisher, 'SIGTERM', 10_000);
+    await Promise.race([
+      whip.deleted,
+      sleep(5000).then(() => {
+        throw new Error(`publisher sent no DELETE: ${publisherEvents.join('\n')}`);
+      }),
+    ]);
+
+    const counters = session.counters();
+    assert.ok((counters.video?.packets ?? 0) > 100, JSON.stringify(counters));
+    assert.ok((counters.audio?.packets ?? 0) > 100, JSON.stringify(counters));
+    // The recorder's rtpsession reports back to the forwarding socket, the path its
+    // keyframe requests take.
+    assert.ok((counters.video?.feedback ?? 0) > 0, JSON.stringify(counters));
+    assert.ok((counters.video?.keyframeRequests ?? 0) >= 1, JSON.stringify(counters));
+
+    const info = await probeMedia(out);
+    assert.ok(info.video && info.audio, JSON.stringify(info));
+    assert.equal(info.video?.codec, 'h264');
+    assert.equal(info.video?.width, 640);
+    assert.equal(info.video?.height, 360);
+    assert.equal(info.audio?.codec, 'aac');
+    assert.ok(
+      Math.abs(info.video.durationSec - recordedSec) < 1.5,
+      `video ${info.video.durationSec} s for ${recordedSec} s recorded`,
+    );
+    assert.ok(info.audio.durationSec > recordedSec - 1.5, `audio ${info.audio.durationSec} s`);
+    assert.equal(await decodeErrors(out), '');
+    // Keyframes every 2 s from the publisher plus the one asked for at start; many more
+    // would mean a keyframe-request storm.
+    const flags = await run('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time,flags',
+      '-of',
+      'csv=p=0',
+      out,
+    ]);
+    const keyframes = flags.stdout.split('\n').filter((f) => f.includes(',K')).length;
+    t.diagnostic(
+      JSON.stringify({
+        joinMs: Math.round(joinMs),
+        keyframesAt: flags.stdout
+          .split('\n')
+          .filter((f) => f.includes(',K'))
+          .map((f) => f.split(',')[0]),
+        counters,
+      }),
+    );
+    assert.ok(
+      keyframes >= 2 && keyframes <= 10,
+      `${keyframes} keyframes; ${JSON.stringify(counters)}`,
+    );
+  },
+);
+
+test(
+  'a killed publisher fails its session within the media timeout',
+  { timeout: 60_000 },
+  async () => {
+    const whip = await whipServer({ video: await freePort(), audio: await freePort() });
+    const publisher = spawnTracked('/usr/bin/python3', [PUBLISHER, '--url', whip.url], {
+      stdio: 'ignore',
+    });
+    children.push(publisher);
+    const session = await whip.created;
+    await new Promise<void>((resolve, reject) => {
+      if (session.connected) resolve();
+      session.once('connected', resolve);
+      session.once('failed', reject);
+    });
+    const failed = new Promise<Error>((resolve) => session.once('failed', resolve));
+    const closed = new Promise<void>((resolve) => session.once('closed', resolve));
+    const killedAt = performance.now();
+    await stopTracked(publisher, 'SIGKILL');
+    const error = await failed;
+    await closed;
+    const seconds = (performance.now() - killedAt) / 1000;
+    assert.match(error.message, /no RTP/);
+    assert.ok(seconds < 7, `noticed after ${seconds} s`);
+  },
+);
