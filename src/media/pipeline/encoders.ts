@@ -35,6 +35,10 @@ export function videoEncoder(p: OutputProfile): string {
 }
 
 /**
+ * audiorate hands the encoders a gap-free stream: under load a live mixer can jump at start-up,
+ * and an audio encoder that sees a jump while it still holds less than a frame of samples
+ * stops the pipeline ("buffer going too far back in time").
+ *
  * voaacenc rather than avenc_aac: measured here it costs about a fifth of the CPU and 35 MiB less
  * memory (libavcodec stays unloaded). perfect-timestamp makes its output start at the input's first
  * timestamp, so the encoder's priming does not shift audio against video.
@@ -42,7 +46,7 @@ export function videoEncoder(p: OutputProfile): string {
 export function aacEncoder(p: OutputProfile): string {
   const a = p.audio;
   return (
-    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
+    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! audiorate ! queue name=aenc_q max-size-time=1000000000 ! ` +
     `voaacenc name=${names.audioEncoder} bitrate=${a.bitrateKbps * 1000} perfect-timestamp=true ! aacparse ! tee name=${names.audioTee}`
   );
 }
@@ -50,7 +54,7 @@ export function aacEncoder(p: OutputProfile): string {
 export function mp3Encoder(p: OutputProfile): string {
   const a = p.audio;
   return (
-    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! queue name=aenc_q max-size-time=1000000000 ! ` +
+    `audio/x-raw,rate=${a.sampleRate},channels=${a.channels} ! audioconvert ! audiorate ! queue name=aenc_q max-size-time=1000000000 ! ` +
     `lamemp3enc name=${names.audioEncoder} perfect-timestamp=true target=bitrate cbr=true bitrate=${mp3Bitrate(a.bitrateKbps)} ! audio/mpeg,rate=${a.sampleRate} ! mpegaudioparse ! ` +
     `tee name=${names.audioTee}`
   );
