@@ -14,6 +14,18 @@ export interface WatcherEvents {
   error: [Error];
 }
 
+/**
+ * inotifywait under a small shell that ends it when our stdin closes, which also happens when this
+ * process dies without cleaning up (kill -9): a watcher never outlives its owner.
+ */
+const GUARDED = [
+  'command -v inotifywait >/dev/null 2>&1 || { echo "inotifywait: not found" >&2; exit 127; }',
+  'exec 3<&0',
+  'inotifywait "$@" & w=$!',
+  '{ read _ <&3; kill $w 2>/dev/null; } &',
+  'wait $w',
+].join('\n');
+
 export class WatcherError extends Error {
   override name = 'WatcherError';
 }
@@ -34,8 +46,11 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
   /** Resolves once inotify watches are in place, so no later close is missed. */
   start(): Promise<void> {
     const child = spawn(
-      'inotifywait',
+      'sh',
       [
+        '-c',
+        GUARDED,
+        'sh',
         '--monitor',
         '--recursive',
         '--event',
@@ -46,7 +61,7 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
         '%e|%w%f',
         this.root,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.child = child;
     const lines = createInterface({ input: child.stdout! });
@@ -80,6 +95,14 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
       });
       child.once('exit', (code, signal) => {
         if (this.closing) return;
+        if (code === 127 && stderr.includes('inotifywait: not found')) {
+          const missing = new WatcherError(
+            'inotifywait is not installed (Debian package inotify-tools); run ./tapedeck setup',
+          );
+          if (!ready) reject(missing);
+          else this.emit('error', missing);
+          return;
+        }
         const error = new WatcherError(
           `inotifywait stopped (${signal ?? `exit code ${code}`}): ${stderr.trim().split('\n').at(-1) ?? ''}`,
         );
@@ -94,8 +117,12 @@ export class InotifyWatcher extends EventEmitter<WatcherEvents> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 2000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.stdin?.end();
     });
   }
 }
