@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
+import { drainDelivery, parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
 
 export const deliverCommand: Command = {
@@ -58,17 +58,13 @@ Example:
     });
     runtime.deliverer.on('warning', (m) => process.stderr.write(`warning: ${m}\n`));
     runtime.outbox.on('warning', (w) => process.stderr.write(`warning: ${w.message}\n`));
-    let snippetsPending = 0;
-    let eventsPending = 0;
+    let pending;
     try {
-      const deadline = Date.now() + timeoutSec * 1000;
-      await runtime.deliverer.drain(timeoutSec * 1000);
-      await runtime.outbox.drain(Math.max(0, deadline - Date.now())).catch(() => undefined);
-      snippetsPending = runtime.deliverer.pendingCount();
-      eventsPending = runtime.outbox.pending();
+      pending = await drainDelivery(runtime, timeoutSec * 1000);
     } finally {
       await runtime.close();
     }
+    const { snippetsPending, eventsPending } = pending;
     const summary = { delivered, quarantined, snippetsPending, eventsPending };
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else

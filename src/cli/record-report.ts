@@ -1,6 +1,6 @@
 import type { DeliveredSnippet } from '../delivery/deliverer.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
-import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
+import { drainDelivery, type DeliveryRuntime } from '../recorder/delivery-runtime.ts';
 
 export interface SnippetLine {
   seq: number;
@@ -107,15 +107,13 @@ export class RecordReport {
         `waiting for delivery: ${deliverer.pendingCount()} snippets, ${outbox.pending()} events (up to ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s more)`,
       );
     }, 5000);
+    let pending;
     try {
-      await deliverer.drain(timeoutMs);
-      const left = Math.max(0, deadline - Date.now());
-      await outbox.drain(left).catch(() => undefined);
+      pending = await drainDelivery(this.runtime, timeoutMs);
     } finally {
       clearInterval(ticker);
     }
-    const snippetsPending = deliverer.pendingCount();
-    const eventsPending = outbox.pending();
+    const { snippetsPending, eventsPending } = pending;
     if (snippetsPending || eventsPending)
       this.warn(
         `${snippetsPending} snippets and ${eventsPending} events are still waiting in ${this.runtime.dataDir}; ` +

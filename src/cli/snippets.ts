@@ -87,15 +87,7 @@ Examples:
     const toMs = values.to === undefined ? undefined : parseInstant(values.to, '--to');
     if (fromMs !== undefined && toMs !== undefined && toMs <= fromMs)
       throw new UsageError(`--to (${values.to}) must be after --from (${values.from})`);
-    if (values.store && values.out) throw new UsageError('give --store or --out, not both');
-    if (!values.store && !values.out)
-      throw new UsageError('say where the snippets are: --store URL or --out DIR');
-    let store: ObjectStore;
-    try {
-      store = openStore(values.store ?? defaultStoreUrl(resolve(values.out!)));
-    } catch (err) {
-      throw new DeliverySetupError(`--store: ${(err as Error).message}`);
-    }
+    const store = storeFrom(values);
     try {
       await store.check().catch((err: Error) => {
         throw new DeliverySetupError(`cannot use the store ${store.describe}: ${err.message}`);

@@ -31,6 +31,23 @@ export interface DeliveryRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * Waits up to `timeoutMs` for the spool and then the outbox to empty. Never throws: what is still
+ * waiting stays on disk for the next run, and the counts say how much that is.
+ */
+export async function drainDelivery(
+  runtime: Pick<DeliveryRuntime, 'deliverer' | 'outbox'>,
+  timeoutMs: number,
+): Promise<{ snippetsPending: number; eventsPending: number }> {
+  const deadline = Date.now() + timeoutMs;
+  await runtime.deliverer.drain(timeoutMs);
+  await runtime.outbox.drain(Math.max(0, deadline - Date.now())).catch(() => undefined);
+  return {
+    snippetsPending: runtime.deliverer.pendingCount(),
+    eventsPending: runtime.outbox.pending(),
+  };
+}
+
 export function defaultStoreUrl(dataDir: string): string {
   return `file://${join(resolve(dataDir), 'store')}`;
 }
