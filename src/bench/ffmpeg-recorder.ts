@@ -24,6 +24,8 @@ export interface FfmpegRecorderSpec {
   /** Frames from one keyframe to the next. */
   gopFrames: number;
   videoKbps: number;
+  /** x264 preset, the same as tapedeck's so the encoders do the same work. */
+  preset: string;
   audioKbps: number;
   snippetSec: number;
 }
@@ -159,7 +161,7 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
       '-c:v',
       'libx264',
       '-preset',
-      'veryfast',
+      spec.preset,
       '-profile:v',
       'main',
       '-pix_fmt',

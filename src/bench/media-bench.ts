@@ -31,8 +31,8 @@ import { clockTicksPerSecond, watchProcessTree } from './process-usage.ts';
 
 export type BenchKind = 'composite' | 'host' | 'audio';
 export const BENCH_KINDS: readonly BenchKind[] = ['composite', 'host', 'audio'];
-export type BenchPattern = 'ball' | 'noise';
-export const BENCH_PATTERNS: readonly BenchPattern[] = ['ball', 'noise'];
+export type BenchPattern = 'bars' | 'noise';
+export const BENCH_PATTERNS: readonly BenchPattern[] = ['bars', 'noise'];
 export type ContenderName = 'tapedeck' | 'gst-launch' | 'ffmpeg';
 export const CONTENDER_NAMES: readonly ContenderName[] = ['tapedeck', 'gst-launch', 'ffmpeg'];
 export const BASELINE: ContenderName = 'tapedeck';
@@ -121,6 +121,7 @@ export function benchSpecs(
     fps: profile.video.fps,
     gopFrames: gopFrames(profile.video),
     videoKbps: profile.video.bitrateKbps,
+    preset: profile.video.preset,
     audioKbps: profile.audio.bitrateKbps,
     snippetSec: profile.snippetSeconds,
   };

@@ -35,7 +35,7 @@ another, each for --duration seconds:
               measured: it does the media work; this CLI only waits.
   gst-launch  the very same pipeline under gst-launch-1.0 -e, stopped with SIGINT (EOS): the cost
               of the GStreamer pipeline alone, without Node.
-  ffmpeg      an equivalent ffmpeg recorder (lavfi test sources, libx264 veryfast, segment muxer),
+  ffmpeg      an equivalent ffmpeg recorder (lavfi test sources, libx264 at the same preset, segment muxer),
               stopped with SIGINT.
 
 Kinds: composite (4 hosts on a 360x640 canvas), host (1 host, 640x360), audio (1 host, MP3).
@@ -61,7 +61,8 @@ on the machine and what else runs on it; compare contenders within one run. A ru
 Options:
   --duration SECONDS  how long each contender records                     [default: 40]
   --kinds LIST        comma-separated subset of ${BENCH_KINDS.join(',')}   [default: all]
-  --pattern P         ball (a moving ball) or noise (busy picture, hard to encode) [default: ball]
+  --pattern P         bars (scrolling colour bars) or noise (busy picture, hard to encode)
+                      [default: bars]
   --keep              keep the snippets (the folder is printed) instead of removing them
   --json              also print every row and target as one JSON line, the last line of stdout:
                       {"durationSec","pattern","ok","rows":[{"kind","contender","ok","wallSec",
@@ -128,7 +129,7 @@ Options:
   --bus URL           embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC [default: embedded]
   --snippets N        whole snippets to measure per store, at least       [default: 40]
   --tracks N          host recordings at once                             [default: 4]
-  --pattern P         ball or noise (busy picture: snippets near 5 Mbit/s) [default: noise]
+  --pattern P         bars or noise (busy picture: snippets near 5 Mbit/s) [default: noise]
   --json              also print the figures as one JSON line
   -h, --help          this help
 
@@ -157,7 +158,7 @@ async function runDelivery(argv: string[]): Promise<number> {
       throw new UsageError(`--stores: "${s}" is not file, s3 or a file:// or s3:// URL`);
   const minSnippets = intOption('snippets', values.snippets, 40, 1, 10_000);
   const tracks = intOption('tracks', values.tracks, 4, 1, 16);
-  const pattern = choiceOption('pattern', values.pattern, ['ball', 'noise'] as const, 'noise');
+  const pattern = choiceOption('pattern', values.pattern, ['bars', 'noise'] as const, 'noise');
   const runs: AvailabilityRun[] = [];
   const tty = Boolean(process.stderr.isTTY);
   for (const store of stores) {
@@ -207,7 +208,7 @@ async function runMedia(argv: string[]): Promise<number> {
       throw new UsageError(`--kinds: ${(error as Error).message}`);
     }
   }
-  const pattern = choiceOption('pattern', values.pattern, BENCH_PATTERNS, 'ball');
+  const pattern = choiceOption('pattern', values.pattern, BENCH_PATTERNS, 'bars');
 
   const abort = new AbortController();
   const onSignal = () => {

@@ -4,6 +4,7 @@ import {
   DEFAULT_COMPOSITE_CANVAS,
   DEFAULT_HOST_CANVAS,
   parseCanvas,
+  X264_PRESETS,
 } from '../domain/profile.ts';
 import {
   MAX_COMPOSITE_INPUTS,
@@ -26,7 +27,7 @@ import {
   type Command,
 } from './command.ts';
 
-const PATTERNS = ['ball', 'sync', 'noise'] as const;
+const PATTERNS = ['bars', 'sync', 'noise'] as const;
 
 export const recordCommand: Command = {
   name: 'record',
@@ -66,13 +67,15 @@ Options:
   --canvas WxH           output size; even numbers           [default: 360x640 composite, 640x360 host]
   --fps N                frames per second                                    [default: 15]
   --video-kbps N         H.264 bitrate                                        [default: 5000]
+  --x264-preset P        encoder speed against quality: ultrafast, superfast, veryfast, faster,
+                         fast, medium or slow (ultrafast drops to Baseline profile) [default: superfast]
   --audio-kbps N         AAC bitrate (MP3 uses the next standard rate up)     [default: 44]
   --snippet-seconds N    snippet length                                       [default: 15]
   --rtmp URL             also stream live to rtmp://HOST[:PORT]/APP/STREAM; a failing server is
                          retried and never stops the recording
   --hls DIR              also write a live HLS playlist (live.m3u8) and 2-second segments to DIR
-  --pattern P            ball (moving), noise (busy, hard to encode) or sync (a flash and a tick
-                         every second, to measure audio/video sync)           [default: ball]
+  --pattern P            bars (scrolling), noise (busy, hard to encode) or sync (a flash and a tick
+                         every second, to measure audio/video sync)           [default: bars]
   --timeline STEPS       changes while recording, comma-separated SECONDS:ACTION[:HOST] with
                          ACTION add, remove, camera-off or camera-on, e.g. "10:add,20:camera-off:2"
   --json                 print the summary as one JSON line instead of a table
@@ -93,6 +96,7 @@ Examples:
       canvas: { type: 'string' },
       fps: { type: 'string' },
       'video-kbps': { type: 'string' },
+      'x264-preset': { type: 'string' },
       'audio-kbps': { type: 'string' },
       'snippet-seconds': { type: 'string' },
       rtmp: { type: 'string' },
@@ -142,6 +146,12 @@ Examples:
       100,
       50_000,
     );
+    profile.video.preset = choiceOption(
+      'x264-preset',
+      values['x264-preset'],
+      X264_PRESETS,
+      profile.video.preset,
+    );
     profile.audio.bitrateKbps = intOption(
       'audio-kbps',
       values['audio-kbps'],
@@ -156,7 +166,7 @@ Examples:
       2,
       600,
     );
-    const pattern = choiceOption('pattern', values.pattern, PATTERNS, 'ball');
+    const pattern = choiceOption('pattern', values.pattern, PATTERNS, 'bars');
     const timeline = parseTimeline(values.timeline ?? '');
     if (kind !== 'composite' && timeline.some((s) => s.action === 'add' || s.action === 'remove'))
       throw new UsageError('only a composite recording takes add and remove steps');

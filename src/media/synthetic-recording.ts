@@ -9,7 +9,7 @@ import type { SnippetClosed, WorkerEvent } from './worker/protocol.ts';
 
 export function syntheticHost(
   n: number,
-  pattern: SyntheticSource['pattern'] = 'ball',
+  pattern: SyntheticSource['pattern'] = 'bars',
   cameraOn = true,
 ): InputSpec {
   return {

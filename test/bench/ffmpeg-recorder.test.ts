@@ -17,6 +17,7 @@ const base = {
   fps: 15,
   gopFrames: 15,
   videoKbps: 5000,
+  preset: 'superfast',
   audioKbps: 44,
   snippetSec: 15,
 };
@@ -57,7 +58,7 @@ const VIDEO_SETTINGS = [
   '-c:v',
   'libx264',
   '-preset',
-  'veryfast',
+  'superfast',
   '-profile:v',
   'main',
   '-pix_fmt',

@@ -110,7 +110,7 @@ describe('splitLaunchArgs', { timeout: 5_000 }, () => {
   it('round-trips every kind of real pipeline', { timeout: 2_000 }, () => {
     for (const kind of ['composite', 'host', 'audio'] as const) {
       const dirs = { tapedeck: '/tmp/bench dir/tapedeck', ffmpeg: '/tmp/bench dir/ffmpeg' };
-      const { launch } = buildPipeline(benchSpecs(kind, 'ball', dirs, 40).recording);
+      const { launch } = buildPipeline(benchSpecs(kind, 'bars', dirs, 40).recording);
       const args = splitLaunchArgs(launch);
       assert.equal(args.join(' '), normalise(launch), kind);
       for (const arg of args) {
@@ -180,6 +180,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
         fps: 15,
         gopFrames: 5,
         videoKbps: 5000,
+        preset: 'superfast',
         audioKbps: 44,
         snippetSec: 15,
       });
@@ -302,11 +303,11 @@ describe('report and JSON', { timeout: 5_000 }, () => {
     { timeout: 1_000 },
     () => {
       const json: BenchJson = JSON.parse(
-        JSON.stringify(toBenchJson(rows, { durationSec: 40, pattern: 'ball' })),
+        JSON.stringify(toBenchJson(rows, { durationSec: 40, pattern: 'bars' })),
       );
       assert.equal(json.ok, false);
       assert.equal(json.durationSec, 40);
-      assert.equal(json.pattern, 'ball');
+      assert.equal(json.pattern, 'bars');
       assert.deepEqual(json.rows[0], {
         kind: 'audio',
         contender: 'tapedeck',

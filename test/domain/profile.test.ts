@@ -19,6 +19,7 @@ test('default profile follows the product spec', T, () => {
     fps: 15,
     bitrateKbps: 5000,
     gopSeconds: 1 / 3,
+    preset: 'superfast',
   });
   assert.deepEqual(p.audio, { sampleRate: 48000, channels: 2, bitrateKbps: 44 });
   assert.equal(p.snippetSeconds, 15);
@@ -49,6 +50,10 @@ test('profile validation names the wrong field', T, () => {
   assert.throws(() => validateProfile({ ...p, video: { ...p.video, fps: 0 } }), /fps/);
   assert.throws(() => validateProfile({ ...p, audio: { ...p.audio, channels: 6 } }), /channels/);
   assert.throws(() => validateProfile({ ...p, video: { ...p.video, gopSeconds: 20 } }), /GOP/);
+  assert.throws(
+    () => validateProfile({ ...p, video: { ...p.video, preset: 'placebo' as 'slow' } }),
+    /x264 preset must be one of/,
+  );
 });
 
 test('ids: letters, digits, _ and -, 1 to 64 characters', T, () => {

@@ -134,7 +134,7 @@ test(
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! queue name=in_ana_a',
       'rtpvp8depay request-keyframe=true ! vp8dec',
       // No microphone track: the host still has an audio branch, silent, so the mix keeps its shape.
-      'audiotestsrc is-live=true wave=silence timestamp-offset=0 ! audio/x-raw,rate=48000,channels=1 ! queue name=in_bo_a',
+      'audiotestsrc is-live=true wave=silence samplesperbuffer=1920 timestamp-offset=0 ! audio/x-raw,rate=48000,channels=1 ! queue name=in_bo_a',
     ])
       assert.ok(b.launch.includes(part), part);
     assert.doesNotMatch(

@@ -17,8 +17,8 @@ export const names = {
 } as const;
 
 /**
- * Mixed video to H.264. I420 before x264enc, or it picks High 4:4:4 that players reject; a GOP of
- * one second without scene-cut keyframes lets every snippet end exactly on its boundary;
+ * Mixed video to H.264. I420 before x264enc, or it picks High 4:4:4 that players reject; a fixed
+ * GOP without scene-cut keyframes lets every snippet end exactly on its boundary;
  * zerolatency drops the look-ahead that would otherwise hold frames back for seconds.
  */
 export function videoEncoder(p: OutputProfile): string {
@@ -28,7 +28,7 @@ export function videoEncoder(p: OutputProfile): string {
     // Under load a live compositor can emit two frames with one timestamp at start-up, which
     // mp4mux refuses with a stream error; dropping the repeat keeps the recording alive.
     `videorate drop-only=true ! queue name=venc_q max-size-time=1000000000 ! ` +
-    `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=veryfast tune=zerolatency ` +
+    `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=${v.preset} tune=zerolatency ` +
     `key-int-max=${gopFrames(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
     `tee name=${names.videoTee}`
   );

@@ -17,7 +17,8 @@ const CAMERA: Size = { width: 640, height: 360 };
 const PLACEHOLDER: Size = { width: 320, height: 180 };
 const PLACEHOLDER_FPS = 5;
 
-const BACKGROUNDS = [0xff1f4e79, 0xff7a3b12, 0xff2d6a2d, 0xff5b2a6e, 0xff6e2a3a, 0xff2a5f6e];
+/** One bar chart per host, so neighbouring tiles look different. */
+const BARS = ['smpte', 'smpte75', 'smpte100', 'bar'];
 
 /** Period of the sync pattern: videotestsrc's ball flips every 50 frames. */
 export function syncPeriodNs(fps: number): number {
@@ -92,13 +93,27 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
     src.pattern === 'sync'
       ? // The ball pattern inverts the picture every 50 frames; the tick below sounds on the same instants.
         `videotestsrc is-live=true pattern=ball flip=true ${ts} ! ${caps}`
-      : `videotestsrc is-live=true pattern=${src.pattern === 'noise' ? 'snow' : 'ball'} motion=sweep ` +
-        `background-color=${BACKGROUNDS[o.index % BACKGROUNDS.length]} ${ts} ! ${caps}`;
+      : src.pattern === 'noise'
+        ? `videotestsrc is-live=true pattern=snow ${ts} ! ${caps}`
+        : // Scrolling bars cost a third of what the ball pattern does (it paints every pixel
+          // through a slow per-pixel path), and a camera-sized picture per host adds up.
+          `videotestsrc is-live=true pattern=${BARS[o.index % BARS.length]} horizontal-speed=${2 + (o.index % 3)} ${ts} ! ${caps}`;
   return `${camera} ! textoverlay ${label}`;
 }
 
+/**
+ * Audio moves in 40 ms buffers, the mixer's output included: every buffer costs its way through
+ * mixer, converter, encoder and muxer, and at GStreamer's default 10 ms that per-buffer work cost
+ * more than the MP3 encoding itself. 40 ms adds no delay a recording can notice.
+ */
+export const AUDIO_BUFFER_NS = 40_000_000;
+
+export function audioBufferSamples(sampleRate: number): number {
+  return Math.round((sampleRate * AUDIO_BUFFER_NS) / 1e9);
+}
+
 function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
-  const ts = `timestamp-offset=${o.timestampOffsetNs}`;
+  const ts = `samplesperbuffer=${audioBufferSamples(o.sampleRate)} timestamp-offset=${o.timestampOffsetNs}`;
   const src = input.source;
   if (src.type === 'rtp') {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;

@@ -10,8 +10,8 @@ export const MAX_COMPOSITE_INPUTS = 9;
 /** Test sources stand in for a host until WebRTC ingest provides real ones. */
 export interface SyntheticSource {
   type: 'synthetic';
-  /** ball: a moving pattern; noise: hard to encode; sync: the picture inverts and a tick sounds on every whole second, to measure A/V sync. */
-  pattern: 'ball' | 'sync' | 'noise';
+  /** bars: colour bars scrolling sideways, cheap to draw; noise: hard to encode; sync: the picture inverts and a tick sounds on every whole second, to measure A/V sync. */
+  pattern: 'bars' | 'sync' | 'noise';
   /** Frequency of the host's tone; 0 for a silent host. */
   toneHz: number;
 }
