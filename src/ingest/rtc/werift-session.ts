@@ -27,8 +27,11 @@ export interface RtpTarget {
 export interface WeriftSessionOptions {
   /** The publisher's SDP offer, as received. */
   offer: string;
-  /** Where each kind's RTP goes; a kind without a target is received and dropped. */
-  forward: Partial<Record<MediaKind, RtpTarget>>;
+  /**
+   * Where each kind's RTP goes at first; addTarget and removeTarget change it later. A kind
+   * without a target is received and dropped.
+   */
+  forward: Partial<Record<MediaKind, RtpTarget | RtpTarget[]>>;
   /** Keep ICE and candidates on 127.0.0.1 (tests, benchmarks). Default true. */
   loopbackOnly?: boolean;
   /** Bitrate advertised in REMB, bits/s. Default 4 Mbit/s: above any host profile. */
@@ -59,11 +62,17 @@ export interface WeriftSessionEvents {
   closed: [];
 }
 
-/** One forwarded track: the socket that sends RTP also hears the recorder's RTCP. */
+/** One forwarded track: the socket that sends RTP also hears the recorders' RTCP. */
 interface Forwarder {
   kind: MediaKind;
   socket: Socket;
-  target: Required<RtpTarget>;
+  /**
+   * Every recorder that takes this track gets its own copy of each packet. UDP never waits for a
+   * reader, so a slow recorder loses packets in its own socket buffer and stalls nobody else.
+   */
+  targets: Required<RtpTarget>[];
+  /** Date.now() of the last packet received from the publisher, 0 before the first. */
+  lastPacketAt: number;
   track?: MediaStreamTrack;
   transceiver?: RTCRtpTransceiver;
   packets: number;
@@ -76,6 +85,8 @@ interface Forwarder {
 export interface ForwardCounters {
   packets: number;
   bytes: number;
+  /** Date.now() of the last packet from the publisher, 0 before the first. */
+  lastPacketAt: number;
   feedback: number;
   keyframeRequests: number;
 }
@@ -84,6 +95,7 @@ const RTCP_PSFB = 206;
 const PSFB_PLI = 1;
 const PSFB_FIR = 4;
 const REMB_PERIOD_MS = 1000;
+const KEYFRAME_RETRY_MS = [400, 1200];
 
 /** True when a (compound) RTCP datagram holds a PLI or FIR: a recorder wants a keyframe. */
 export function asksForKeyframe(datagram: Buffer): boolean {
@@ -128,6 +140,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
   private rembTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private mediaTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private lastRtpAt = 0;
   private startedAt = 0;
   private state: 'new' | 'starting' | 'connected' | 'closed' = 'new';
@@ -175,8 +188,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
   counters(): Partial<Record<MediaKind, ForwardCounters>> {
     const out: Partial<Record<MediaKind, ForwardCounters>> = {};
     for (const [kind, f] of this.forwarders) {
-      const { packets, bytes, feedback, keyframeRequests } = f;
-      out[kind] = { packets, bytes, feedback, keyframeRequests };
+      const { packets, bytes, feedback, keyframeRequests, lastPacketAt } = f;
+      out[kind] = { packets, bytes, feedback, keyframeRequests, lastPacketAt };
     }
     return out;
   }
@@ -211,6 +224,38 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     }
   }
 
+  /** Sends a copy of the kind's RTP to one more recorder, and asks for a keyframe it can start on. */
+  addTarget(kind: MediaKind, target: RtpTarget): void {
+    const f = this.forwarders.get(kind);
+    if (!f) return;
+    const t = { port: target.port, host: target.host ?? LOOPBACK };
+    if (!f.targets.some((x) => x.port === t.port && x.host === t.host)) f.targets.push(t);
+    if (kind === 'video') this.requestKeyframeSoon();
+  }
+
+  /**
+   * A new recorder can only start on a keyframe that carries the parameter sets. Publishers
+   * throttle keyframe requests (GStreamer's RTP session drops one that follows another closely,
+   * and two recorders often attach together), so the request is repeated a few times.
+   */
+  requestKeyframeSoon(): void {
+    this.requestKeyframe();
+    for (const ms of KEYFRAME_RETRY_MS) {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        this.requestKeyframe();
+      }, ms);
+      this.retryTimers.add(timer);
+    }
+  }
+
+  removeTarget(kind: MediaKind, target: RtpTarget): void {
+    const f = this.forwarders.get(kind);
+    if (!f) return;
+    const host = target.host ?? LOOPBACK;
+    f.targets = f.targets.filter((x) => !(x.port === target.port && x.host === host));
+  }
+
   /** Asks the publisher for a keyframe on the video track, e.g. when a recorder starts. */
   requestKeyframe(): void {
     const f = this.forwarders.get('video');
@@ -225,6 +270,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     clearInterval(this.rembTimer);
     clearTimeout(this.connectTimer);
     clearInterval(this.mediaTimer);
+    this.retryTimers.forEach(clearTimeout);
     for (const s of this.subscriptions) s.unSubscribe();
     this.subscriptions.length = 0;
     for (const f of this.forwarders.values()) f.socket.close();
@@ -237,8 +283,14 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
 
   private async openForwarders(): Promise<void> {
     for (const kind of ['video', 'audio'] as const) {
-      const target = this.init.forward[kind];
-      if (!target || !this.prepared[kind]) continue;
+      // Every offered kind gets a forwarder, targets or not: recorders may attach later, and its
+      // counters tell whether media flows (no video for a while is a camera turned off).
+      if (!this.prepared[kind]) continue;
+      const initial = this.init.forward[kind];
+      const targets = (Array.isArray(initial) ? initial : initial ? [initial] : []).map((t) => ({
+        port: t.port,
+        host: t.host ?? LOOPBACK,
+      }));
       const socket = createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -250,7 +302,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       const forwarder: Forwarder = {
         kind,
         socket,
-        target: { port: target.port, host: target.host ?? LOOPBACK },
+        targets,
+        lastPacketAt: 0,
         packets: 0,
         bytes: 0,
         feedback: 0,
@@ -299,13 +352,14 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.lastRtpAt = performance.now();
         const datagram = rtp.serialize();
-        forwarder.socket.send(datagram, forwarder.target.port, forwarder.target.host);
+        for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
+        forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;
         if (forwarder.packets === 1) {
           this.emit('first-rtp', kind, performance.now() - this.startedAt);
-          // The track's SSRC is known only now; the recorder needs a keyframe to start.
-          if (kind === 'video') this.requestKeyframe();
+          // The track's SSRC is known only now; the recorders need a keyframe to start.
+          if (kind === 'video') this.requestKeyframeSoon();
         }
       }),
     );

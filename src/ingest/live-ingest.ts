@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  applySignal,
+  DEFAULT_PRESENCE_RULES,
+  initialPresence,
+  type HostEvent,
+  type HostPresence,
+  type HostSignal,
+  type PresenceRules,
+} from '../domain/host-presence.ts';
+import { assertId } from '../domain/ids.ts';
+import type { ChosenCodec, MediaKind } from './rtc/offer.ts';
+import { WeriftSession, type RtpTarget, type WeriftSessionOptions } from './rtc/werift-session.ts';
+import { AlreadyPublishingError, AtCapacityError, type SessionBackend } from './whip/backend.ts';
+
+/** The codecs a host's current publish carries; null for a kind it does not send. */
+export interface HostMedia {
+  video: ChosenCodec | null;
+  audio: ChosenCodec | null;
+}
+
+export interface IngestHostEvent {
+  livestreamId: string;
+  event: HostEvent;
+  /** The host's media for joined and resumed: what its recorders must decode. */
+  media?: HostMedia;
+}
+
+export interface LiveIngestEvents {
+  host: [IngestHostEvent];
+  /** A session that failed: logged by the owner, never fatal. */
+  warning: [string];
+}
+
+export interface LiveIngestOptions {
+  rules?: PresenceRules;
+  /** How often media arrival and the grace period are checked. Default 100 ms. */
+  tickMs?: number;
+  /** Keep ICE on 127.0.0.1 (tests, demo, benchmarks). Default true. */
+  loopbackOnly?: boolean;
+  /** Publishers this process takes at once; more get 503. Default 64. */
+  maxSessions?: number;
+  session?: Pick<WeriftSessionOptions, 'connectTimeoutMs' | 'mediaTimeoutMs' | 'rembBps'>;
+}
+
+type Targets = Record<MediaKind, RtpTarget[]>;
+
+interface HostSlot {
+  presence: HostPresence;
+  session: WeriftSession | null;
+  sessionId: string | null;
+  media: HostMedia | null;
+  /** Recorders that take this host's media; they outlive a session, so a rejoin finds them. */
+  targets: Targets;
+  lastVideoAt: number;
+}
+
+/**
+ * The ingest of one node: terminates each host's WHIP publish, follows what hosts do (join,
+ * drop, come back, camera and microphone) and hands their RTP to every recorder that attached.
+ * Recordings react to its `host` events; they never talk to WebRTC themselves.
+ */
+export class LiveIngest extends EventEmitter<LiveIngestEvents> implements SessionBackend {
+  private readonly livestreams = new Map<string, Map<string, HostSlot>>();
+  private readonly sessions = new Map<string, { livestreamId: string; hostId: string }>();
+  private readonly rules: PresenceRules;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly options: LiveIngestOptions = {}) {
+    super();
+    this.rules = options.rules ?? DEFAULT_PRESENCE_RULES;
+    this.timer = setInterval(() => this.tick(), options.tickMs ?? 100);
+  }
+
+  openLivestream(livestreamId: string): void {
+    assertId('livestream id', livestreamId);
+    if (!this.livestreams.has(livestreamId)) this.livestreams.set(livestreamId, new Map());
+  }
+
+  /** Ends every publish of the livestream; hosts get `left`. */
+  async closeLivestream(livestreamId: string): Promise<void> {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) return;
+    for (const [hostId, slot] of hosts) {
+      if (slot.sessionId) await this.deleteSession(slot.sessionId);
+      else
+        this.signal(livestreamId, hostId, {
+          type: 'unpublished',
+          at: Date.now(),
+          reason: 'delete',
+        });
+    }
+    this.livestreams.delete(livestreamId);
+  }
+
+  hasLivestream(livestreamId: string): boolean {
+    return this.livestreams.has(livestreamId);
+  }
+
+  isPublishing(livestreamId: string, hostId: string): boolean {
+    return this.livestreams.get(livestreamId)?.get(hostId)?.session != null;
+  }
+
+  sessionOwner(sessionId: string): { livestreamId: string; hostId: string } | null {
+    return this.sessions.get(sessionId) ?? null;
+  }
+
+  /** What a host currently publishes, or null when it is not publishing. */
+  media(livestreamId: string, hostId: string): HostMedia | null {
+    return this.livestreams.get(livestreamId)?.get(hostId)?.media ?? null;
+  }
+
+  presence(livestreamId: string, hostId: string): HostPresence | null {
+    return this.livestreams.get(livestreamId)?.get(hostId)?.presence ?? null;
+  }
+
+  async createSession(request: {
+    livestreamId: string;
+    hostId: string;
+    offerSdp: string;
+  }): Promise<{ sessionId: string; answerSdp: string }> {
+    const { livestreamId, hostId } = request;
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) throw new Error(`livestream ${livestreamId} is not open`);
+    if (this.sessions.size >= (this.options.maxSessions ?? 64)) throw new AtCapacityError();
+    const slot = hosts.get(hostId) ?? this.newSlot(hostId);
+    hosts.set(hostId, slot);
+    if (slot.session) throw new AlreadyPublishingError();
+
+    const session = new WeriftSession({
+      offer: request.offerSdp,
+      forward: slot.targets,
+      loopbackOnly: this.options.loopbackOnly ?? true,
+      ...this.options.session,
+    });
+    const sessionId = randomBytes(16).toString('base64url');
+    // Claimed before the first await so a concurrent POST for the same host is refused.
+    slot.session = session;
+    slot.sessionId = sessionId;
+    this.sessions.set(sessionId, { livestreamId, hostId });
+    let answerSdp: string;
+    try {
+      answerSdp = await session.start();
+    } catch (err) {
+      this.forget(slot, sessionId);
+      throw err;
+    }
+    session.on('failed', (err) => {
+      this.emit('warning', `${livestreamId}/${hostId}: ${err.message}`);
+      if (slot.sessionId !== sessionId) return;
+      this.forget(slot, sessionId);
+      const reason = err.message.startsWith('no RTP') ? 'timeout' : 'ice-failed';
+      this.signal(livestreamId, hostId, { type: 'unpublished', at: Date.now(), reason });
+    });
+    slot.media = { video: session.prepared.video ?? null, audio: session.prepared.audio ?? null };
+    slot.lastVideoAt = 0;
+    this.signal(livestreamId, hostId, { type: 'published', at: Date.now() });
+    return { sessionId, answerSdp };
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    const owner = this.sessions.get(sessionId);
+    if (!owner) return;
+    const slot = this.livestreams.get(owner.livestreamId)?.get(owner.hostId);
+    if (!slot || slot.sessionId !== sessionId) return;
+    const session = slot.session;
+    this.forget(slot, sessionId);
+    this.signal(owner.livestreamId, owner.hostId, {
+      type: 'unpublished',
+      at: Date.now(),
+      reason: 'delete',
+    });
+    await session?.close();
+  }
+
+  /** What the platform backend says a host did: camera or microphone off and on. */
+  control(
+    livestreamId: string,
+    hostId: string,
+    what: 'camera-off' | 'camera-on' | 'microphone-off' | 'microphone-on',
+  ): HostEvent[] {
+    const slot = this.livestreams.get(livestreamId)?.get(hostId);
+    if (!slot) return [];
+    return this.signal(livestreamId, hostId, { type: 'control', at: Date.now(), what });
+  }
+
+  /**
+   * Sends a copy of the host's RTP of one kind to a recorder's port, for this publish and any
+   * later one (a host that drops and comes back reaches the same recorders). Returns the detach.
+   */
+  attach(livestreamId: string, hostId: string, kind: MediaKind, target: RtpTarget): () => void {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) throw new Error(`livestream ${livestreamId} is not open`);
+    const slot = hosts.get(hostId) ?? this.newSlot(hostId);
+    hosts.set(hostId, slot);
+    slot.targets[kind].push(target);
+    slot.session?.addTarget(kind, target);
+    return () => {
+      slot.targets[kind] = slot.targets[kind].filter((t) => t !== target);
+      slot.session?.removeTarget(kind, target);
+    };
+  }
+
+  /** Asks the host for a keyframe, e.g. when a recorder restarts its decoder. */
+  requestKeyframe(livestreamId: string, hostId: string): void {
+    this.livestreams.get(livestreamId)?.get(hostId)?.session?.requestKeyframe();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const id of [...this.livestreams.keys()]) await this.closeLivestream(id);
+  }
+
+  private newSlot(hostId: string): HostSlot {
+    return {
+      presence: initialPresence(hostId),
+      session: null,
+      sessionId: null,
+      media: null,
+      targets: { video: [], audio: [] },
+      lastVideoAt: 0,
+    };
+  }
+
+  private forget(slot: HostSlot, sessionId: string): void {
+    this.sessions.delete(sessionId);
+    if (slot.sessionId !== sessionId) return;
+    slot.session = null;
+    slot.sessionId = null;
+  }
+
+  private signal(livestreamId: string, hostId: string, signal: HostSignal): HostEvent[] {
+    const slot = this.livestreams.get(livestreamId)?.get(hostId);
+    if (!slot) return [];
+    const { state, events } = applySignal(slot.presence, signal, this.rules);
+    slot.presence = state;
+    for (const event of events) {
+      const withMedia = event.type === 'joined' || event.type === 'resumed';
+      this.emit('host', {
+        livestreamId,
+        event,
+        ...(withMedia && slot.media ? { media: slot.media } : {}),
+      });
+    }
+    return events;
+  }
+
+  /** Turns packet arrival into video signals and lets the grace period and camera timeout run. */
+  private tick(): void {
+    const now = Date.now();
+    for (const [livestreamId, hosts] of this.livestreams) {
+      for (const [hostId, slot] of hosts) {
+        const at = slot.session?.counters().video?.lastPacketAt ?? 0;
+        if (at > slot.lastVideoAt) {
+          slot.lastVideoAt = at;
+          this.signal(livestreamId, hostId, { type: 'video', at });
+        }
+        this.signal(livestreamId, hostId, { type: 'tick', at: now });
+      }
+    }
+  }
+}

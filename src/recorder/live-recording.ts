@@ -1,0 +1,87 @@
+import type { Deliverer } from '../delivery/deliverer.ts';
+import { MediaWorker } from '../media/media-worker.ts';
+import type { RecordingSpec } from '../media/pipeline/spec.ts';
+import { ensureWritableDir } from '../media/synthetic-recording.ts';
+import type { SnippetClosed, WorkerEvent } from '../media/worker/protocol.ts';
+import { sessionFor } from './session.ts';
+
+export interface LiveRecordingOptions {
+  livestreamId: string;
+  spec: Omit<RecordingSpec, 'outDir'>;
+  /** Snippets go to the deliverer's spool and on to the store; without one, to outDir. */
+  deliverer?: Deliverer;
+  outDir?: string;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+/**
+ * One recording that runs until told to stop, changed while it runs (inputs, cameras): what a
+ * livestream's hosts need, where the synthetic recorder runs for a fixed time.
+ */
+export class LiveRecording {
+  readonly snippets: SnippetClosed[] = [];
+  private readonly journal: Promise<void>[] = [];
+  private stopping: Promise<SnippetClosed[]> | undefined;
+
+  private constructor(
+    readonly worker: MediaWorker,
+    readonly dir: string,
+    readonly spec: RecordingSpec,
+    private readonly deliverer: Deliverer | undefined,
+  ) {}
+
+  static async start(o: LiveRecordingOptions): Promise<LiveRecording> {
+    let dir: string;
+    let startIndex = 0;
+    if (o.deliverer) {
+      ({ dir, startIndex } = await o.deliverer.openRecording(sessionFor(o.livestreamId, o.spec)));
+    } else {
+      if (!o.outDir) throw new Error('a live recording needs a deliverer or an outDir');
+      dir = o.outDir;
+      await ensureWritableDir(dir, 'snippets');
+    }
+    const spec: RecordingSpec = { ...o.spec, outDir: dir };
+    const worker = new MediaWorker();
+    const rec = new LiveRecording(worker, dir, spec, o.deliverer);
+    const deliverer = o.deliverer;
+    worker.on('event', (event) => {
+      if (deliverer && event.event === 'snippet-opened')
+        rec.track(deliverer.snippetOpened(dir, event.data), o.onEvent);
+      else if (deliverer && event.event === 'snippet-closed')
+        rec.track(deliverer.snippetClosed(dir, event.data), o.onEvent);
+      o.onEvent?.(event);
+    });
+    worker.on('snippet', (s) => rec.snippets.push(s));
+    try {
+      const started = await worker.start(spec, startIndex);
+      if (deliverer) rec.track(deliverer.workerStarted(dir, worker.pid ?? started.pid), o.onEvent);
+    } catch (err) {
+      await worker.close();
+      if (deliverer) await deliverer.endRecording(dir);
+      throw err;
+    }
+    return rec;
+  }
+
+  /** Ends with EOS, so the last snippet is complete; safe to call more than once. */
+  stop(timeoutMs = 15_000): Promise<SnippetClosed[]> {
+    this.stopping ??= (async () => {
+      try {
+        await this.worker.stop(timeoutMs);
+      } finally {
+        await this.worker.close();
+        await Promise.allSettled(this.journal);
+        if (this.deliverer) await this.deliverer.endRecording(this.dir);
+      }
+      return this.snippets;
+    })();
+    return this.stopping;
+  }
+
+  private track(p: Promise<void>, onEvent?: (event: WorkerEvent) => void): void {
+    this.journal.push(p);
+    p.catch((err: Error) =>
+      onEvent?.({ event: 'warning', data: { source: 'spool journal', message: err.message } }),
+    );
+  }
+}
