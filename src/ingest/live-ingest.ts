@@ -106,6 +106,11 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     return this.sessions.get(sessionId) ?? null;
   }
 
+  /** The id of the host's current WHIP session, or null. */
+  sessionOf(livestreamId: string, hostId: string): string | null {
+    return this.livestreams.get(livestreamId)?.get(hostId)?.sessionId ?? null;
+  }
+
   /** What a host currently publishes, or null when it is not publishing. */
   media(livestreamId: string, hostId: string): HostMedia | null {
     return this.livestreams.get(livestreamId)?.get(hostId)?.media ?? null;
