@@ -12,6 +12,7 @@ import {
   runAvailability,
   type AvailabilityRun,
 } from '../bench/delivery-bench.ts';
+import { formatIngestReport, parsePublishers, runIngestBench } from '../bench/ingest-bench.ts';
 import {
   choiceOption,
   intOption,
@@ -21,7 +22,7 @@ import {
   type Command,
 } from './command.ts';
 
-const SUBCOMMANDS = ['media', 'delivery'] as const;
+const SUBCOMMANDS = ['media', 'delivery', 'ingest'] as const;
 
 const mediaHelp = `Usage: tapedeck bench media [options]
 
@@ -81,7 +82,8 @@ Examples:
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability)',
+  summary:
+    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:
@@ -89,6 +91,7 @@ Subcommands:
             recording the same synthetic hosts
   delivery  snippet availability: from a snippet's end to its object in the store and its event
             on the bus, p50 and p99, for the filesystem store and S3
+  ingest    CPU of the WebRTC (WHIP) ingest per publisher and join time, with 1, 4, 8… publishers
 
 Run "tapedeck bench media --help" for what is measured and how to read it.
 `,
@@ -104,6 +107,7 @@ Run "tapedeck bench media --help" for what is measured and how to read it.
     }
     if (!SUBCOMMANDS.includes(sub as (typeof SUBCOMMANDS)[number]))
       throw new UsageError(`unknown bench "${sub}" (use ${SUBCOMMANDS.join(', ')})`);
+    if (sub === 'ingest') return runIngest(rest);
     return sub === 'delivery' ? runDelivery(rest) : runMedia(rest);
   },
 };
@@ -266,4 +270,119 @@ async function runMedia(argv: string[]): Promise<number> {
     );
   if (result.aborted) return 130;
   return failed.length ? 1 : 0;
+}
+
+const ingestHelp = `Usage: tapedeck bench ingest [options]
+
+Measures what terminating WebRTC publishes costs. The ingest (LiveIngest behind the WHIP server)
+runs in a child process of its own on 127.0.0.1, so its CPU is measured alone. For each count N
+in --publishers, N GStreamer publishers (whip-publisher.py: 640x360 15 fps H.264 at --kbps, plus
+Opus) publish to it at once; once all have joined, the ingest's process tree is sampled from /proc
+for --duration seconds; then the publishers stop and the next count starts.
+
+Without --record the ingest forwards every host's RTP (video and audio) to UDP sinks of its own
+process, as it would to recorders, and counts the datagrams. With --record a LivestreamRecorder
+(a composite and one recording per host, snippets into a temporary folder) takes the RTP instead;
+its media workers are children of the ingest process and are measured separately.
+
+Reading the output, one row per count:
+  publishers       joined / started
+  ingest CPU %     user+system CPU of the ingest process tree over the steady-state window, in %
+                   of one core (100 = one core busy); with --record, without its recorder workers
+  recorders CPU %  (--record) the recorder workers' process trees, same unit
+  per publisher %  ingest CPU % / N; includes the idle cost of the process, so it is pessimistic
+                   for small N
+  publishers/core  100 / per publisher %: how many publishers one core would take
+  join p50/p99 ms  from the WHIP POST reaching the ingest (its createSession called, after the
+                   token and SDP checks) to the first video RTP datagram forwarded to a sink;
+                   with --record, to the host recording's first snippet file on disk, which
+                   includes starting its media worker
+  packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record)
+  targets          reported, not enforced: >= 40 publishers per core (ingest only), join p99 <= 1 s
+
+The publishers' own CPU (encoding) is NOT counted; they run on the same machine, so a busy machine
+slows everything. All traffic stays on 127.0.0.1. Ctrl-C stops every child and prints what was
+measured. A run takes about (duration + 10 s) per count.
+
+Options:
+  --publishers LIST   comma-separated publisher counts, each 1 to 64       [default: 1,4,8]
+  --kbps K            video bitrate of each publisher, kbit/s                [default: 2500]
+  --duration SECONDS  steady-state measuring window per count               [default: 20]
+  --record            record the livestream too (composite + one recording per host)
+  --json              also print the rows as one JSON line, the last line of stdout:
+                      {"kbps","record","rows":[{"publishers","joined","durationSec","treeCpuPct",
+                      "recorderCpuPct","ingestCpuPct","perPublisherPct","publishersPerCore",
+                      "joinMs":{"p50","p99","max"},"joinBasis","packetsPerSec"}]}
+  -h, --help          this help
+
+Examples:
+  tapedeck bench ingest
+  tapedeck bench ingest --publishers 16,32 --kbps 1500 --duration 30
+  tapedeck bench ingest --record --publishers 4
+`;
+
+async function runIngest(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    publishers: { type: 'string' },
+    kbps: { type: 'string' },
+    duration: { type: 'string' },
+    record: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(ingestHelp);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  let publishers: number[];
+  try {
+    publishers = parsePublishers(values.publishers ?? '1,4,8');
+  } catch (error) {
+    throw new UsageError(`--publishers: ${(error as Error).message}`);
+  }
+  const kbps = intOption('kbps', values.kbps, 2500, 100, 20_000);
+  const durationSec = numberOption('duration', values.duration, 20, 1, 3600);
+  const record = Boolean(values.record);
+
+  const abort = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nstopping: ending publishers and the ingest…\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.stderr.write(
+    `bench ingest: ${publishers.join(', ')} publishers at ${kbps} kbit/s, ${durationSec} s each` +
+      `${record ? ', recording' : ''}\n`,
+  );
+  const rows: Awaited<ReturnType<typeof runIngestBench>> = [];
+  let failure: Error | undefined;
+  try {
+    await runIngestBench({
+      publishers,
+      kbps,
+      durationSec,
+      record,
+      signal: abort.signal,
+      onProgress: (line) => process.stderr.write(`${line}\n`),
+      onRow: (row) => rows.push(row),
+    });
+  } catch (error) {
+    failure = error as Error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  process.stdout.write(
+    `tapedeck bench ingest: ${kbps} kbit/s per publisher, ${durationSec} s per count` +
+      `${record ? ', recording (composite + one per host)' : ', ingest only'}\n\n` +
+      formatIngestReport(rows, { kbps, record }),
+  );
+  if (values.json) process.stdout.write(JSON.stringify({ kbps, record, rows }) + '\n');
+  if (abort.signal.aborted) return 130;
+  if (failure) {
+    process.stderr.write(`FAILED: ${failure.message}\n`);
+    return 1;
+  }
+  return rows.some((r) => r.problem) ? 1 : 0;
 }

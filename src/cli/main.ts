@@ -10,6 +10,7 @@ import { benchCommand } from './bench.ts';
 import { UsageError, type Command } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { recordCommand } from './record.ts';
+import { liveCommand, tokenCommand } from './live.ts';
 import { eventsCommand } from './events.ts';
 import { deliverCommand } from './deliver.ts';
 import { snippetsCommand } from './snippets.ts';
@@ -17,6 +18,8 @@ import { snippetsCommand } from './snippets.ts';
 const commands: Command[] = [
   demoCommand,
   recordCommand,
+  liveCommand,
+  tokenCommand,
   deliverCommand,
   eventsCommand,
   snippetsCommand,

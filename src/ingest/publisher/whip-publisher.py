@@ -7,11 +7,29 @@ send connectivity checks to the machine's other addresses.
 
 Prints one JSON line per state change on stdout (posted, answered, connected, failed,
 stopped) so a parent process can follow along without parsing GStreamer logs.
+
+Commands on stdin, one per line, change what is sent while the session stays up (no
+renegotiation). Each applied command is echoed as a JSON line; anything else gets
+{"event": "error", ...} and publishing goes on. End of stdin is not a stop signal.
+
+  camera off | camera on   no video RTP at all while off; on resumes with a keyframe
+  mic off | mic on         no audio RTP at all while off
+  impair black             black picture, host name hidden
+  impair frozen            the picture of the moment repeated
+  impair silence           digital silence
+  impair clipping          the tone overdriven into hard clipping
+  impair noise             loud white noise instead of the tone
+  impair none              clears every impairment
+
+Video impairments (black, frozen) and audio ones (silence, clipping, noise) are
+independent: a new one replaces the previous one of its kind only. --camera, --mic and
+--impair set the state at start.
 """
 
 import argparse
 import ctypes
 import json
+import os
 import signal
 import sys
 import time
@@ -24,10 +42,19 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 gi.require_version("GstSdp", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 GATHER_TIMEOUT_MS = 2000
+
+TONE_VOLUME = 0.3
+NOISE_VOLUME = 0.8
+# The volume element tops out at 10; ten times a 0.3 tone still clips ~80 % of samples.
+CLIPPING_GAIN = 10.0
+VIDEO_IMPAIRMENTS = ("black", "frozen")
+AUDIO_IMPAIRMENTS = ("silence", "clipping", "noise")
+IMPAIRMENTS = ("none",) + VIDEO_IMPAIRMENTS + AUDIO_IMPAIRMENTS
 
 
 def emit(event, **fields):
@@ -98,23 +125,57 @@ class Publisher:
         bus.add_signal_watch()
         bus.connect("message::error", self.on_error)
 
+        self.camera = self.pipeline.get_by_name("camera")
+        self.label = self.pipeline.get_by_name("label")
+        self.tone = self.pipeline.get_by_name("tone")
+        self.gain = self.pipeline.get_by_name("gain")
+        self.video_encoder = self.pipeline.get_by_name("venc")
+        # Read by pad probes on streaming threads, written by the main loop; single
+        # attribute stores, so the GIL is all the locking they need.
+        self.camera_on = args.camera == "on"
+        self.mic_on = args.mic == "on"
+        self.video_needs_keyframe = True
+        self.freeze = "off"  # off | armed (keep the next frame) | on
+        self.video_impairment = "none"
+        self.audio_impairment = "none"
+        self.stdin_pending = b""
+        # Gating after the encoders, not before: caps still reach webrtcbin when the
+        # camera starts off, and RTP sequence numbers stay contiguous across a gap.
+        self.video_encoder.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.gate_video)
+        self.pipeline.get_by_name("aenc").get_static_pad("src").add_probe(
+            Gst.PadProbeType.BUFFER, self.gate_audio
+        )
+        self.pipeline.get_by_name("still").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, self.gate_freeze
+        )
+        for name in args.impair:
+            self.set_impairment(name)
+
     def describe(self):
         a = self.args
         text = a.name.replace('"', "'")
+        raw_video = f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1"
+        # imagefreeze keeps sending the last frame it got: starving it freezes the picture
+        # without touching the encoder. It picks 25 fps unless told otherwise.
         return (
             "webrtcbin name=webrtc bundle-policy=max-bundle latency=200 "
-            f"videotestsrc is-live=true pattern={a.pattern} ! "
-            f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! "
-            f'textoverlay text="{text}" valignment=top halignment=left font-desc="Sans 24" ! '
+            f"videotestsrc name=camera is-live=true pattern={a.pattern} ! {raw_video} ! "
+            f'textoverlay name=label text="{text}" valignment=top halignment=left '
+            'font-desc="Sans 24" ! '
             "videoconvert ! video/x-raw,format=I420 ! "
-            f"x264enc tune=zerolatency speed-preset=ultrafast bitrate={a.kbps} "
+            f"imagefreeze name=still is-live=true allow-replace=true ! {raw_video} ! "
+            f"x264enc name=venc tune=zerolatency speed-preset=ultrafast bitrate={a.kbps} "
             f"key-int-max={a.fps * 2} ! "
             "video/x-h264,profile=constrained-baseline ! "
             "rtph264pay config-interval=-1 aggregate-mode=zero-latency ! "
             "application/x-rtp,media=video,encoding-name=H264,payload=96 ! webrtc. "
-            f"audiotestsrc is-live=true wave=sine freq={a.tone_hz} volume=0.3 ! "
-            "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! "
-            "opusenc bitrate=64000 ! rtpopuspay ! "
+            f"audiotestsrc name=tone is-live=true wave=sine freq={a.tone_hz} "
+            f"volume={TONE_VOLUME} ! "
+            "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! "
+            # Integer samples, so that gain above 1 clips at full scale instead of
+            # handing the encoder values beyond it.
+            "volume name=gain ! "
+            "opusenc name=aenc bitrate=64000 ! rtpopuspay ! "
             "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! webrtc. "
         )
 
@@ -123,9 +184,91 @@ class Publisher:
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, self.stop)
         if self.args.duration > 0:
             GLib.timeout_add(int(self.args.duration * 1000), self.stop)
+        GLib.io_add_watch(
+            0, GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN | GLib.IOCondition.HUP, self.on_stdin
+        )
         self.pipeline.set_state(Gst.State.PLAYING)
         self.loop.run()
         return self.exit_code
+
+    def on_stdin(self, fd, _condition):
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            # A parent that closes our stdin has not asked us to stop; signals and
+            # --duration do that. Dropping the watch keeps HUP from spinning the loop.
+            if self.stdin_pending.strip():
+                self.command(self.stdin_pending.decode(errors="replace"))
+            self.stdin_pending = b""
+            return GLib.SOURCE_REMOVE
+        *complete, self.stdin_pending = (self.stdin_pending + chunk).split(b"\n")
+        for line in complete:
+            self.command(line.decode(errors="replace"))
+        return GLib.SOURCE_CONTINUE
+
+    def command(self, line):
+        words = line.split()
+        if not words or self.stopping:
+            return
+        match words:
+            case ["camera", ("on" | "off") as state]:
+                self.set_camera(state == "on")
+                emit("camera", on=self.camera_on)
+            case ["mic", ("on" | "off") as state]:
+                self.mic_on = state == "on"
+                emit("mic", on=self.mic_on)
+            case ["impair", name] if name in IMPAIRMENTS:
+                self.set_impairment(name)
+                emit("impair", name=name, video=self.video_impairment, audio=self.audio_impairment)
+            case ["impair", name]:
+                emit("error", message=f"unknown impairment {name}; one of {', '.join(IMPAIRMENTS)}")
+            case _:
+                emit("error", message=f"unknown command: {line.strip()}")
+
+    def set_camera(self, on):
+        if on and not self.camera_on:
+            # Whatever the encoder has in flight is a delta frame nobody can decode after
+            # the gap; gate_video drops those until the keyframe asked for here.
+            self.video_needs_keyframe = True
+            event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+            self.video_encoder.get_static_pad("src").send_event(event)
+        self.camera_on = on
+
+    def set_impairment(self, name):
+        if name in VIDEO_IMPAIRMENTS or name == "none":
+            self.video_impairment = name
+            black = self.video_impairment == "black"
+            Gst.util_set_object_arg(self.camera, "pattern", "black" if black else self.args.pattern)
+            self.label.set_property("silent", black)
+            self.freeze = "armed" if self.video_impairment == "frozen" else "off"
+        if name in AUDIO_IMPAIRMENTS or name == "none":
+            self.audio_impairment = name
+            wave = {"silence": "silence", "noise": "white-noise"}.get(name, "sine")
+            Gst.util_set_object_arg(self.tone, "wave", wave)
+            self.tone.set_property("volume", NOISE_VOLUME if name == "noise" else TONE_VOLUME)
+            self.gain.set_property("volume", CLIPPING_GAIN if name == "clipping" else 1.0)
+
+    def gate_video(self, _pad, info):
+        if not self.camera_on:
+            return Gst.PadProbeReturn.DROP
+        if self.video_needs_keyframe:
+            if info.get_buffer().has_flags(Gst.BufferFlags.DELTA_UNIT):
+                return Gst.PadProbeReturn.DROP
+            self.video_needs_keyframe = False
+        return Gst.PadProbeReturn.OK
+
+    def gate_audio(self, _pad, _info):
+        return Gst.PadProbeReturn.OK if self.mic_on else Gst.PadProbeReturn.DROP
+
+    def gate_freeze(self, _pad, _info):
+        # One more frame goes through after "frozen" so that a switch away from black
+        # freezes the live picture rather than the last black frame.
+        if self.freeze == "armed":
+            self.freeze = "on"
+            return Gst.PadProbeReturn.OK
+        return Gst.PadProbeReturn.DROP if self.freeze == "on" else Gst.PadProbeReturn.OK
 
     def stop(self, *_):
         if self.stopping:
@@ -226,7 +369,9 @@ class Publisher:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", required=True, help="WHIP endpoint")
     parser.add_argument("--token", default="", help="bearer token")
     parser.add_argument("--name", default="host", help="text drawn on the video")
@@ -239,6 +384,15 @@ def parse_args(argv):
     # A moving ball compresses to ~100 kbit/s whatever the target; snow fills the budget,
     # which load measurements need.
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (ball, snow, ...)")
+    parser.add_argument("--camera", choices=("on", "off"), default="on", help="video at start")
+    parser.add_argument("--mic", choices=("on", "off"), default="on", help="audio at start")
+    parser.add_argument(
+        "--impair",
+        choices=IMPAIRMENTS,
+        action="append",
+        default=[],
+        help="impairment at start; repeat for one video and one audio impairment",
+    )
     return parser.parse_args(argv)
 
 

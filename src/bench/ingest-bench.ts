@@ -1,0 +1,358 @@
+/**
+ * `tapedeck bench ingest`: what terminating WHIP publishes costs. The ingest runs in a child
+ * process (src/bench/ingest-node.ts) whose process tree is measured alone; GStreamer publishers
+ * (whip-publisher.py) push synthetic hosts to it over 127.0.0.1, and their own CPU is not counted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { issueToken } from '../domain/whip-token.ts';
+import { watchProcessTree, type ProcessTreeWatcher } from './process-usage.ts';
+import { spread } from './stats.ts';
+
+const SRC = fileURLToPath(new URL('..', import.meta.url));
+const INGEST_NODE = join(SRC, 'bench/ingest-node.ts');
+const PUBLISHER = join(SRC, 'ingest/publisher/whip-publisher.py');
+const LIVESTREAM = 'bench';
+
+export const TARGET_PUBLISHERS_PER_CORE = 40;
+export const TARGET_JOIN_P99_MS = 1000;
+
+export type JoinBasis = 'forwarded-rtp' | 'snippet-file';
+
+export interface IngestRow {
+  publishers: number;
+  joined: number;
+  durationSec: number;
+  /** CPU of the whole ingest process tree, % of one core. */
+  treeCpuPct: number;
+  /** CPU of the recorder workers (with --record), % of one core; null without. */
+  recorderCpuPct: number | null;
+  /** treeCpuPct minus recorderCpuPct: WebRTC termination and forwarding. */
+  ingestCpuPct: number;
+  perPublisherPct: number;
+  publishersPerCore: number;
+  joinMs: { p50: number; p99: number; max: number };
+  joinBasis: JoinBasis;
+  /** Datagrams that reached the benchmark's own sinks per second; null with --record. */
+  packetsPerSec: number | null;
+  problem?: string;
+}
+
+/** "1,4,8" → [1, 4, 8]: whole numbers from 1 to max, no repeats. */
+export function parsePublishers(raw: string, max = 64): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  const out: number[] = [];
+  for (const p of parts) {
+    const n = Number(p);
+    if (p === '' || !Number.isInteger(n) || n < 1 || n > max)
+      throw new Error(`"${p}" is not a whole number from 1 to ${max}`);
+    if (out.includes(n)) throw new Error(`${n} is listed twice`);
+    out.push(n);
+  }
+  return out;
+}
+
+/** Figures of one round from what was measured. */
+export function summarizeRound(m: {
+  publishers: number;
+  durationSec: number;
+  treeCpuShare: number;
+  recorderCpuShare: number | null;
+  joinMs: number[];
+  joinBasis: JoinBasis;
+  packets: number | null;
+  problem?: string;
+}): IngestRow {
+  const treeCpuPct = m.treeCpuShare * 100;
+  const recorderCpuPct = m.recorderCpuShare === null ? null : m.recorderCpuShare * 100;
+  const ingestCpuPct = Math.max(0, treeCpuPct - (recorderCpuPct ?? 0));
+  const perPublisherPct = ingestCpuPct / m.publishers;
+  const s = spread(m.joinMs);
+  return {
+    publishers: m.publishers,
+    joined: m.joinMs.length,
+    durationSec: m.durationSec,
+    treeCpuPct,
+    recorderCpuPct,
+    ingestCpuPct,
+    perPublisherPct,
+    publishersPerCore: perPublisherPct > 0 ? 100 / perPublisherPct : Infinity,
+    joinMs: { p50: s.p50, p99: s.p99, max: s.max },
+    joinBasis: m.joinBasis,
+    packetsPerSec: m.packets === null ? null : m.packets / m.durationSec,
+    ...(m.problem ? { problem: m.problem } : {}),
+  };
+}
+
+function fmt(value: number | null, digits = 1): string {
+  if (value === null || Number.isNaN(value)) return '–';
+  if (!Number.isFinite(value)) return '∞';
+  return value.toFixed(digits);
+}
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+}
+
+export function formatIngestReport(
+  rows: IngestRow[],
+  o: { kbps: number; record: boolean },
+): string {
+  const header = [
+    'publishers',
+    'ingest CPU %',
+    ...(o.record ? ['recorders CPU %'] : []),
+    'per publisher %',
+    'publishers/core',
+    'join p50 ms',
+    'join p99 ms',
+    'packets/s',
+  ];
+  const widths = header.map((h) => h.length);
+  const lines = rows.map((r) =>
+    pad(
+      [
+        `${r.joined}/${r.publishers}`,
+        fmt(r.ingestCpuPct),
+        ...(o.record ? [fmt(r.recorderCpuPct)] : []),
+        fmt(r.perPublisherPct, 2),
+        fmt(r.publishersPerCore, 0),
+        fmt(r.joinMs.p50, 0),
+        fmt(r.joinMs.p99, 0),
+        fmt(r.packetsPerSec, 0),
+      ],
+      widths,
+    ),
+  );
+  const basis = o.record
+    ? "join: from the WHIP POST (createSession called) to the host recording's first snippet file on disk (includes starting its media worker)"
+    : 'join: from the WHIP POST (createSession called) to the first video RTP datagram forwarded to a sink';
+  const targets = rows.map((r) => {
+    const perCore = o.record
+      ? ''
+      : `publishers/core ${fmt(r.publishersPerCore, 0)} ${r.publishersPerCore >= TARGET_PUBLISHERS_PER_CORE ? 'ok' : 'MISSED'}, `;
+    const join = `join p99 ${fmt(r.joinMs.p99, 0)} ms ${r.joinMs.p99 <= TARGET_JOIN_P99_MS ? 'ok' : 'MISSED'}`;
+    return `  ${r.publishers} publisher${r.publishers === 1 ? '' : 's'}: ${perCore}${join}${r.problem ? ` (${r.problem})` : ''}`;
+  });
+  return [
+    pad(header, widths),
+    ...lines,
+    '',
+    `CPU: % of one core over the steady-state window, after all joins; "ingest" is the ingest process tree${o.record ? ' minus its recorder workers' : ''}.`,
+    `The publishers' own CPU (GStreamer encoding ${o.kbps} kbit/s each) is NOT counted.`,
+    basis,
+    `targets: >= ${TARGET_PUBLISHERS_PER_CORE} publishers per core (ingest only), join p99 <= ${TARGET_JOIN_P99_MS} ms`,
+    ...targets,
+    '',
+  ].join('\n');
+}
+
+interface Line {
+  event: string;
+  [k: string]: unknown;
+}
+
+/** A child with JSON lines on stdout, in its own process group. */
+class Child {
+  readonly lines: Line[] = [];
+  private readonly waiters = new Set<() => void>();
+  stderrTail = '';
+  exited = false;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdin?.on('error', () => undefined);
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      try {
+        this.lines.push(JSON.parse(l) as Line);
+      } catch {
+        return;
+      }
+      for (const w of this.waiters) w();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
+    });
+    proc.once('exit', () => {
+      this.exited = true;
+      for (const w of this.waiters) w();
+    });
+  }
+
+  /** Resolves with the first line from index `from` matching, or rejects after timeoutMs. */
+  waitFor(match: (l: Line) => boolean, timeoutMs: number, from = 0): Promise<Line> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.lines.slice(from).find(match);
+        if (found || this.exited) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          if (found) resolve(found);
+          else reject(new Error(`exited early: ${this.stderrTail.trim().slice(-400)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.exited || this.proc.pid === undefined) return;
+    try {
+      process.kill(-this.proc.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM to the group (unless term is false: it was asked to quit), SIGKILL after graceMs. */
+  async stop(graceMs: number, term = true): Promise<void> {
+    if (term) this.kill('SIGTERM');
+    const exited = new Promise<void>((r) =>
+      this.exited ? r() : this.proc.once('exit', () => r()),
+    );
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+    this.kill('SIGKILL'); // helpers left in the group
+  }
+}
+
+const children = new Set<Child>();
+function killAll(): void {
+  for (const c of children) c.kill('SIGKILL');
+}
+
+function start(cmd: string, args: string[]): Child {
+  const c = new Child(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
+  children.add(c);
+  c.proc.once('exit', () => children.delete(c));
+  c.proc.on('error', () => undefined);
+  return c;
+}
+
+export interface IngestBenchOptions {
+  publishers: number[];
+  kbps: number;
+  durationSec: number;
+  record: boolean;
+  signal?: AbortSignal;
+  onProgress?: (line: string) => void;
+  /** Each row as soon as it is measured: what a caller keeps when a later count fails. */
+  onRow?: (row: IngestRow) => void;
+}
+
+export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]> {
+  const progress = o.onProgress ?? (() => undefined);
+  const secret = randomBytes(24).toString('base64url');
+  const outDir = o.record ? await mkdtemp(join(tmpdir(), 'tapedeck-bench-ingest-')) : undefined;
+  process.on('exit', killAll);
+  const node = start(process.execPath, [
+    ...process.execArgv,
+    INGEST_NODE,
+    '--secret',
+    secret,
+    '--livestream',
+    LIVESTREAM,
+    ...(outDir ? ['--record', '--out', outDir] : []),
+  ]);
+  const aborted = new Promise<never>((_, reject) => {
+    if (o.signal?.aborted) reject(new Error('aborted'));
+    o.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+  });
+  aborted.catch(() => undefined);
+  const rows: IngestRow[] = [];
+  const publishers: Child[] = [];
+  try {
+    const ready = await Promise.race([node.waitFor((l) => l.event === 'ready', 30_000), aborted]);
+    const url = String(ready.url);
+    const stats = async () => {
+      const from = node.lines.length;
+      node.proc.stdin!.write('stats\n');
+      const l = await node.waitFor((x) => x.event === 'stats', 10_000, from);
+      return { packets: Number(l.packets), workerPids: l.workerPids as number[] };
+    };
+    for (const n of o.publishers) {
+      const from = node.lines.length;
+      const hosts = Array.from({ length: n }, (_, i) => `n${n}-h${i + 1}`);
+      progress(`${n} publisher${n === 1 ? '' : 's'}: starting at ${o.kbps} kbit/s…`);
+      for (const hostId of hosts) {
+        const token = issueToken(secret, {
+          livestreamId: LIVESTREAM,
+          hostId,
+          expiresAt: Date.now() + 3_600_000,
+        });
+        publishers.push(
+          start('/usr/bin/python3', [
+            PUBLISHER,
+            ...['--url', `${url}/whip/${LIVESTREAM}/${hostId}`, '--token', token],
+            ...['--name', hostId, '--kbps', String(o.kbps)],
+          ]),
+        );
+      }
+      const joinMs: number[] = [];
+      let problem: string | undefined;
+      const joins = await Promise.race([
+        Promise.allSettled(
+          hosts.map((h) =>
+            node.waitFor(
+              (l) => l.event === 'joined' && l.hostId === h,
+              o.record ? 60_000 : 20_000 + 500 * n,
+              from,
+            ),
+          ),
+        ),
+        aborted,
+      ]);
+      for (const j of joins) if (j.status === 'fulfilled') joinMs.push(Number(j.value.joinMs));
+      if (joinMs.length < n) problem = `${n - joinMs.length} did not join`;
+      progress(`${n}: ${joinMs.length} joined; measuring ${o.durationSec} s…`);
+      const before = await stats();
+      const tree = watchProcessTree(node.proc.pid!);
+      const workers: ProcessTreeWatcher[] = o.record
+        ? before.workerPids.map((pid) => watchProcessTree(pid))
+        : [];
+      await Promise.race([new Promise((r) => setTimeout(r, o.durationSec * 1000)), aborted]);
+      const after = await stats();
+      const treeUsage = await tree.stop();
+      const workerUsage = await Promise.all(workers.map((w) => w.stop()));
+      const recorderCpuSec = workerUsage.reduce((sum, u) => sum + u.cpuSec, 0);
+      const row = summarizeRound({
+        publishers: n,
+        durationSec: treeUsage.wallSec,
+        treeCpuShare: treeUsage.cpuShareOfCore,
+        recorderCpuShare: o.record ? recorderCpuSec / treeUsage.wallSec : null,
+        joinMs,
+        joinBasis: o.record ? 'snippet-file' : 'forwarded-rtp',
+        packets: o.record ? null : after.packets - before.packets,
+        ...(problem ? { problem } : {}),
+      });
+      rows.push(row);
+      o.onRow?.(row);
+      progress(`${n}: stopping publishers…`);
+      await Promise.all(publishers.splice(0).map((p) => p.stop(5_000)));
+      await Promise.race([
+        Promise.allSettled(
+          hosts.map((h) => node.waitFor((l) => l.event === 'left' && l.hostId === h, 10_000, from)),
+        ),
+        aborted,
+      ]);
+    }
+  } finally {
+    await Promise.all(publishers.map((p) => p.stop(2_000)));
+    if (!node.exited) node.proc.stdin!.write('quit\n');
+    await node.stop(o.record ? 20_000 : 5_000, false);
+    killAll();
+    process.off('exit', killAll);
+    if (outDir) await rm(outDir, { recursive: true, force: true });
+  }
+  return rows;
+}

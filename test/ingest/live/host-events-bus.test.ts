@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { after, test } from 'node:test';
+import { assertHostEvent } from '../../../src/domain/host-event.ts';
+import { openBus } from '../../../src/delivery/bus/open.ts';
+import type { Delivery, MessageBus } from '../../../src/delivery/bus/port.ts';
+import { Outbox } from '../../../src/delivery/outbox.ts';
+import { announceHostEvents } from '../../../src/recorder/host-events.ts';
+import { startNatsServer } from '../../support/nats-server.ts';
+import { tempDir } from '../../support/tapedeck.ts';
+import { startLiveRig, startPublisher, stopPublishers, type Publisher } from './harness.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function hostEventsReachBus(bus: MessageBus, dataDir: string): Promise<string[]> {
+  const outbox = await Outbox.open({ dataDir, bus });
+  outbox.start();
+  const seen: string[] = [];
+  const sub = await bus.subscribe(
+    { name: 'host-events-test', typePrefix: 'tapedeck.host.' },
+    async (d: Delivery) => {
+      assertHostEvent(d.event);
+      seen.push(`${d.event.data.hostId}:${d.event.data.change}`);
+      await d.ack();
+    },
+  );
+  const rig = await startLiveRig(dataDir);
+  const stop = announceHostEvents(rig.ingest, outbox);
+  const publishers: Publisher[] = [];
+  try {
+    publishers.push(startPublisher(rig, 'h1'));
+    await rig.waitFor((e) => e.event.type === 'joined', 20_000);
+    publishers[0]!.send('camera off');
+    await rig.waitFor((e) => e.event.type === 'camera-off', 10_000);
+    await stopPublishers(publishers.splice(0), 'SIGTERM');
+    await rig.waitFor((e) => e.event.type === 'left', 15_000);
+    await outbox.drain(10_000);
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    stop();
+    await stopPublishers(publishers, 'SIGKILL');
+    await rig.close();
+    await sub.close();
+    await outbox.close();
+    await bus.close();
+  }
+  return seen;
+}
+
+test('host events reach the embedded bus as CloudEvents', { timeout: 90_000 }, async () => {
+  const dir = await tempDir('host-events-');
+  dirs.push(dir);
+  const seen = await hostEventsReachBus(await openBus('embedded', { dataDir: dir }), dir);
+  assert.deepEqual(seen, ['h1:joined', 'h1:camera-off', 'h1:left']);
+});
+
+test('host events reach NATS JetStream as CloudEvents', { timeout: 90_000 }, async () => {
+  const dir = await tempDir('host-events-nats-');
+  dirs.push(dir);
+  const nats = await startNatsServer();
+  try {
+    const seen = await hostEventsReachBus(await openBus(nats.url, { dataDir: dir }), dir);
+    assert.deepEqual(seen, ['h1:joined', 'h1:camera-off', 'h1:left']);
+  } finally {
+    await nats.stop();
+  }
+});
