@@ -2,6 +2,7 @@
  * Media worker process: runs one recording's GStreamer pipeline and talks to its parent over the
  * Node IPC channel. A crash here costs this recording only; the parent sees the process die.
  */
+import { spawn } from 'node:child_process';
 import { loadGst } from './gst.ts';
 import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
 import { Recording } from './recording.ts';
@@ -20,6 +21,29 @@ const emit = (event: WorkerEvent): void => send(event);
 let recording: Recording | undefined;
 let stopping: Promise<unknown> | undefined;
 
+/**
+ * Ends this process from outside if a stop never finishes. Sending EOS into a pipeline whose
+ * streaming thread is stuck (seen after a stream error) blocks the JavaScript thread inside
+ * GStreamer for good, so no timer of ours would ever run again and the worker would outlive its
+ * parent. A detached shell kills it instead, after checking the pid is still a media worker. What
+ * is on disk stays: the next start-up recovers the open snippet.
+ */
+function stopWithin(timeoutMs: number, stop: () => Promise<unknown>): Promise<unknown> {
+  const seconds = Math.ceil(timeoutMs / 1000) + 5;
+  const pid = process.pid;
+  const guard = spawn(
+    'sh',
+    [
+      '-c',
+      `sleep ${seconds}; grep -q media/worker /proc/${pid}/cmdline 2>/dev/null && kill -9 ${pid}`,
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  guard.unref();
+  process.once('exit', () => guard.kill('SIGKILL'));
+  return stop();
+}
+
 async function handle(request: RequestMessage): Promise<unknown> {
   if (request.method === 'start') {
     if (recording) throw new Error('this worker already runs a recording');
@@ -29,7 +53,8 @@ async function handle(request: RequestMessage): Promise<unknown> {
   if (!recording) throw new Error(`cannot ${request.method}: no recording has started`);
   switch (request.method) {
     case 'stop': {
-      stopping ??= recording.stop(request.params.timeoutMs);
+      const r = recording;
+      stopping ??= stopWithin(request.params.timeoutMs, () => r.stop(request.params.timeoutMs));
       return stopping;
     }
     case 'addInput':
@@ -68,12 +93,14 @@ process.on('message', (raw) => {
 
 // Without a parent nobody collects the snippets; finish the open one cleanly and leave.
 process.on('disconnect', () => {
-  const done = recording ? (stopping ??= recording.stop(10_000)) : Promise.resolve();
+  const r = recording;
+  const done = r ? (stopping ??= stopWithin(10_000, () => r.stop(10_000))) : Promise.resolve();
   void done.finally(() => process.exit(0));
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    const done = recording ? (stopping ??= recording.stop(10_000)) : Promise.resolve();
+    const r = recording;
+    const done = r ? (stopping ??= stopWithin(10_000, () => r.stop(10_000))) : Promise.resolve();
     void done.finally(() => process.exit(0));
   });
 }
