@@ -111,11 +111,6 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     return this.livestreams.get(livestreamId)?.get(hostId)?.sessionId ?? null;
   }
 
-  /** What a host currently publishes, or null when it is not publishing. */
-  media(livestreamId: string, hostId: string): HostMedia | null {
-    return this.livestreams.get(livestreamId)?.get(hostId)?.media ?? null;
-  }
-
   presence(livestreamId: string, hostId: string): HostPresence | null {
     return this.livestreams.get(livestreamId)?.get(hostId)?.presence ?? null;
   }
@@ -205,11 +200,6 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
       slot.targets[kind] = slot.targets[kind].filter((t) => t !== target);
       slot.session?.removeTarget(kind, target);
     };
-  }
-
-  /** Asks the host for a keyframe, e.g. when a recorder restarts its decoder. */
-  requestKeyframe(livestreamId: string, hostId: string): void {
-    this.livestreams.get(livestreamId)?.get(hostId)?.session?.requestKeyframe();
   }
 
   async close(): Promise<void> {

@@ -39,11 +39,7 @@ interface HostRecordings {
   recording: LiveRecording | null;
   /** Resolves once the host's own recording runs (null when it failed to start). */
   starting: Promise<LiveRecording | null>;
-  /** Where the composite reads this host. */
-  compositeSource: RtpSource;
   detach: (() => void)[];
-  /** Recording ids used for this host so far: a host that left and joins again starts a new one. */
-  generation: number;
 }
 
 /**
@@ -55,6 +51,7 @@ export class LivestreamRecorder {
   private readonly hosts = new Map<string, HostRecordings>();
   private readonly finished: LiveRecording[] = [];
   private readonly stopping: Promise<void>[] = [];
+  /** Recordings started per host: a host that left and joins again gets a new one. */
   private readonly generations = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private readonly listener = (e: IngestHostEvent) => {
@@ -174,9 +171,7 @@ export class LivestreamRecorder {
       media,
       recording: null,
       starting: Promise.resolve(null),
-      compositeSource,
       detach: [],
-      generation,
     };
     this.hosts.set(hostId, h);
 

@@ -1,36 +1,11 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
-import { after, afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors, probeMedia } from '../../support/ffprobe.ts';
-import { tempDir } from '../../support/tapedeck.ts';
 import { request } from '../whip/whip-client.ts';
-import {
-  describe,
-  snippetFiles,
-  startLiveRig,
-  startPublisher,
-  stopPublishers,
-  type LiveRig,
-  type Publisher,
-} from './harness.ts';
+import { describe, snippetFiles, liveRigs, startPublisher, stopPublishers } from './harness.ts';
 
-const rigs: LiveRig[] = [];
-const publishers: Publisher[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await stopPublishers(publishers.splice(0), 'SIGKILL');
-  await Promise.all(rigs.splice(0).map((r) => r.close()));
-});
-after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function rig(): Promise<LiveRig> {
-  const dir = await tempDir('live-faults-');
-  dirs.push(dir);
-  const r = await startLiveRig(dir);
-  rigs.push(r);
-  return r;
-}
+const { rig, publishers } = liveRigs('live-faults');
 
 test(
   'a host killed and publishing again within 10 s continues the same recordings',
@@ -60,7 +35,6 @@ test(
     await stopPublishers(publishers.splice(0), 'SIGTERM');
     await r.waitFor((e) => e.event.hostId === 'h1' && e.event.type === 'left', 15_000);
     await r.close();
-    rigs.splice(0);
 
     const h1Events = r.events.filter((e) => e.event.hostId === 'h1').map((e) => e.event.type);
     assert.deepEqual(
@@ -274,7 +248,6 @@ test(
     );
     await stopPublishers(publishers.splice(0), 'SIGTERM');
     await r.close();
-    rigs.splice(0);
     assert.ok(r.events.length >= before);
     for (const id of ['h1', 'h2']) {
       const files = await snippetFiles(r, `host-${id}`);

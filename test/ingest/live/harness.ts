@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, afterEach } from 'node:test';
 import {
   defaultProfile,
   DEFAULT_COMPOSITE_CANVAS,
@@ -12,7 +13,7 @@ import { LiveIngest, type IngestHostEvent } from '../../../src/ingest/live-inges
 import { startWhipServer, type WhipServer } from '../../../src/ingest/whip/server.ts';
 import { LivestreamRecorder } from '../../../src/recorder/livestream-recorder.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
-import { ROOT } from '../../support/tapedeck.ts';
+import { ROOT, tempDir } from '../../support/tapedeck.ts';
 
 export const PUBLISHER = join(ROOT, 'src/ingest/publisher/whip-publisher.py');
 export const SECRET = 'live-ingest-test-secret';
@@ -29,6 +30,7 @@ export interface LiveRig {
   token(hostId: string, livestreamId?: string): string;
   /** Resolves with the first host event matching, waiting up to timeoutMs. */
   waitFor(match: (e: IngestHostEvent) => boolean, timeoutMs: number): Promise<IngestHostEvent>;
+  /** Ends publishes and recordings; a second call waits for the first. */
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startLiveRig(outDir: string, livestreamId = 'show'): Promi
   });
   await recorder.start();
   const server = await startWhipServer({ backend: ingest, tokenSecret: SECRET });
+  let closing: Promise<void> | undefined;
   return {
     ingest,
     recorder,
@@ -80,10 +83,13 @@ export async function startLiveRig(outDir: string, livestreamId = 'show'): Promi
         check();
       });
     },
-    async close() {
-      await server.close();
-      await ingest.close();
-      await recorder.stop();
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await ingest.close();
+        await recorder.stop();
+      })();
+      return closing;
     },
   };
 }
@@ -134,4 +140,29 @@ export async function snippetFiles(rig: LiveRig, recordingId: string): Promise<s
   const dir = join(rig.outDir, rig.livestreamId, recordingId);
   const names = (await readdir(dir)).filter((n) => /\.(mp4|mp3)$/.test(n)).sort();
   return names.map((n) => join(dir, n));
+}
+
+/**
+ * What a test file of live rigs shares: rigs and publishers stopped after each test, even one
+ * that failed or timed out, and the folders removed at the end.
+ */
+export function liveRigs(prefix: string) {
+  const rigs: LiveRig[] = [];
+  const publishers: Publisher[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await stopPublishers(publishers.splice(0), 'SIGKILL');
+    await Promise.all(rigs.splice(0).map((r) => r.close()));
+  });
+  after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+  return {
+    publishers,
+    async rig(): Promise<LiveRig> {
+      const dir = await tempDir(prefix);
+      dirs.push(dir);
+      const r = await startLiveRig(dir);
+      rigs.push(r);
+      return r;
+    },
+  };
 }

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rtpCaps } from '../../../src/ingest/rtc/offer.ts';
 import { WeriftSession } from '../../../src/ingest/rtc/werift-session.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
+import { closeWhipServers, oneSessionWhip, spawnRtpRecorder } from '../rtc/one-session-whip.ts';
 import { decodeErrors, packetTimes } from '../../support/ffprobe.ts';
 import { freePort } from '../../support/ports.ts';
 import { run, runOk } from '../../support/run.ts';
@@ -22,62 +21,15 @@ import { ROOT, tempDir } from '../../support/tapedeck.ts';
 const PUBLISHER = join(ROOT, 'src/ingest/publisher/whip-publisher.py');
 
 const children: ChildProcess[] = [];
-const sessions = new Set<WeriftSession>();
-const servers: Server[] = [];
 const sockets: Socket[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
   await Promise.all(children.splice(0).map((c) => stopTracked(c, 'SIGKILL')));
-  await Promise.all([...sessions].map((s) => s.close()));
-  sessions.clear();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await closeWhipServers();
   for (const s of sockets.splice(0)) s.close();
 });
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-/** Just enough WHIP for one publisher; resolves with the session its POST created. */
-async function whipServer(forward: {
-  video: number;
-  audio: number;
-}): Promise<{ url: string; created: Promise<WeriftSession> }> {
-  let resolveCreated!: (s: WeriftSession) => void;
-  const created = new Promise<WeriftSession>((r) => (resolveCreated = r));
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method === 'POST' && req.url === '/whip') {
-      const session = new WeriftSession({
-        offer: await readBody(req),
-        forward: { video: { port: forward.video }, audio: { port: forward.audio } },
-      });
-      sessions.add(session);
-      const answer = await session.start();
-      res.writeHead(201, { 'Content-Type': 'application/sdp', Location: '/whip/session-1' });
-      res.end(answer);
-      resolveCreated(session);
-    } else if (req.method === 'DELETE') {
-      res.writeHead(200).end();
-    } else {
-      res.writeHead(404).end();
-    }
-  };
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: Error) => res.writeHead(500).end(err.message));
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return { url: `http://127.0.0.1:${address.port}/whip`, created };
-}
 
 /** H.264 NAL unit types an RTP packet carries (RFC 6184: single, STAP-A, FU-A). */
 function nalTypes(rtp: Buffer): number[] {
@@ -146,7 +98,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Pr
 async function publish(args: string[], record?: string): Promise<Live> {
   const [videoPort, audioPort] = [await freePort(), await freePort()];
   const tap = await videoTap(videoPort);
-  const whip = await whipServer({ video: tap.port, audio: audioPort });
+  const whip = await oneSessionWhip({ video: tap.port, audio: audioPort });
   const publisher = spawnTracked('/usr/bin/python3', [PUBLISHER, '--url', whip.url, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -175,23 +127,14 @@ async function publish(args: string[], record?: string): Promise<Live> {
   if (record) {
     const { video, audio } = session.prepared;
     assert.ok(video && audio, 'offer has audio and video');
-    // The recorder of werift-ingest.test.ts: RTP timestamps alone, PLI back to the session.
-    recorder = spawnTracked(
-      'gst-launch-1.0',
-      [
-        '-e',
-        ...`rtpsession name=vs
-        udpsrc port=${videoPort} buffer-size=4194304 caps="${rtpCaps(video)},rtcp-fb-nack-pli=(int)1" ! vs.recv_rtp_sink
-        vs.recv_rtp_src ! rtpjitterbuffer latency=200 mode=none ! rtph264depay request-keyframe=true ! h264parse ! queue ! mux.
-        vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${session.feedbackPort('video')} sync=false async=false
-        udpsrc port=${audioPort} caps="${rtpCaps(audio)}" ! rtpjitterbuffer latency=200 mode=none ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
-        mp4mux name=mux ! filesink location=${record}`
-          .split(/\s+/)
-          .filter((token) => token !== '')
-          .map((token) => token.replaceAll('"', '')),
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    recorder = spawnRtpRecorder({
+      session,
+      video,
+      audio,
+      ports: { video: videoPort, audio: audioPort },
+      out: record,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(recorder);
     recorder.stderr!.on(
       'data',

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rtpCaps } from '../../../src/ingest/rtc/offer.ts';
-import { asksForKeyframe, WeriftSession } from '../../../src/ingest/rtc/werift-session.ts';
+import { asksForKeyframe } from '../../../src/ingest/rtc/werift-session.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
+import { closeWhipServers, oneSessionWhip, spawnRtpRecorder } from './one-session-whip.ts';
 import { decodeErrors, probeMedia } from '../../support/ffprobe.ts';
 import { freePort } from '../../support/ports.ts';
 import { run } from '../../support/run.ts';
@@ -18,75 +17,13 @@ const PUBLISHER = join(ROOT, 'src/ingest/publisher/whip-publisher.py');
 const RECORD_MS = 8000;
 
 const children: ChildProcess[] = [];
-const sessions = new Set<WeriftSession>();
-const servers: Server[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
   await Promise.all(children.splice(0).map((c) => stopTracked(c, 'SIGKILL')));
-  await Promise.all([...sessions].map((s) => s.close()));
-  sessions.clear();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await closeWhipServers();
 });
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-interface Whip {
-  url: string;
-  created: Promise<WeriftSession>;
-  deleted: Promise<void>;
-}
-
-/** Just enough WHIP (RFC 9725) for one publisher: POST creates, DELETE ends. */
-async function whipServer(forward: { video: number; audio: number }): Promise<Whip> {
-  let resolveCreated!: (s: WeriftSession) => void;
-  let resolveDeleted!: () => void;
-  const created = new Promise<WeriftSession>((r) => (resolveCreated = r));
-  const deleted = new Promise<void>((r) => (resolveDeleted = r));
-  let session: WeriftSession | undefined;
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method === 'POST' && req.url === '/whip') {
-      const offer = await readBody(req);
-      session = new WeriftSession({
-        offer,
-        forward: { video: { port: forward.video }, audio: { port: forward.audio } },
-      });
-      sessions.add(session);
-      const answer = await session.start();
-      res.writeHead(201, { 'Content-Type': 'application/sdp', Location: '/whip/session-1' });
-      res.end(answer);
-      resolveCreated(session);
-    } else if (req.method === 'DELETE' && req.url === '/whip/session-1' && session) {
-      await session.close();
-      res.writeHead(200).end();
-      resolveDeleted();
-    } else {
-      res.writeHead(404).end();
-    }
-  };
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: Error) => {
-      res.writeHead(500).end(err.message);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return {
-    url: `http://127.0.0.1:${address.port}/whip`,
-    created,
-    deleted,
-  };
-}
 
 function lines(child: ChildProcess): string[] {
   const out: string[] = [];
@@ -121,7 +58,7 @@ test(
     dirs.push(dir);
     const out = join(dir, 'host.mp4');
     const [videoPort, audioPort] = [await freePort(), await freePort()];
-    const whip = await whipServer({ video: videoPort, audio: audioPort });
+    const whip = await oneSessionWhip({ video: videoPort, audio: audioPort });
 
     const publisher = spawnTracked(
       '/usr/bin/python3',
@@ -148,25 +85,14 @@ test(
     // The payload types come from the offer, so the recorder starts once the session
     // exists. It is usually listening before DTLS completes; if it misses the first
     // keyframe anyway, its depayloader asks for another through the feedback port.
-    // rtpjitterbuffer mode=none takes timestamps from RTP alone: the default mode left
-    // early video buffers without PTS (mp4mux refuses those) when the first packets
-    // arrived in a burst right after DTLS.
-    const recorder = spawnTracked(
-      'gst-launch-1.0',
-      [
-        '-e',
-        ...`rtpsession name=vs
-        udpsrc port=${videoPort} buffer-size=4194304 caps="${rtpCaps(video)},rtcp-fb-nack-pli=(int)1" ! vs.recv_rtp_sink
-        vs.recv_rtp_src ! rtpjitterbuffer latency=200 mode=none ! rtph264depay request-keyframe=true ! h264parse ! queue ! mux.
-        vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${session.feedbackPort('video')} sync=false async=false
-        udpsrc port=${audioPort} caps="${rtpCaps(audio)}" ! rtpjitterbuffer latency=200 mode=none ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
-        mp4mux name=mux ! filesink location=${out}`
-          .split(/\s+/)
-          .filter((token) => token !== '')
-          .map((token) => token.replaceAll('"', '')),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const recorder = spawnRtpRecorder({
+      session,
+      video,
+      audio,
+      ports: { video: videoPort, audio: audioPort },
+      out,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(recorder);
     const recorderErr = stderrOf(recorder);
 
@@ -263,7 +189,7 @@ test(
   'a killed publisher fails its session within the media timeout',
   { timeout: 60_000 },
   async () => {
-    const whip = await whipServer({ video: await freePort(), audio: await freePort() });
+    const whip = await oneSessionWhip({ video: await freePort(), audio: await freePort() });
     const publisher = spawnTracked('/usr/bin/python3', [PUBLISHER, '--url', whip.url], {
       stdio: 'ignore',
     });
