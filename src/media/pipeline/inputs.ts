@@ -63,9 +63,21 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
 const JITTER_MS = 200;
 const UDP_BUFFER = 4 * 1024 * 1024;
 
-function rtpUdp(port: number, caps: string): string {
+/**
+ * How the jitter buffer times packets. Video is "synced": the first packet's arrival sets the
+ * base and RTP timestamps give the rest. When a browser's first packets arrive in a burst right
+ * after DTLS, the default ("slave", which estimates the sender's clock skew) hands some frames on
+ * without a timestamp, and the compositor stops the whole pipeline over them; "none" would start
+ * a late joiner at time 0, behind the composite's clock, so all its frames would be late.
+ * Browsers stamp video with the capture time, so there is no sound-card drift to follow. Audio
+ * RTP time counts samples of the sender's sound card, which drifts from our clock, so audio keeps
+ * the skew estimate.
+ */
+type JitterMode = 'synced' | 'slave';
+
+function rtpUdp(port: number, caps: string, mode: JitterMode): string {
   // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
-  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER} caps=${quote(caps)} ! rtpjitterbuffer latency=${JITTER_MS}`;
+  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER} caps=${quote(caps)} ! rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
 }
 
 function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
@@ -83,7 +95,7 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
         : 'rtpvp8depay request-keyframe=true ! vp8dec';
     // Browsers change resolution mid-stream; scaling with borders keeps every frame the same size.
     return (
-      `${rtpUdp(v.port, `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`)} ! ` +
+      `${rtpUdp(v.port, `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`, 'synced')} ! ` +
       `${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`
     );
   }
@@ -119,7 +131,7 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`)} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave')} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }
