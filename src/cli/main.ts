@@ -14,6 +14,7 @@ import { liveCommand, tokenCommand } from './live.ts';
 import { eventsCommand } from './events.ts';
 import { deliverCommand } from './deliver.ts';
 import { snippetsCommand } from './snippets.ts';
+import { workerCommand } from './worker.ts';
 
 const commands: Command[] = [
   demoCommand,
@@ -24,6 +25,7 @@ const commands: Command[] = [
   eventsCommand,
   snippetsCommand,
   benchCommand,
+  workerCommand,
 ];
 
 function usage(): string {

@@ -215,6 +215,19 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     await this.recoverDir(dir);
   }
 
+  /**
+   * Resolves true once a recording that ended has every snippet delivered (its spool folder is
+   * gone), false after `timeoutMs`.
+   */
+  async settled(dir: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.recordings.has(dir)) {
+      if (Date.now() >= deadline || this.closed) return false;
+      await sleep(100);
+    }
+    return true;
+  }
+
   /** Resolves when every queued snippet is delivered (or quarantined), or after `timeoutMs`. */
   async drain(timeoutMs = Infinity): Promise<boolean> {
     if (this.isIdle()) return true;

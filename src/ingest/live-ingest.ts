@@ -111,6 +111,19 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     return this.livestreams.get(livestreamId)?.get(hostId)?.sessionId ?? null;
   }
 
+  /** Every host the livestream has seen, as it is now. */
+  snapshot(
+    livestreamId: string,
+  ): { hostId: string; presence: HostPresence; media: HostMedia | null }[] {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) return [];
+    return [...hosts].map(([hostId, slot]) => ({
+      hostId,
+      presence: { ...slot.presence },
+      media: slot.media,
+    }));
+  }
+
   presence(livestreamId: string, hostId: string): HostPresence | null {
     return this.livestreams.get(livestreamId)?.get(hostId)?.presence ?? null;
   }

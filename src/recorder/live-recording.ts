@@ -12,6 +12,8 @@ export interface LiveRecordingOptions {
   deliverer?: Deliverer;
   outDir?: string;
   onEvent?: (event: WorkerEvent) => void;
+  /** Lowest first snippet number: numbering goes on from an earlier run of the same track. */
+  startSeq?: number;
 }
 
 /**
@@ -22,6 +24,9 @@ export class LiveRecording {
   readonly snippets: SnippetClosed[] = [];
   private readonly journal: Promise<void>[] = [];
   private stopping: Promise<SnippetClosed[]> | undefined;
+
+  /** Number of the first snippet. */
+  startSeq = 0;
 
   private constructor(
     readonly worker: MediaWorker,
@@ -34,10 +39,14 @@ export class LiveRecording {
     let dir: string;
     let startIndex = 0;
     if (o.deliverer) {
-      ({ dir, startIndex } = await o.deliverer.openRecording(sessionFor(o.livestreamId, o.spec)));
+      ({ dir, startIndex } = await o.deliverer.openRecording(
+        sessionFor(o.livestreamId, o.spec),
+        o.startSeq ?? 0,
+      ));
     } else {
       if (!o.outDir) throw new Error('a live recording needs a deliverer or an outDir');
       dir = o.outDir;
+      startIndex = o.startSeq ?? 0;
       await ensureWritableDir(dir, 'snippets');
     }
     const spec: RecordingSpec = { ...o.spec, outDir: dir };
@@ -53,6 +62,7 @@ export class LiveRecording {
     });
     worker.on('snippet', (s) => rec.snippets.push(s));
     try {
+      rec.startSeq = startIndex;
       const started = await worker.start(spec, startIndex);
       if (deliverer) rec.track(deliverer.workerStarted(dir, worker.pid ?? started.pid), o.onEvent);
     } catch (err) {

@@ -1,4 +1,3 @@
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import type { HostEvent } from '../domain/host-presence.ts';
 import type { OutputProfile } from '../domain/profile.ts';
@@ -8,18 +7,7 @@ import type { MediaKind } from '../ingest/rtc/offer.ts';
 import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
-
-/** A free loopback UDP port for a recorder's udpsrc; it binds the port a moment later. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', resolve);
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
-}
+import { freeUdpPort } from './udp-port.ts';
 
 export interface LivestreamRecorderOptions {
   ingest: LiveIngest;

@@ -1,0 +1,93 @@
+import { resolve } from 'node:path';
+import { assertId } from '../domain/ids.ts';
+import { RemoteIngestPort } from '../ingest/node-api/client.ts';
+import { connectWorker, temporalConfigFromEnv } from '../orchestration/temporal/connection.ts';
+import { startNodeWorker } from '../orchestration/worker.ts';
+import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
+import { parseOptions, UsageError, type Command } from './command.ts';
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: "run a node's Temporal workers and media (started and restarted by `tapedeck up`)",
+  help: `Usage: tapedeck worker --data DIR [--node-id ID]
+
+Runs the Temporal workers of one node: its own media task queue (the recordings, in media worker
+processes, on this node's ingest and spool) and the shared control queue (workflow code).
+\`tapedeck up\` starts it and starts it again if it dies; run it by hand only to add control-queue
+capacity or to debug.
+
+Environment (set by \`tapedeck up\`):
+  TAPEDECK_TEMPORAL_ADDRESS, TAPEDECK_TEMPORAL_NAMESPACE, TAPEDECK_TEMPORAL_TLS(_CERT|_KEY),
+  TAPEDECK_TEMPORAL_API_KEY          where Temporal is
+  TAPEDECK_NODE_API, TAPEDECK_NODE_SECRET   the node's ingest API
+  TAPEDECK_STORE, TAPEDECK_BUS       store and bus URLs (default: file store and embedded bus in DIR)
+
+Options:
+  --data DIR        the node's data folder (spool, outbox)                     [required]
+  --node-id ID      which node's media queue to serve                  [default: node1]
+  -h, --help        this help
+`,
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, {
+      data: { type: 'string' },
+      'node-id': { type: 'string' },
+    });
+    if (values.help) {
+      process.stdout.write(this.help);
+      return 0;
+    }
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (!values.data) throw new UsageError('--data DIR is required');
+    const nodeId = assertId('node id', values['node-id'] ?? 'node1');
+    const temporal = temporalConfigFromEnv();
+    if (!temporal) throw new UsageError('TAPEDECK_TEMPORAL_ADDRESS is not set');
+    const nodeApi = process.env.TAPEDECK_NODE_API;
+    const nodeSecret = process.env.TAPEDECK_NODE_SECRET;
+    if (!nodeApi || !nodeSecret)
+      throw new UsageError('TAPEDECK_NODE_API and TAPEDECK_NODE_SECRET are not set');
+    const log = (line: string) => process.stderr.write(`worker: ${line}\n`);
+
+    const config = {
+      dataDir: resolve(values.data),
+      storeUrl: process.env.TAPEDECK_STORE,
+      busUrl: process.env.TAPEDECK_BUS,
+    };
+    const delivery = await startDelivery(config, await parseDeliveryConfig(config));
+    delivery.deliverer.on('warning', (w) => log(w));
+    const connection = await connectWorker(temporal);
+    const worker = await startNodeWorker({
+      connection,
+      namespace: temporal.namespace,
+      nodeId,
+      ingest: new RemoteIngestPort(nodeApi, nodeSecret),
+      delivery,
+      log,
+    });
+    log(`running (node ${nodeId}, pid ${process.pid})`);
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      log('stopping: finishing the last snippets…');
+      void worker.shutdown();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    // The node that started this worker is gone: finish and exit rather than record for nobody.
+    const parent = process.ppid;
+    const orphanCheck = setInterval(() => {
+      if (process.ppid !== parent) stop();
+    }, 1_000);
+    try {
+      await worker.done;
+    } finally {
+      clearInterval(orphanCheck);
+      await worker.shutdown();
+      await delivery.deliverer.drain(30_000);
+      await delivery.outbox.drain(10_000).catch(() => undefined);
+      await delivery.close();
+      await connection.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
+import {
+  ConflictError,
+  NotFoundError,
+  startControlApi,
+  type ControlApi,
+  type LivestreamService,
+} from '../api/control-api.ts';
+import type { ControlEvent, CreateLivestream } from '../domain/control-requests.ts';
+import {
+  defaultProfile,
+  DEFAULT_COMPOSITE_CANVAS,
+  DEFAULT_HOST_CANVAS,
+} from '../domain/profile.ts';
+import { workflowIds } from '../domain/recording-plan.ts';
+import { issueToken } from '../domain/whip-token.ts';
+import { openBus } from '../delivery/bus/open.ts';
+import type { MessageBus } from '../delivery/bus/port.ts';
+import { Outbox } from '../delivery/outbox.ts';
+import { openStore } from '../delivery/store/open.ts';
+import type { ObjectStore } from '../delivery/store/port.ts';
+import { LocalIngestPort } from '../ingest/ingest-port.ts';
+import { LiveIngest } from '../ingest/live-ingest.ts';
+import { startNodeApi, type NodeApiServer } from '../ingest/node-api/server.ts';
+import { startWhipServer, type WhipServer } from '../ingest/whip/server.ts';
+import type { Profiles } from '../orchestration/contracts.ts';
+import { relayHostEvents } from '../orchestration/host-event-relay.ts';
+import { LivestreamClient } from '../orchestration/livestream-client.ts';
+import {
+  connectClient,
+  temporalConfigToEnv,
+  type TemporalConfig,
+} from '../orchestration/temporal/connection.ts';
+import { startDevServer, type DevServer } from '../orchestration/temporal/dev-server.ts';
+import { defaultStoreUrl } from '../recorder/delivery-runtime.ts';
+import { announceHostEvents } from '../recorder/host-events.ts';
+import { Metrics } from './metrics.ts';
+import { persistentSecret } from './secrets.ts';
+import { WorkerSupervisor } from './worker-supervisor.ts';
+
+export interface NodeConfig {
+  dataDir: string;
+  nodeId?: string;
+  /** Control API port; 0 picks a free one. */
+  apiPort?: number;
+  /** WHIP endpoint port; 0 picks a free one. */
+  whipPort?: number;
+  /** Base URL hosts reach the WHIP endpoint at (behind a proxy); default the local one. */
+  publicWhipUrl?: string;
+  /** A Temporal cluster; null starts the embedded dev server in the data folder. */
+  temporal?: TemporalConfig | null;
+  /** Serve Temporal's web UI with the embedded server. */
+  temporalUi?: boolean;
+  storeUrl?: string;
+  busUrl?: string;
+  apiKeys?: string[];
+  profiles?: Profiles;
+  rtmpUrl?: string;
+  hlsDir?: string;
+  /** Start the worker process (default true). */
+  worker?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunningNode {
+  nodeId: string;
+  dataDir: string;
+  apiUrl: string;
+  whipUrl: string;
+  apiKey: string;
+  whipSecret: string;
+  temporal: TemporalConfig;
+  temporalUiUrl: string | null;
+  storeDescription: string;
+  busDescription: string;
+  store: ObjectStore;
+  ingest: LiveIngest;
+  client: Client;
+  livestreams: LivestreamClient;
+  service: LivestreamService;
+  worker: WorkerSupervisor | null;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+/**
+ * One tapedeck node: the WHIP ingest, the control API, the node API its worker uses, and the
+ * worker itself (a supervised child process that runs the Temporal workers and the media). With
+ * no Temporal cluster configured it starts Temporal's dev server with its data in the data folder.
+ */
+export async function startNode(c: NodeConfig): Promise<RunningNode> {
+  const dataDir = resolve(c.dataDir);
+  const nodeId = c.nodeId ?? 'node1';
+  const log = c.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const f of cleanups.reverse())
+      await f().catch((err: Error) => log(`stop: ${err.message}`));
+  };
+  try {
+    let dev: DevServer | null = null;
+    let temporal = c.temporal ?? null;
+    if (!temporal) {
+      dev = await startDevServer({
+        dataDir: join(dataDir, 'temporal'),
+        uiPort: c.temporalUi === false ? false : undefined,
+      });
+      cleanups.push(() => dev!.stop());
+      temporal = { address: dev.address, namespace: dev.namespace };
+    }
+    const client = await connectClient(temporal);
+    cleanups.push(() => client.connection.close());
+    const livestreams = new LivestreamClient(client);
+
+    const store = openStore(c.storeUrl ?? defaultStoreUrl(dataDir));
+    cleanups.push(() => store.close());
+    const bus: MessageBus = await openBus(c.busUrl ?? 'embedded', { dataDir });
+    cleanups.push(() => bus.close());
+    const outbox = await Outbox.open({ dataDir: join(dataDir, 'control'), bus });
+    outbox.start();
+    cleanups.push(() => outbox.close());
+
+    const metrics = new Metrics();
+    metrics.define('tapedeck_livestreams_created_total', 'counter', 'Livestreams created');
+    metrics.define('tapedeck_host_events_total', 'counter', 'Host events relayed to the workflows');
+    metrics.define(
+      'tapedeck_host_event_delivery_failures_total',
+      'counter',
+      'Host event sends that failed (retried)',
+    );
+    metrics.define('tapedeck_worker_restarts_total', 'counter', 'Worker process restarts');
+    metrics.define('tapedeck_publishing_hosts', 'gauge', 'Hosts publishing now');
+
+    const ingest = new LiveIngest({ loopbackOnly: true });
+    ingest.on('warning', (w) => log(`ingest: ${w}`));
+    cleanups.push(() => ingest.close());
+    const stopAnnouncing = announceHostEvents(ingest, outbox, (err) =>
+      log(`host event not queued: ${err.message}`),
+    );
+    cleanups.push(async () => stopAnnouncing());
+    const relay = relayHostEvents(
+      ingest,
+      {
+        hostEvent: async (ls, e) => {
+          await livestreams.hostEvent(ls, e);
+          metrics.add('tapedeck_host_events_total', 1, { type: e.type });
+        },
+      },
+      (w) => {
+        metrics.add('tapedeck_host_event_delivery_failures_total');
+        log(w);
+      },
+    );
+    cleanups.push(async () => relay.stop());
+
+    const whipSecret = await persistentSecret(join(dataDir, 'secrets', 'whip-secret'));
+    const apiKeys = c.apiKeys?.length
+      ? c.apiKeys
+      : [await persistentSecret(join(dataDir, 'secrets', 'api-key'))];
+    const whip: WhipServer = await startWhipServer({
+      backend: ingest,
+      tokenSecret: whipSecret,
+      port: c.whipPort ?? 0,
+      onError: (err) => log(`whip: ${String(err)}`),
+    });
+    cleanups.push(() => whip.close());
+    const publicWhip = (c.publicWhipUrl ?? whip.url).replace(/\/$/, '');
+
+    const nodeSecret = randomBytes(24).toString('base64url');
+    const nodeApi: NodeApiServer = await startNodeApi({
+      ingest: new LocalIngestPort(ingest),
+      secret: nodeSecret,
+      onError: (err) => log(`node API: ${String(err)}`),
+    });
+    cleanups.push(() => nodeApi.close());
+
+    const profiles: Profiles = c.profiles ?? {
+      composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
+      host: defaultProfile(DEFAULT_HOST_CANVAS),
+    };
+    const known = new Map<string, string[]>();
+    const service: LivestreamService = {
+      async create(req: CreateLivestream) {
+        const livestreamId = req.livestreamId ?? `ls-${randomBytes(6).toString('hex')}`;
+        if (
+          known.has(livestreamId) ||
+          ingest.hasLivestream(livestreamId) ||
+          (await livestreams.state(livestreamId))
+        )
+          throw new ConflictError(`livestream ${livestreamId} exists`);
+        ingest.openLivestream(livestreamId);
+        known.set(livestreamId, req.hostIds);
+        const workflowId = await livestreams.start({
+          livestreamId,
+          nodeId,
+          profiles,
+          ...(c.rtmpUrl ? { rtmpUrl: c.rtmpUrl } : {}),
+          ...(c.hlsDir ? { hlsDir: c.hlsDir } : {}),
+        });
+        metrics.add('tapedeck_livestreams_created_total');
+        const expiresAt = Date.now() + 86_400_000;
+        return {
+          livestreamId,
+          workflowId,
+          hosts: req.hostIds.map((hostId) => ({
+            hostId,
+            whipUrl: `${publicWhip}/whip/${livestreamId}/${hostId}`,
+            token: issueToken(whipSecret, { livestreamId, hostId, expiresAt }),
+          })),
+        };
+      },
+      async state(livestreamId) {
+        const state = await livestreams.state(livestreamId);
+        if (!state) throw new NotFoundError(`no livestream ${livestreamId}`);
+        return { ...state, workflowId: workflowIds.livestream(livestreamId) };
+      },
+      async stop(livestreamId) {
+        if (!(await livestreams.state(livestreamId)))
+          throw new NotFoundError(`no livestream ${livestreamId}`);
+        await ingest.closeLivestream(livestreamId);
+        await relay.idle();
+        await livestreams.stop(livestreamId);
+      },
+      async control(livestreamId, hostId, event: ControlEvent) {
+        if (!ingest.hasLivestream(livestreamId))
+          throw new NotFoundError(`no open livestream ${livestreamId}`);
+        if (!ingest.presence(livestreamId, hostId))
+          throw new NotFoundError(`host ${hostId} has not published to ${livestreamId}`);
+        return ingest.control(livestreamId, hostId, event);
+      },
+      async recordings(livestreamId) {
+        if (!(await livestreams.state(livestreamId)))
+          throw new NotFoundError(`no livestream ${livestreamId}`);
+        return { workflows: await livestreams.recordingWorkflows(livestreamId) };
+      },
+      async snippets(livestreamId, track) {
+        if (!(await livestreams.state(livestreamId)))
+          throw new NotFoundError(`no livestream ${livestreamId}`);
+        const keys: string[] = [];
+        const prefix = track ? `${livestreamId}/${track}/` : `${livestreamId}/`;
+        for await (const o of store.list(prefix)) keys.push(o.key);
+        return keys;
+      },
+    };
+    const api: ControlApi = await startControlApi({
+      service,
+      apiKeys,
+      metrics: () => {
+        let publishing = 0;
+        for (const id of known.keys())
+          for (const h of ingest.snapshot(id))
+            if (h.presence.connection === 'publishing') publishing++;
+        metrics.set('tapedeck_publishing_hosts', publishing);
+        return metrics.text();
+      },
+      port: c.apiPort ?? 0,
+      onError: (err) => log(`api: ${String(err)}`),
+    });
+    cleanups.push(() => api.close());
+
+    let worker: WorkerSupervisor | null = null;
+    if (c.worker ?? true) {
+      let starts = 0;
+      worker = new WorkerSupervisor({
+        args: ['--data', dataDir, '--node-id', nodeId],
+        env: {
+          ...temporalConfigToEnv(temporal),
+          TAPEDECK_NODE_API: nodeApi.url,
+          TAPEDECK_NODE_SECRET: nodeSecret,
+          ...(c.storeUrl ? { TAPEDECK_STORE: c.storeUrl } : {}),
+          ...(c.busUrl ? { TAPEDECK_BUS: c.busUrl } : {}),
+        },
+        onLog: log,
+        onStart: () => {
+          if (starts++ > 0) metrics.add('tapedeck_worker_restarts_total');
+        },
+      });
+      worker.start();
+      const w = worker;
+      // First in the list, so it is stopped (recordings finished) before anything it uses.
+      cleanups.push(() => w.stop());
+    }
+
+    return {
+      nodeId,
+      dataDir,
+      apiUrl: api.url,
+      whipUrl: publicWhip,
+      apiKey: apiKeys[0]!,
+      whipSecret,
+      temporal,
+      temporalUiUrl: dev?.uiUrl ?? null,
+      storeDescription: store.describe,
+      busDescription: bus.describe,
+      store,
+      ingest,
+      client,
+      livestreams,
+      service,
+      worker,
+      metrics,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+export interface SupervisorOptions {
+  args: string[];
+  env: Record<string, string>;
+  onLog: (line: string) => void;
+  /** Called with each new process id, for tests and the status line. */
+  onStart?: (pid: number) => void;
+}
+
+/**
+ * Runs `tapedeck worker` as a child and starts it again whenever it dies, so a crashed worker
+ * takes its recordings back within seconds. Restarts back off while it keeps dying at start.
+ */
+export class WorkerSupervisor {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restarts = 0;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: SupervisorOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    if (this.stopping) return;
+    this.startedAt = Date.now();
+    const child = spawn(process.execPath, ['--import', TSX, CLI, 'worker', ...this.o.args], {
+      env: { ...process.env, ...this.o.env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    this.child = child;
+    if (child.pid !== undefined) this.o.onStart?.(child.pid);
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      if (this.stopping) return;
+      // A worker that ran a while restarts at once; one that keeps failing at start backs off.
+      const ranMs = Date.now() - this.startedAt;
+      this.restarts = ranMs > 30_000 ? 0 : this.restarts + 1;
+      const delay = Math.min(10_000, this.restarts <= 1 ? 0 : 500 * 2 ** this.restarts);
+      this.o.onLog(`worker exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
+      this.timer = setTimeout(() => this.start(), delay);
+    });
+  }
+
+  /** Asks the worker to finish its recordings (SIGTERM), then kills it after `graceMs`. */
+  async stop(graceMs = 60_000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(kill);
+  }
+}

@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { Deliverer } from '../../delivery/deliverer.ts';
+import type { IngestPort } from '../../ingest/ingest-port.ts';
+import type { RecordingSpec } from '../../media/pipeline/spec.ts';
+import type { WorkerEvent } from '../../media/worker/protocol.ts';
+import { IngestFollower, rtpSourceFor, viewOfSnapshot } from '../../recorder/ingest-follower.ts';
+import { LiveRecording } from '../../recorder/live-recording.ts';
+import type {
+  NodeActivities,
+  RecordingHandle,
+  RecordingProgress,
+  RecordingRequest,
+  RecordingResult,
+} from '../contracts.ts';
+
+export interface NodeActivityDeps {
+  ingest: IngestPort;
+  deliverer: Deliverer;
+  log?: (line: string) => void;
+  /** A recording nobody holds a lease on for this long is ended (its workflow is gone). */
+  leaseGraceMs?: number;
+}
+
+interface Entry {
+  handle: RecordingHandle;
+  key: string;
+  recording: LiveRecording;
+  follower: IngestFollower;
+  progress: RecordingProgress;
+  leases: number;
+  leaseLapsedAt: number;
+  /** Set once EOS was asked for; resolves when the last snippet is finished. */
+  stopping: Promise<RecordingResult> | null;
+  /** Set when the media worker died. */
+  failure: Error | null;
+  changed: () => void;
+  changes: Promise<void>;
+}
+
+const HEARTBEAT_MS = 1_000;
+
+/**
+ * The activities that run a node's recordings. A recording lives in this process between
+ * startRecording and its end; awaitRecording is the workflow's lease on it (heartbeats carry
+ * its progress, so a lost node's numbering goes on elsewhere), and ends it only when asked:
+ * stopRecording, or cancellation of the workflow. A recording whose lease lapsed (its workflow
+ * moved to a new run and did not take it back, or was terminated) is ended after a grace period.
+ */
+export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
+  close(): Promise<void>;
+  running(): RecordingHandle[];
+} {
+  const entries = new Map<string, Entry>();
+  const log = (line: string) => deps.log?.(line);
+  const grace = deps.leaseGraceMs ?? 30_000;
+
+  const end = (e: Entry): Promise<RecordingResult> => {
+    e.stopping ??= (async () => {
+      await e.follower.stop().catch((err: Error) => log(`${e.key}: ${err.message}`));
+      await e.recording.stop();
+      // Ended means stored: the last snippets are delivered before the workflow hears of it.
+      if (!(await deps.deliverer.settled(e.recording.dir, 60_000)))
+        log(`${e.key}: snippets still waiting for the store; they stay in the spool`);
+      entries.delete(e.handle.handleId);
+      e.changed();
+      return {
+        recordingId: e.handle.recordingId,
+        startedAtMs: e.handle.startedAtMs,
+        endedAtMs: Date.now(),
+        lastSeq: e.progress.lastSeq,
+        snippets: e.progress.snippets,
+      };
+    })();
+    return e.stopping;
+  };
+
+  const reaper = setInterval(() => {
+    for (const e of entries.values())
+      if (e.leases === 0 && !e.stopping && Date.now() - e.leaseLapsedAt > grace) {
+        log(`${e.key}: nobody holds it any more; ending it`);
+        void end(e);
+      }
+  }, 1_000);
+  reaper.unref();
+
+  const findByKey = (key: string) => [...entries.values()].find((e) => e.key === key);
+
+  return {
+    async startRecording(req: RecordingRequest): Promise<RecordingHandle> {
+      const key = `${req.livestreamId}/${req.recordingId}`;
+      const existing = findByKey(key);
+      // A retried start finds the recording its first attempt made.
+      if (existing && !existing.stopping && !existing.failure) return existing.handle;
+      // The same track restarting (camera back on) reuses its spool folder: the old one must be done.
+      if (existing?.stopping) await existing.stopping.catch(() => undefined);
+      // Filled from the first snippet on, which opens before start() returns.
+      const progress: RecordingProgress = { lastSeq: null, snippets: 0 };
+      const onEvent = (event: WorkerEvent) => {
+        if (event.event === 'snippet-opened') {
+          progress.lastSeq = Math.max(progress.lastSeq ?? -1, event.data.seq);
+          progress.snippets += 1;
+        } else if (event.event === 'warning' || event.event === 'error')
+          log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
+      };
+      let spec: Omit<RecordingSpec, 'outDir'>;
+      let only: ConstructorParameters<typeof IngestFollower>[0]['only'];
+      if (req.kind === 'composite') {
+        spec = {
+          kind: 'composite',
+          recordingId: req.recordingId,
+          profile: req.profile,
+          inputs: [],
+          ...(req.rtmpUrl ? { rtmpUrl: req.rtmpUrl } : {}),
+          ...(req.hlsDir ? { hlsDir: req.hlsDir } : {}),
+        };
+      } else {
+        const hostId = req.hostId!;
+        const host = (await deps.ingest.hosts(req.livestreamId)).find((h) => h.hostId === hostId);
+        if (!host?.media)
+          throw ApplicationFailure.retryable(`host ${hostId} has not published yet`, 'NoMedia');
+        const view = viewOfSnapshot(host);
+        const source = await rtpSourceFor(
+          host.media,
+          req.kind === 'host' ? 'video+audio' : 'audio',
+        );
+        only = { hostId, view, media: host.media, source };
+        spec = {
+          kind: req.kind,
+          recordingId: req.recordingId,
+          profile: req.profile,
+          inputs: [
+            { id: hostId, displayName: hostId, source, cameraOn: view.cameraOn && !view.dropped },
+          ],
+        };
+      }
+      const recording = await LiveRecording.start({
+        livestreamId: req.livestreamId,
+        spec,
+        deliverer: deps.deliverer,
+        startSeq: req.startSeq,
+        onEvent,
+      });
+      const follower = new IngestFollower({
+        ingest: deps.ingest,
+        livestreamId: req.livestreamId,
+        recording,
+        owner: req.recordingId,
+        kinds: req.kind === 'audio' ? 'audio' : 'video+audio',
+        ...(only ? { only } : {}),
+        onLog: log,
+      });
+      const handle: RecordingHandle = {
+        handleId: randomUUID(),
+        recordingId: req.recordingId,
+        startSeq: recording.startSeq,
+        startedAtMs: Date.now(),
+      };
+      let changed!: () => void;
+      const made: Entry = {
+        handle,
+        key,
+        recording,
+        follower,
+        progress,
+        leases: 0,
+        leaseLapsedAt: Date.now(),
+        stopping: null,
+        failure: null,
+        changed: () => changed(),
+        changes: Promise.resolve(),
+      };
+      const arm = () => {
+        made.changes = new Promise<void>((r) => (changed = r));
+      };
+      arm();
+      made.changed = () => {
+        changed();
+        arm();
+      };
+      entries.set(handle.handleId, made);
+      recording.worker.once('died', ({ code, signal }) => {
+        made.failure = new Error(`media worker died (${signal ?? `exit code ${code}`})`);
+        made.changed();
+        void end(made);
+      });
+      try {
+        await follower.start();
+      } catch (err) {
+        await end(made);
+        throw err;
+      }
+      log(`${key}: recording from snippet ${handle.startSeq}`);
+      return handle;
+    },
+
+    async awaitRecording(handle: RecordingHandle): Promise<RecordingResult> {
+      const e = entries.get(handle.handleId);
+      if (!e)
+        throw ApplicationFailure.nonRetryable(
+          `recording ${handle.recordingId} is not running on this node (its worker restarted)`,
+          'RecordingLost',
+        );
+      const ctx = Context.current();
+      e.leases += 1;
+      try {
+        for (;;) {
+          ctx.heartbeat({ ...e.progress });
+          if (e.failure) throw ApplicationFailure.nonRetryable(e.failure.message, 'RecordingLost');
+          if (e.stopping) return await e.stopping;
+          await Promise.race([
+            e.changes,
+            ctx.sleep(HEARTBEAT_MS).catch(() => undefined),
+            ctx.cancelled,
+          ]);
+        }
+      } catch (err) {
+        // Cancelled: the lease ends, the recording goes on for the next run of its workflow.
+        if (err instanceof CancelledFailure) log(`${e.key}: lease released (${err.message})`);
+        throw err;
+      } finally {
+        e.leases -= 1;
+        e.leaseLapsedAt = Date.now();
+      }
+    },
+
+    async stopRecording(handle: RecordingHandle): Promise<void> {
+      const e = entries.get(handle.handleId);
+      if (e) await end(e);
+    },
+
+    running: () => [...entries.values()].map((e) => e.handle),
+
+    async close(): Promise<void> {
+      clearInterval(reaper);
+      await Promise.allSettled([...entries.values()].map((e) => end(e)));
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { HostEvent } from '../domain/host-presence.ts';
+import type { OutputProfile } from '../domain/profile.ts';
+import type { HostView, NextSeq } from '../domain/recording-plan.ts';
+import type { Variant } from '../domain/snippet-key.ts';
+
+/** What a node records: the composite of a livestream, or one host in MP4 or MP3. */
+export interface RecordingRequest {
+  livestreamId: string;
+  /** Spool and journal name; snippets go to the composite's or the host's track. */
+  recordingId: string;
+  kind: 'composite' | 'host' | 'audio';
+  hostId?: string;
+  /** First snippet number: numbering goes on where an earlier run of the same track stopped. */
+  startSeq: number;
+  profile: OutputProfile;
+  /** Live outputs of the composite (RTMP and HLS off unless given). */
+  rtmpUrl?: string;
+  hlsDir?: string;
+}
+
+export interface RecordingHandle {
+  /** Names the running recording inside its node's worker process. */
+  handleId: string;
+  recordingId: string;
+  startSeq: number;
+  startedAtMs: number;
+}
+
+export interface RecordingProgress {
+  /** Highest snippet number opened so far, or null. */
+  lastSeq: number | null;
+  snippets: number;
+}
+
+export interface RecordingResult extends RecordingProgress {
+  recordingId: string;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+/** Activities on a node's own task queue: they touch its media workers, spool and ingest. */
+export interface NodeActivities {
+  /** Starts the pipeline and returns once it runs, so a switch can overlap old and new. */
+  startRecording(request: RecordingRequest): Promise<RecordingHandle>;
+  /** Runs until stopRecording or cancellation, heartbeating progress; both end with EOS. */
+  awaitRecording(handle: RecordingHandle): Promise<RecordingResult>;
+  stopRecording(handle: RecordingHandle): Promise<void>;
+}
+
+/** One stretch of a track recorded by one pipeline. */
+export interface RecordingSegment {
+  recordingId: string;
+  variant: Variant;
+  firstSeq: number;
+  lastSeq: number | null;
+  startedAtMs: number;
+  endedAtMs: number | null;
+  /** Why it ended: switched, stopped, or lost (the node's worker died; the rest is a gap). */
+  ended: 'running' | 'switched' | 'stopped' | 'lost';
+}
+
+export interface TrackSummary {
+  workflowId: string;
+  track: string;
+  segments: RecordingSegment[];
+}
+
+export interface Profiles {
+  composite: OutputProfile;
+  host: OutputProfile;
+}
+
+export interface LivestreamInput {
+  livestreamId: string;
+  nodeId: string;
+  profiles: Profiles;
+  rtmpUrl?: string;
+  hlsDir?: string;
+  /** Carried over by Continue-As-New. */
+  carried?: LivestreamCarried;
+}
+
+export interface LivestreamCarried {
+  hosts: Record<string, HostView>;
+  started: string[];
+  ended: Record<string, TrackSummary>;
+  stopping: boolean;
+  eventsSeen: number;
+}
+
+export interface LivestreamState {
+  livestreamId: string;
+  stopping: boolean;
+  hosts: HostView[];
+  recordingWorkflows: string[];
+  ended: string[];
+}
+
+export interface TrackInput {
+  livestreamId: string;
+  nodeId: string;
+  parentWorkflowId: string;
+  profile: OutputProfile;
+  /** Host recordings; absent for the composite. */
+  hostId?: string;
+  view?: HostView;
+  rtmpUrl?: string;
+  hlsDir?: string;
+  /** Carried over by Continue-As-New. */
+  nextSeq?: NextSeq;
+  segments?: RecordingSegment[];
+  stopping?: boolean;
+  running?: { variant: Variant; handle: RecordingHandle } | null;
+}
+
+export type { HostEvent };

@@ -1,0 +1,47 @@
+import type { HostEvent } from '../domain/host-presence.ts';
+import type { LiveIngest, IngestHostEvent } from '../ingest/live-ingest.ts';
+
+export interface HostEventSink {
+  hostEvent(livestreamId: string, event: HostEvent): Promise<void>;
+}
+
+/**
+ * Passes the ingest's host events to the livestream workflows in order, per livestream, and keeps
+ * retrying while Temporal is unreachable: an event is dropped only when its livestream closed.
+ */
+export function relayHostEvents(
+  ingest: LiveIngest,
+  sink: HostEventSink,
+  onWarning: (message: string) => void,
+): { stop(): void; idle(): Promise<void> } {
+  const queues = new Map<string, Promise<void>>();
+  let stopped = false;
+  const send = async (e: IngestHostEvent): Promise<void> => {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await sink.hostEvent(e.livestreamId, e.event);
+        return;
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0)
+          onWarning(
+            `host event ${e.event.type} of ${e.livestreamId}/${e.event.hostId} not delivered yet: ${(err as Error).message}`,
+          );
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * attempt)));
+      }
+    }
+  };
+  const listener = (e: IngestHostEvent) => {
+    const q = (queues.get(e.livestreamId) ?? Promise.resolve()).then(() => send(e));
+    queues.set(e.livestreamId, q);
+  };
+  ingest.on('host', listener);
+  return {
+    stop() {
+      stopped = true;
+      ingest.off('host', listener);
+    },
+    async idle() {
+      await Promise.all(queues.values());
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { HostEvent } from '../domain/host-presence.ts';
+import { CONTROL_TASK_QUEUE, workflowIds } from '../domain/recording-plan.ts';
+import type { LivestreamInput, LivestreamState } from './contracts.ts';
+import { hostEventSignal, livestreamStateQuery, stopSignal } from './signals.ts';
+import type { LivestreamSummary } from './workflows/livestream-workflow.ts';
+
+/** What the API and the CLI do with livestream workflows. */
+export class LivestreamClient {
+  constructor(private readonly client: Client) {}
+
+  /** Starts the livestream's workflow; a second call for the same id finds the running one. */
+  async start(input: LivestreamInput): Promise<string> {
+    const workflowId = workflowIds.livestream(input.livestreamId);
+    await this.client.workflow.start('livestreamWorkflow', {
+      workflowId,
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+    return workflowId;
+  }
+
+  async hostEvent(livestreamId: string, event: HostEvent): Promise<void> {
+    await this.client.workflow
+      .getHandle(workflowIds.livestream(livestreamId))
+      .signal(hostEventSignal, event);
+  }
+
+  async stop(livestreamId: string): Promise<void> {
+    await this.client.workflow.getHandle(workflowIds.livestream(livestreamId)).signal(stopSignal);
+  }
+
+  /** Waits for the livestream workflow to finish (after stop) and returns its summary. */
+  async result(livestreamId: string): Promise<LivestreamSummary> {
+    return (await this.client.workflow
+      .getHandle(workflowIds.livestream(livestreamId))
+      .result()) as LivestreamSummary;
+  }
+
+  /** The workflow's state, or null when there is no such livestream. */
+  async state(livestreamId: string): Promise<LivestreamState | null> {
+    try {
+      return await this.client.workflow
+        .getHandle(workflowIds.livestream(livestreamId))
+        .query(livestreamStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Recording workflows of a livestream, as Temporal lists them. */
+  async recordingWorkflows(
+    livestreamId: string,
+  ): Promise<{ workflowId: string; type: string; status: string }[]> {
+    const out: { workflowId: string; type: string; status: string }[] = [];
+    const prefix = `${workflowIds.livestream(livestreamId)}-`;
+    for await (const w of this.client.workflow.list({
+      query: `WorkflowId STARTS_WITH "${prefix}"`,
+    }))
+      out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
+    // Continue-As-New leaves one closed execution per run: list each workflow once.
+    const seen = new Map<string, { workflowId: string; type: string; status: string }>();
+    for (const w of out)
+      if (!seen.has(w.workflowId) || w.status === 'RUNNING') seen.set(w.workflowId, w);
+    return [...seen.values()];
+  }
+}

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = address && typeof address === 'object' ? address.port : 0;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+export interface DevServerOptions {
+  /** Folder for the server's SQLite file; history survives a restart of the server. */
+  dataDir: string;
+  namespace?: string;
+  /** Frontend (gRPC) port; free one when omitted. */
+  port?: number;
+  /** Web UI port; free one when omitted, none when false. */
+  uiPort?: number | false;
+  /** The temporal CLI; `temporal` on PATH by default. */
+  executable?: string;
+  startTimeoutMs?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface DevServer {
+  /** host:port for the SDK. */
+  readonly address: string;
+  readonly namespace: string;
+  readonly uiUrl: string | null;
+  readonly pid: number | undefined;
+  /** Stops the server (its data stays in dataDir). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Temporal's dev server (the temporal CLI, SQLite in dataDir) on loopback and waits until
+ * it answers. It is tapedeck's embedded default; production points at a Temporal cluster.
+ */
+export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
+  const namespace = o.namespace ?? 'default';
+  const port = o.port ?? (await freeTcpPort());
+  const uiPort = o.uiPort === false ? null : (o.uiPort ?? (await freeTcpPort()));
+  await mkdir(o.dataDir, { recursive: true });
+  const args = [
+    ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)],
+    ...['--http-port', String(await freeTcpPort()), '--metrics-port', String(await freeTcpPort())],
+    ...['--db-filename', join(o.dataDir, 'temporal.sqlite'), '--namespace', namespace],
+    ...['--log-level', 'warn', '--log-format', 'json'],
+    // No call home for a version check: the embedded server talks to loopback only.
+    ...['--dynamic-config-value', 'frontend.enableServerVersionCheck=false'],
+    ...(uiPort === null ? ['--headless'] : ['--ui-ip', '127.0.0.1', '--ui-port', String(uiPort)]),
+  ];
+  const child = spawn(o.executable ?? 'temporal', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
+    // Its own process group, so a stop reaches the UI server it starts too.
+    detached: true,
+  });
+  let log = '';
+  const keep = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    log = (log + text).slice(-8_000);
+    for (const line of text.split('\n')) if (line.trim()) o.onLog?.(line);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`temporal could not start: ${err.message}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`temporal dev server exited (${code ?? signal}) while starting\n${log}`)),
+    );
+  });
+  exited.catch(() => undefined);
+  const address = `127.0.0.1:${port}`;
+  try {
+    await Promise.race([waitServing(address, o.startTimeoutMs ?? 60_000), exited]);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return {
+    address,
+    namespace,
+    uiUrl: uiPort === null ? null : `http://127.0.0.1:${uiPort}`,
+    pid: child.pid,
+    stop: () => stopChild(child),
+  };
+}
+
+async function waitServing(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        const health = await connection.healthService.check({});
+        // 1 is SERVING in grpc.health.v1.
+        if (health.status === 1) return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `temporal dev server not serving at ${address} within ${timeoutMs} ms: ${String(last)}`,
+  );
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  kill('SIGTERM');
+  const timer = setTimeout(() => kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}

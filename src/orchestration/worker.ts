@@ -1,0 +1,70 @@
+import { fileURLToPath } from 'node:url';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '../domain/recording-plan.ts';
+import type { IngestPort } from '../ingest/ingest-port.ts';
+import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
+import { createNodeActivities } from './activities/node-activities.ts';
+
+const WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export interface NodeWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  nodeId: string;
+  ingest: IngestPort;
+  delivery: DeliveryRuntime;
+  /** Also run workflow code (the control queue); every node does by default. */
+  control?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface NodeWorker {
+  /** Resolves when both workers stopped. */
+  readonly done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * A node's Temporal workers: its own media queue (recordings on this node's ingest and spool)
+ * and, unless told otherwise, the shared control queue that runs workflow code.
+ */
+export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker> {
+  const activities = createNodeActivities({
+    ingest: o.ingest,
+    deliverer: o.delivery.deliverer,
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const media = await Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: nodeTaskQueue(o.nodeId),
+    activities,
+    // Recordings are long and mostly wait; the media itself is in child processes.
+    maxConcurrentActivityTaskExecutions: 200,
+    shutdownGraceTime: '20 seconds',
+  });
+  const workers = [media];
+  if (o.control ?? true) {
+    workers.push(
+      await Worker.create({
+        connection: o.connection,
+        namespace: o.namespace,
+        taskQueue: CONTROL_TASK_QUEUE,
+        workflowsPath: WORKFLOWS,
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  let shut: Promise<void> | null = null;
+  return {
+    done,
+    shutdown() {
+      shut ??= (async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await done.catch(() => undefined);
+        await activities.close();
+      })();
+      return shut;
+    },
+  };
+}

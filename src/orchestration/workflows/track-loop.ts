@@ -1,0 +1,213 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  sleep,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import { afterLastSeq, type NextSeq } from '../../domain/recording-plan.ts';
+import type { Variant } from '../../domain/snippet-key.ts';
+import type {
+  NodeActivities,
+  RecordingHandle,
+  RecordingProgress,
+  RecordingRequest,
+  RecordingResult,
+  RecordingSegment,
+} from '../contracts.ts';
+
+/** A recording whose awaitRecording lease is held by this run. */
+export interface RunningRecording {
+  variant: Variant;
+  handle: RecordingHandle;
+}
+
+export interface TrackLoopState {
+  nextSeq: NextSeq;
+  segments: RecordingSegment[];
+  /** Handed over by Continue-As-New: the node keeps it running while the next run takes it. */
+  running: RunningRecording | null;
+}
+
+export interface TrackLoopOptions {
+  nodeQueue: string;
+  /** The variant to record now, or null for none; read again after every change. */
+  desired: () => Variant | null;
+  request: (variant: Variant, startSeq: number) => RecordingRequest;
+  stopping: () => boolean;
+  /** True when the history is long enough for Continue-As-New. */
+  historyFull: () => boolean;
+}
+
+function nodeActivities(queue: string) {
+  const start = proxyActivities<NodeActivities>({
+    taskQueue: queue,
+    startToCloseTimeout: '60 seconds',
+    retry: { initialInterval: '500 ms', maximumInterval: '5 seconds', maximumAttempts: 20 },
+  });
+  // The lease on a running recording: heartbeats every second, so a dead node shows within 3 s.
+  // Not retried: the recording lived in the dead worker; the loop starts a new one instead.
+  const lease = proxyActivities<NodeActivities>({
+    taskQueue: queue,
+    startToCloseTimeout: '3650 days',
+    heartbeatTimeout: '3 seconds',
+    retry: { maximumAttempts: 1 },
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+  });
+  const stop = proxyActivities<NodeActivities>({
+    taskQueue: queue,
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '500 ms', maximumAttempts: 5 },
+  });
+  return {
+    startRecording: start.startRecording,
+    awaitRecording: lease.awaitRecording,
+    stopRecording: stop.stopRecording,
+  };
+}
+
+/** The progress a lost recording last reported, from its heartbeat timeout. */
+function lastHeartbeat(err: unknown): RecordingProgress | null {
+  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+    const details = err.cause.lastHeartbeatDetails as RecordingProgress | undefined;
+    return details ?? null;
+  }
+  return null;
+}
+
+interface Lease {
+  running: RunningRecording;
+  segment: RecordingSegment;
+  done: boolean;
+  result?: RecordingResult;
+  error?: unknown;
+  settled: Promise<void>;
+}
+
+/**
+ * Keeps one track recorded the way `desired` says, on the node's queue: starts the new
+ * recording before it stops the old one (a switch leaves no hole), restarts a recording whose
+ * node died with the numbering going on, and ends everything with EOS on stop or cancellation.
+ * Returns 'stopped', or 'continue' with a recording still running for the next run to take.
+ */
+export async function runTrack(
+  o: TrackLoopOptions,
+  state: TrackLoopState,
+): Promise<'stopped' | 'continue'> {
+  const acts = nodeActivities(o.nodeQueue);
+  let current: Lease | null = null;
+  let wake = 0;
+
+  const hold = (running: RunningRecording, segment: RecordingSegment): Lease => {
+    const l: Lease = { running, segment, done: false, settled: Promise.resolve() };
+    l.settled = acts.awaitRecording(running.handle).then(
+      (result) => {
+        l.result = result;
+      },
+      (err: unknown) => {
+        l.error = err;
+      },
+    );
+    void l.settled.then(() => {
+      l.done = true;
+      wake += 1;
+    });
+    return l;
+  };
+
+  const settle = (l: Lease, how: RecordingSegment['ended']): void => {
+    const progress = l.result ?? lastHeartbeat(l.error);
+    const lastSeq = progress?.lastSeq ?? null;
+    l.segment.lastSeq = lastSeq;
+    l.segment.endedAtMs = l.result?.endedAtMs ?? Date.now();
+    l.segment.ended = l.error && !isCancellation(l.error) ? 'lost' : how;
+    state.nextSeq = afterLastSeq(state.nextSeq, l.running.variant, lastSeq);
+  };
+
+  const launch = async (variant: Variant): Promise<Lease> => {
+    const handle = await acts.startRecording(o.request(variant, state.nextSeq[variant]));
+    const segment: RecordingSegment = {
+      recordingId: handle.recordingId,
+      variant,
+      firstSeq: handle.startSeq,
+      lastSeq: null,
+      startedAtMs: handle.startedAtMs,
+      endedAtMs: null,
+      ended: 'running',
+    };
+    state.segments.push(segment);
+    // The next snippet number is reserved now: a recording lost before it reports still used it.
+    state.nextSeq = afterLastSeq(state.nextSeq, variant, handle.startSeq);
+    return hold({ variant, handle }, segment);
+  };
+
+  const finish = async (l: Lease, how: RecordingSegment['ended']): Promise<void> => {
+    await acts.stopRecording(l.running.handle).catch((err: unknown) => {
+      log.warn('stopRecording failed; the node ends recordings whose lease lapsed', { err });
+    });
+    await l.settled;
+    settle(l, how);
+  };
+
+  if (state.running) {
+    const segment = state.segments.find(
+      (s) => s.recordingId === state.running!.handle.recordingId && s.ended === 'running',
+    );
+    if (segment) current = hold(state.running, segment);
+    state.running = null;
+  }
+
+  try {
+    for (;;) {
+      if (current?.done) {
+        // It ended without being asked to: its worker died or its pipeline failed.
+        settle(current, 'lost');
+        log.warn('recording lost; starting it again', {
+          recordingId: current.running.handle.recordingId,
+        });
+        current = null;
+        await sleep('500 ms');
+      }
+      const want = o.stopping() ? null : o.desired();
+      if (want !== (current?.running.variant ?? null)) {
+        const old: Lease | null = current;
+        current = null;
+        if (want) {
+          try {
+            current = await launch(want);
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            log.error('could not start a recording; trying again', { err });
+            await sleep('2 seconds');
+          }
+        }
+        if (old) await finish(old, want ? 'switched' : 'stopped');
+        continue;
+      }
+      if (!current && o.stopping()) return 'stopped';
+      if (o.historyFull()) {
+        state.running = current ? current.running : null;
+        return 'continue';
+      }
+      const seen = wake;
+      const variant = current?.running.variant ?? null;
+      await condition(
+        () =>
+          wake !== seen ||
+          o.historyFull() ||
+          (o.stopping() ? null : o.desired()) !== variant ||
+          (o.stopping() && variant === null),
+      );
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled: the last snippet is still finished with EOS.
+    const l = current as Lease | null;
+    if (l) await CancellationScope.nonCancellable(() => finish(l, 'stopped'));
+    throw err;
+  }
+}
