@@ -1,49 +1,60 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  defaultProfile,
-  DEFAULT_COMPOSITE_CANVAS,
-  DEFAULT_HOST_CANVAS,
-} from '../domain/profile.ts';
-import type { RecordingSpec } from '../media/pipeline/spec.ts';
-import { syntheticHost, type RecordingSummary } from '../media/synthetic-recording.ts';
-import type { DeliveredSnippet } from '../delivery/deliverer.ts';
-import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
-import { recordAndDeliver } from '../recorder/record-and-deliver.ts';
-import type { TimelineStep } from '../media/timeline.ts';
+import { parseSnippetKey } from '../domain/snippet-key.ts';
+import { SyntheticHost } from '../ingest/publisher/synthetic-host.ts';
+import { startNode, type RunningNode } from '../node/node.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
 
 const HOSTS = 4;
+const PATTERNS = ['smpte', 'smpte75', 'smpte100', 'bar'];
 
-/** Host 2 turns the camera off for a while, host 4 a little later, so placeholders show. */
-function cameraScript(durationSec: number): Map<number, TimelineStep[]> {
+interface CameraStep {
+  atSec: number;
+  host: number;
+  on: boolean;
+  /** 'publisher' stops the video itself (the ingest notices); 'api' is the platform saying so. */
+  via: 'publisher' | 'api';
+}
+
+/** Host 2 turns its camera off and on again, host 4 is switched off by the platform later on. */
+export function demoCameraScript(durationSec: number): CameraStep[] {
   const at = (f: number) => Math.round(durationSec * f);
-  return new Map([
-    [
-      2,
-      [
-        { atSeconds: at(0.3), action: 'camera-off', host: 2 },
-        { atSeconds: at(0.55), action: 'camera-on', host: 2 },
-      ],
-    ],
-    [4, [{ atSeconds: at(0.6), action: 'camera-off', host: 4 }]],
-  ]);
+  return [
+    { atSec: at(0.3), host: 2, on: false, via: 'publisher' },
+    { atSec: at(0.6), host: 2, on: true, via: 'publisher' },
+    { atSec: at(0.65), host: 4, on: false, via: 'api' },
+  ];
+}
+
+export interface DemoSummary {
+  root: string;
+  livestreamId: string;
+  /** Folder of the file store: a key K is the file STORE/K. */
+  store: string;
+  events: string;
+  hls: string;
+  temporalUi: string | null;
+  workflowIds: { livestream: string; recordings: string[] };
+  tracks: Record<string, string[]>;
 }
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'record a 4-host livestream of synthetic hosts: a composite and one recording per host',
+  summary: 'run a 4-host livestream end to end on this machine and show what it made',
   help: `Usage: tapedeck demo [--data DIR] [--duration SECONDS] [--json]
 
-Runs a livestream of ${HOSTS} synthetic hosts through the media engine: one composite recording
-(all hosts on a 360x640 canvas, with a live HLS playlist) and one recording per host (640x360),
-five recordings in all, each cut into 15-second snippets. Hosts turn their cameras off and on
-along the way, so the composite shows placeholder tiles. At the end it prints every snippet and
-where it is.
+Starts a whole tapedeck node here (Temporal's dev server, the WHIP ingest, the control API, the
+worker with its media processes, a file store and the embedded bus), creates a livestream and has
+${HOSTS} synthetic hosts publish to it over WebRTC (WHIP). Along the way host 2 turns its camera off
+and on, and the platform turns host 4's camera off, so host recordings switch between MP4 and MP3
+and the composite shows placeholder tiles. Five recording workflows run: the composite (with a
+live HLS playlist) and one per host. At the end it prints every snippet and where things are.
+
+Everything stays on 127.0.0.1.
 
 Options:
-  --data DIR            where recordings go                       [default: ./.data/demo]
-  --duration SECONDS    how long the livestream runs              [default: 40]
+  --data DIR            where everything goes                         [default: ./.data/demo]
+  --duration SECONDS    how long the hosts publish                    [default: 60]
   --json                print the summary as one JSON line at the end
   -h, --help            this help
 `,
@@ -58,108 +69,120 @@ Options:
       return 0;
     }
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const durationSec = numberOption('duration', values.duration, 40, 5, 3600);
+    const durationSec = numberOption('duration', values.duration, 60, 10, 3600);
     const livestreamId = `demo-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
-    const root = join(resolve(values.data ?? '.data/demo'), livestreamId);
-    await mkdir(root, { recursive: true });
-    const script = cameraScript(durationSec);
-    const hosts = Array.from({ length: HOSTS }, (_, i) => syntheticHost(i + 1));
-    const recordings: {
-      track: string;
-      spec: Omit<RecordingSpec, 'outDir'>;
-      timeline: TimelineStep[];
-    }[] = [
-      {
-        track: 'composite',
-        spec: {
-          kind: 'composite',
-          recordingId: 'composite',
-          profile: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
-          inputs: hosts,
-          hlsDir: join(root, 'hls'),
-        },
-        timeline: [...script.values()].flat().sort((a, b) => a.atSeconds - b.atSeconds),
+    const root = resolve(values.data ?? '.data/demo');
+    const hlsDir = join(root, 'hls', livestreamId);
+    await mkdir(hlsDir, { recursive: true });
+    const say = (line: string) => process.stderr.write(`${line}\n`);
+    const progress = (line: string) =>
+      process.stderr.isTTY ? process.stderr.write(`\r${line}\x1b[K`) : say(line);
+
+    say(`starting a tapedeck node in ${root} (Temporal dev server, ingest, worker)…`);
+    const node: RunningNode = await startNode({
+      dataDir: root,
+      apiPort: 0,
+      whipPort: 0,
+      hlsDir,
+      log: (line) => {
+        if (!values.json) say(line);
       },
-      ...hosts.map((host, i) => ({
-        track: `host-${host.id}`,
-        spec: {
-          kind: 'host' as const,
-          recordingId: `host-${host.id}`,
-          profile: defaultProfile(DEFAULT_HOST_CANVAS),
-          inputs: [host],
-        },
-        timeline: (script.get(i + 1) ?? []).map((s) => ({ ...s, host: 1 })),
-      })),
-    ];
-    const config = { dataDir: root };
-    const runtime = await startDelivery(config, await parseDeliveryConfig(config));
-    const delivered: DeliveredSnippet[] = [];
-    runtime.deliverer.on('delivered', (d) => delivered.push(d));
-    runtime.deliverer.on('warning', (m) => process.stderr.write(`\nwarning: ${m}\n`));
+    });
+    const hosts: SyntheticHost[] = [];
     const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    process.once('SIGTERM', () => abort.abort());
-    process.stderr.write(
-      `demo livestream ${livestreamId}: ${HOSTS} hosts, ${recordings.length} recordings, ${durationSec} s\n`,
-    );
-    let summaries: [string, RecordingSummary][];
+    const onSignal = () => abort.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
-      summaries = await Promise.all(
-        recordings.map(({ track, spec, timeline }) =>
-          recordAndDeliver({
-            livestreamId,
-            spec,
-            deliverer: runtime.deliverer,
-            durationSec,
-            timeline,
-            signal: abort.signal,
-            onProgress: ({ elapsedSec }) => {
-              if (track !== 'composite') return;
-              const line = `  ${elapsedSec.toFixed(0)}/${durationSec} s · ${delivered.length} snippets delivered · ${runtime.outbox.pending()} events pending`;
-              process.stderr.write(
-                process.stderr.isTTY
-                  ? `\r${line}  `
-                  : Math.round(elapsedSec) % 10 === 0
-                    ? `${line}\n`
-                    : '',
-              );
-            },
-          }).then((summary): [string, RecordingSummary] => [track, summary]),
-        ),
-      );
-      await runtime.deliverer.drain(120_000);
-      await runtime.outbox.drain(60_000);
-    } finally {
-      await runtime.close();
-    }
-    if (process.stderr.isTTY) process.stderr.write('\n');
-    const byTrack = (track: string) =>
-      delivered.filter((d) => d.track === track).sort((a, b) => a.seq - b.seq);
-    const tracks = Object.fromEntries(
-      summaries.map(([track]) => [track, byTrack(track).map((d) => runtime.store.locate(d.key))]),
-    );
-    const store = join(root, 'store', livestreamId);
-    const events = join(root, 'bus', 'events.log');
-    const hls = join(root, 'hls', 'live.m3u8');
-    if (values.json) {
+      if (node.temporalUiUrl) say(`Temporal web UI: ${node.temporalUiUrl}`);
+      const made = (await node.service.create({
+        livestreamId,
+        hostIds: Array.from({ length: HOSTS }, (_, i) => `h${i + 1}`),
+      })) as { hosts: { hostId: string; whipUrl: string; token: string }[] };
+      await node.livestreams.compositeRecording(livestreamId, 120_000);
+      say(`livestream ${livestreamId}: ${HOSTS} hosts publish over WHIP for ${durationSec} s`);
+      for (const [i, h] of made.hosts.entries())
+        hosts.push(
+          new SyntheticHost({
+            whipUrl: h.whipUrl,
+            token: h.token,
+            name: h.hostId,
+            toneHz: 330 + 110 * i,
+            pattern: PATTERNS[i % PATTERNS.length]!,
+          }),
+        );
+      await Promise.all(hosts.map((h) => h.answered()));
+
+      const script = demoCameraScript(durationSec);
+      const startedAt = Date.now();
+      for (let sec = 0; sec < durationSec && !abort.signal.aborted; sec++) {
+        for (const step of script.filter((s) => s.atSec === sec)) {
+          const hostId = `h${step.host}`;
+          say(`\n${sec} s: ${hostId} turns its camera ${step.on ? 'on' : 'off'} (${step.via})`);
+          if (step.via === 'publisher')
+            hosts[step.host - 1]!.send(`camera ${step.on ? 'on' : 'off'}`);
+          else
+            await node.service.control(livestreamId, hostId, step.on ? 'camera-on' : 'camera-off');
+        }
+        const publishing = node.ingest
+          .snapshot(livestreamId)
+          .filter((h) => h.presence.connection === 'publishing').length;
+        progress(`  ${sec}/${durationSec} s · ${publishing}/${HOSTS} hosts publishing`);
+        await new Promise((r) =>
+          setTimeout(r, Math.max(0, startedAt + (sec + 1) * 1000 - Date.now())),
+        );
+      }
+      say('\nstopping: hosts leave, recordings finish their last snippets and deliver them…');
+      await node.service.stop(livestreamId);
+      const result = await node.livestreams.result(livestreamId);
+      const tracks: Record<string, string[]> = {};
+      for await (const o of node.store.list(`${livestreamId}/`)) {
+        const { track } = parseSnippetKey(o.key);
+        (tracks[track] ??= []).push(o.key);
+      }
+      for (const keys of Object.values(tracks))
+        keys.sort((a, b) => parseSnippetKey(a).startMs - parseSnippetKey(b).startMs);
+      const summary: DemoSummary = {
+        root,
+        livestreamId,
+        store: join(root, 'store'),
+        events: join(root, 'bus', 'events.log'),
+        hls: join(hlsDir, 'live.m3u8'),
+        temporalUi: node.temporalUiUrl,
+        workflowIds: {
+          livestream: ((await node.service.state(livestreamId)) as { workflowId: string })
+            .workflowId,
+          recordings: result.recordings.map((r) => r.workflowId),
+        },
+        tracks,
+      };
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return 0;
+      }
+      const lines = Object.entries(tracks)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([track, keys]) => {
+          const mp4 = keys.filter((k) => k.endsWith('.mp4')).length;
+          const mp3 = keys.length - mp4;
+          return `  ${track.padEnd(10)} ${String(mp4).padStart(2)} MP4${mp3 ? `, ${mp3} MP3` : ''} snippets`;
+        });
       process.stdout.write(
-        JSON.stringify({ root, livestreamId, hls, store, events, tracks }) + '\n',
+        `\nRecorded livestream ${livestreamId} with ${result.recordings.length} recording workflows:\n` +
+          `${lines.join('\n')}\n\n` +
+          `Snippets (file store):  ${summary.store}/${livestreamId}/<track>/<mp4|mp3>/\n` +
+          `Events (embedded bus):  ${summary.events}   (tapedeck events tail --out ${root} --from-start)\n` +
+          `Live HLS playlist (as it was at the end): ${summary.hls}\n` +
+          `Workflows: ${summary.workflowIds.livestream} and its ${result.recordings.length} recordings` +
+          (node.temporalUiUrl ? ` (the Temporal web UI is up while the demo runs)` : '') +
+          '\n',
       );
       return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await Promise.all(hosts.map((h) => h.stop('SIGKILL')));
+      await node.stop();
     }
-    const lines = summaries.map(
-      ([track]) =>
-        `  ${track.padEnd(10)} ${String(byTrack(track).length).padStart(2)} snippets  ` +
-        byTrack(track)
-          .map((d) => `${(d.durationMs / 1000).toFixed(1)}s`)
-          .join(' '),
-    );
-    process.stdout.write(
-      `\nRecorded livestream ${livestreamId}:\n${lines.join('\n')}\n\n` +
-        `Snippets (file store):  ${store}/<track>/<mp4|mp3>/\n` +
-        `Events (embedded bus):  ${events}   (tapedeck events tail --out ${root} --from-start)\n` +
-        `Live HLS playlist (as it was at the end): ${hls}\n`,
-    );
-    return 0;
   },
 };

@@ -15,9 +15,13 @@ import { eventsCommand } from './events.ts';
 import { deliverCommand } from './deliver.ts';
 import { snippetsCommand } from './snippets.ts';
 import { workerCommand } from './worker.ts';
+import { upCommand } from './up.ts';
+import { livestreamCommand } from './livestream.ts';
 
 const commands: Command[] = [
   demoCommand,
+  upCommand,
+  livestreamCommand,
   recordCommand,
   liveCommand,
   tokenCommand,

@@ -60,10 +60,15 @@ Options:
       namespace: temporal.namespace,
       nodeId,
       ingest: new RemoteIngestPort(nodeApi, nodeSecret),
+      ...(process.env.TAPEDECK_WORKFLOW_BUNDLE
+        ? { workflowBundlePath: process.env.TAPEDECK_WORKFLOW_BUNDLE }
+        : {}),
       delivery,
       log,
     });
-    log(`running (node ${nodeId}, pid ${process.pid})`);
+    log(
+      `running (node ${nodeId}, pid ${process.pid}, ready ${process.uptime().toFixed(1)} s after start)`,
+    );
     let stopping = false;
     const stop = () => {
       if (stopping) return;

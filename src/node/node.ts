@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import {
@@ -262,6 +263,9 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
 
     let worker: WorkerSupervisor | null = null;
     if (c.worker ?? true) {
+      // Made afresh by this run's first worker: the code may have changed since the last run.
+      const bundlePath = join(dataDir, 'control', 'workflow-bundle.js');
+      await rm(bundlePath, { force: true });
       let starts = 0;
       worker = new WorkerSupervisor({
         args: ['--data', dataDir, '--node-id', nodeId],
@@ -269,6 +273,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           ...temporalConfigToEnv(temporal),
           TAPEDECK_NODE_API: nodeApi.url,
           TAPEDECK_NODE_SECRET: nodeSecret,
+          TAPEDECK_WORKFLOW_BUNDLE: bundlePath,
           ...(c.storeUrl ? { TAPEDECK_STORE: c.storeUrl } : {}),
           ...(c.busUrl ? { TAPEDECK_BUS: c.busUrl } : {}),
         },

@@ -1,8 +1,8 @@
 import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { HostEvent } from '../domain/host-presence.ts';
 import { CONTROL_TASK_QUEUE, workflowIds } from '../domain/recording-plan.ts';
-import type { LivestreamInput, LivestreamState } from './contracts.ts';
-import { hostEventSignal, livestreamStateQuery, stopSignal } from './signals.ts';
+import type { LivestreamInput, LivestreamState, RecordingSegment } from './contracts.ts';
+import { hostEventSignal, livestreamStateQuery, segmentsQuery, stopSignal } from './signals.ts';
 import type { LivestreamSummary } from './workflows/livestream-workflow.ts';
 
 /** What the API and the CLI do with livestream workflows. */
@@ -48,6 +48,27 @@ export class LivestreamClient {
       if (err instanceof WorkflowNotFoundError) return null;
       throw err;
     }
+  }
+
+  /** What a recording workflow has recorded so far (segments), or null before it exists. */
+  async segments(workflowId: string): Promise<RecordingSegment[] | null> {
+    try {
+      return await this.client.workflow.getHandle(workflowId).query(segmentsQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Resolves once the livestream's composite is recording, e.g. before hosts are told to publish. */
+  async compositeRecording(livestreamId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const segments = await this.segments(workflowIds.composite(livestreamId)).catch(() => null);
+      if (segments?.some((s) => s.ended === 'running')) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`the composite of ${livestreamId} was not recording within ${timeoutMs} ms`);
   }
 
   /** Recording workflows of a livestream, as Temporal lists them. */

@@ -80,6 +80,9 @@ export async function connectWorker(c: TemporalConfig): Promise<NativeConnection
 
 let runtimeInstalled = false;
 
+// Expected on a worker that serves one kind of task queue.
+const QUIET = ['No workflows registered', 'No activities registered', 'No Nexus services'];
+
 /** Keeps the SDK's own logging to warnings: the node's log says what happens to recordings. */
 export function installRuntime(): void {
   if (runtimeInstalled) return;
@@ -90,8 +93,10 @@ export function installRuntime(): void {
       trace: () => undefined,
       debug: () => undefined,
       info: () => undefined,
-      warn: (m, meta) =>
-        process.stderr.write(`temporal: ${m} ${meta ? JSON.stringify(meta) : ''}\n`),
+      warn: (m, meta) => {
+        if (!QUIET.some((q) => m.startsWith(q)))
+          process.stderr.write(`temporal: ${m} ${meta ? JSON.stringify(meta) : ''}\n`);
+      },
       error: (m, meta) =>
         process.stderr.write(`temporal: ${m} ${meta ? JSON.stringify(meta) : ''}\n`),
     },

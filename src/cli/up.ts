@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import { assertId } from '../domain/ids.ts';
+import { startNode } from '../node/node.ts';
+import { temporalConfigFromEnv } from '../orchestration/temporal/connection.ts';
+import { intOption, parseOptions, UsageError, type Command } from './command.ts';
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'run a tapedeck node: WHIP ingest, control API, Temporal workers and media',
+  help: `Usage: tapedeck up [--data DIR] [--port PORT] [options]
+
+Runs one tapedeck node until Ctrl-C or SIGTERM:
+  - the control API (create livestreams, host events, stop, state, snippets; /openapi.json,
+    /metrics) on --port,
+  - the WHIP endpoint hosts publish to (RFC 9725) on --whip-port,
+  - a worker process (started again if it dies) that runs the Temporal workers and the media,
+  - and, unless TAPEDECK_TEMPORAL_ADDRESS points at a cluster, Temporal's dev server with its
+    data in DIR/temporal and its web UI on a local port.
+Snippets go to the store (default DIR/store) and events to the bus (default: embedded, DIR/bus).
+
+Options:
+  --data DIR          data folder                                       [default: ./.data/node]
+  --port PORT         control API port on 127.0.0.1                    [default: 8080]
+  --whip-port PORT    WHIP endpoint port on 127.0.0.1                   [default: 8081]
+  --public-whip URL   base URL hosts reach the WHIP endpoint at (behind a proxy)
+  --node-id ID        this node's id; its media task queue is tapedeck-media-ID [default: node1]
+  --store URL         file://DIR or s3://BUCKET/PREFIX                  [default: file://DATA/store]
+  --bus URL           embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC  [default: embedded]
+  --rtmp URL          stream every composite live to this RTMP URL
+  --no-temporal-ui    do not serve the embedded Temporal web UI
+  -h, --help          this help
+
+Environment:
+  TAPEDECK_TEMPORAL_ADDRESS     a Temporal cluster (host:port) instead of the embedded server
+  TAPEDECK_TEMPORAL_NAMESPACE   its namespace                                [default: default]
+  TAPEDECK_TEMPORAL_TLS=1, TAPEDECK_TEMPORAL_TLS_CERT, TAPEDECK_TEMPORAL_TLS_KEY,
+  TAPEDECK_TEMPORAL_SERVER_NAME, TAPEDECK_TEMPORAL_API_KEY   TLS, mTLS or an API key
+  TAPEDECK_API_KEYS             comma-separated API keys (default: one kept in DATA/secrets/api-key)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3   for s3:// stores
+
+Example:
+  tapedeck up --data /var/lib/tapedeck &
+  tapedeck livestream create --hosts 4 --data /var/lib/tapedeck
+`,
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      'whip-port': { type: 'string' },
+      'public-whip': { type: 'string' },
+      'node-id': { type: 'string' },
+      store: { type: 'string' },
+      bus: { type: 'string' },
+      rtmp: { type: 'string' },
+      'no-temporal-ui': { type: 'boolean' },
+    });
+    if (values.help) {
+      process.stdout.write(this.help);
+      return 0;
+    }
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const apiPort = intOption('port', values.port, 8080, 0, 65535);
+    const whipPort = intOption('whip-port', values['whip-port'], 8081, 0, 65535);
+    const nodeId = assertId('node id', values['node-id'] ?? 'node1');
+    const apiKeys = (process.env.TAPEDECK_API_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
+    if (apiKeys.some((k) => k.length < 16))
+      throw new UsageError('TAPEDECK_API_KEYS: every key must be at least 16 characters');
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const node = await startNode({
+      dataDir: resolve(values.data ?? '.data/node'),
+      nodeId,
+      apiPort,
+      whipPort,
+      temporal: temporalConfigFromEnv(),
+      temporalUi: !values['no-temporal-ui'],
+      ...(values['public-whip'] ? { publicWhipUrl: values['public-whip'] } : {}),
+      ...(values.store ? { storeUrl: values.store } : {}),
+      ...(values.bus ? { busUrl: values.bus } : {}),
+      ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
+      ...(apiKeys.length ? { apiKeys } : {}),
+      log,
+    });
+    process.stdout.write(
+      `tapedeck node ${node.nodeId} is up\n` +
+        `  control API   ${node.apiUrl}   (API key in ${node.dataDir}/secrets/api-key; ${node.apiUrl}/openapi.json)\n` +
+        `  WHIP          ${node.whipUrl}/whip/LIVESTREAM/HOST\n` +
+        `  Temporal      ${node.temporal.address} namespace ${node.temporal.namespace}` +
+        (node.temporalUiUrl ? `, web UI ${node.temporalUiUrl}` : '') +
+        '\n' +
+        `  store         ${node.storeDescription}\n  bus           ${node.busDescription}\n` +
+        'Ctrl-C stops (recordings finish their last snippet first).\n',
+    );
+    await new Promise<void>((done) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => done());
+    });
+    log('stopping…');
+    await node.stop();
+    return 0;
+  },
+};
