@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import {
   applySignal,
@@ -11,7 +12,13 @@ import {
 } from '../domain/host-presence.ts';
 import { assertId } from '../domain/ids.ts';
 import type { ChosenCodec, MediaKind } from './rtc/offer.ts';
-import { WeriftSession, type RtpTarget, type WeriftSessionOptions } from './rtc/werift-session.ts';
+import { RtpContinuity } from './rtc/rtp-continuity.ts';
+import {
+  asksForKeyframe,
+  WeriftSession,
+  type RtpTarget,
+  type WeriftSessionOptions,
+} from './rtc/werift-session.ts';
 import { AlreadyPublishingError, AtCapacityError, type SessionBackend } from './whip/backend.ts';
 
 /** The codecs a host's current publish carries; null for a kind it does not send. */
@@ -46,6 +53,25 @@ export interface LiveIngestOptions {
 
 type Targets = Record<MediaKind, RtpTarget[]>;
 
+/** What a host's recorders sent back to its feedback port. */
+export interface FeedbackCounters {
+  /** RTCP datagrams received. */
+  feedback: number;
+  /** Those that asked for a keyframe (PLI or FIR). */
+  keyframeRequests: number;
+  /** Keyframe requests that went on to the publisher as a PLI; none while the host is away. */
+  keyframesRelayed: number;
+}
+
+interface HostFeedback {
+  socket: Socket;
+  port: Promise<number>;
+  counters: FeedbackCounters;
+}
+
+/** Every recordable video codec (H.264, VP8) runs a 90 kHz RTP clock. */
+const VIDEO_CLOCK_RATE = 90_000;
+
 interface HostSlot {
   presence: HostPresence;
   session: WeriftSession | null;
@@ -54,6 +80,15 @@ interface HostSlot {
   /** Recorders that take this host's media; they outlive a session, so a rejoin finds them. */
   targets: Targets;
   lastVideoAt: number;
+  /**
+   * Where the host's recorders send RTCP. Like their ports it outlives a session, so a host that
+   * publishes again gets the keyframe requests of the recorders that were already there.
+   */
+  feedback: HostFeedback;
+  /** The host's video as one RTP stream across its sessions, which the recorders' RTCP needs. */
+  video: RtpContinuity;
+  /** Video packets still to be dropped on the way to the recorders; see loseVideo. */
+  videoToLose: number;
 }
 
 /**
@@ -92,6 +127,7 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
         });
     }
     this.livestreams.delete(livestreamId);
+    for (const slot of hosts.values()) await closeFeedback(slot.feedback);
   }
 
   hasLivestream(livestreamId: string): boolean {
@@ -134,11 +170,10 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     offerSdp: string;
   }): Promise<{ sessionId: string; answerSdp: string }> {
     const { livestreamId, hostId } = request;
-    const hosts = this.livestreams.get(livestreamId);
-    if (!hosts) throw new Error(`livestream ${livestreamId} is not open`);
+    if (!this.livestreams.has(livestreamId))
+      throw new Error(`livestream ${livestreamId} is not open`);
     if (this.sessions.size >= (this.options.maxSessions ?? 64)) throw new AtCapacityError();
-    const slot = hosts.get(hostId) ?? this.newSlot(hostId);
-    hosts.set(hostId, slot);
+    const slot = this.slot(livestreamId, hostId);
     if (slot.session) throw new AlreadyPublishingError();
 
     const session = new WeriftSession({
@@ -146,6 +181,7 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
       forward: slot.targets,
       loopbackOnly: this.options.loopbackOnly ?? true,
       ...this.options.session,
+      beforeForward: { video: (datagram) => forwardVideo(slot, datagram) },
     });
     const sessionId = randomBytes(16).toString('base64url');
     // Claimed before the first await so a concurrent POST for the same host is refused.
@@ -203,10 +239,7 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
    * later one (a host that drops and comes back reaches the same recorders). Returns the detach.
    */
   attach(livestreamId: string, hostId: string, kind: MediaKind, target: RtpTarget): () => void {
-    const hosts = this.livestreams.get(livestreamId);
-    if (!hosts) throw new Error(`livestream ${livestreamId} is not open`);
-    const slot = hosts.get(hostId) ?? this.newSlot(hostId);
-    hosts.set(hostId, slot);
+    const slot = this.slot(livestreamId, hostId);
     slot.targets[kind].push(target);
     slot.session?.addTarget(kind, target);
     return () => {
@@ -215,20 +248,43 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     };
   }
 
+  /**
+   * The loopback UDP port where the host's recorders send their RTCP: the same for every session
+   * of the host, while the livestream is open. A PLI or FIR that arrives there goes to the
+   * publisher the host has then.
+   */
+  feedbackPort(livestreamId: string, hostId: string): Promise<number> {
+    return this.slot(livestreamId, hostId).feedback.port;
+  }
+
+  feedbackCounters(livestreamId: string, hostId: string): FeedbackCounters | null {
+    const counters = this.livestreams.get(livestreamId)?.get(hostId)?.feedback.counters;
+    return counters ? { ...counters } : null;
+  }
+
+  /**
+   * Drops the host's next `packets` video packets on the way to every recorder: real loss on
+   * demand, for tests of how recorders recover from it.
+   */
+  loseVideo(livestreamId: string, hostId: string, packets: number): void {
+    this.slot(livestreamId, hostId).videoToLose += packets;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const id of [...this.livestreams.keys()]) await this.closeLivestream(id);
   }
 
-  private newSlot(hostId: string): HostSlot {
-    return {
-      presence: initialPresence(hostId),
-      session: null,
-      sessionId: null,
-      media: null,
-      targets: { video: [], audio: [] },
-      lastVideoAt: 0,
-    };
+  /** The host's slot, made on first use: recorders may attach before the host publishes. */
+  private slot(livestreamId: string, hostId: string): HostSlot {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) throw new Error(`livestream ${livestreamId} is not open`);
+    let slot = hosts.get(hostId);
+    if (!slot) {
+      slot = newSlot(hostId);
+      hosts.set(hostId, slot);
+    }
+    return slot;
   }
 
   private forget(slot: HostSlot, sessionId: string): void {
@@ -268,4 +324,61 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
       }
     }
   }
+}
+
+function newSlot(hostId: string): HostSlot {
+  const socket = createSocket('udp4');
+  const slot: HostSlot = {
+    presence: initialPresence(hostId),
+    session: null,
+    sessionId: null,
+    media: null,
+    targets: { video: [], audio: [] },
+    lastVideoAt: 0,
+    feedback: {
+      socket,
+      port: bindLoopback(socket),
+      counters: { feedback: 0, keyframeRequests: 0, keyframesRelayed: 0 },
+    },
+    video: new RtpContinuity(VIDEO_CLOCK_RATE),
+    videoToLose: 0,
+  };
+  // Awaited by whoever asks for the port; a failed bind must not go unhandled meanwhile.
+  slot.feedback.port.catch(() => undefined);
+  socket.on('message', (datagram) => {
+    const counters = slot.feedback.counters;
+    counters.feedback += 1;
+    if (!asksForKeyframe(datagram)) return;
+    counters.keyframeRequests += 1;
+    if (slot.session?.requestKeyframe()) counters.keyframesRelayed += 1;
+  });
+  return slot;
+}
+
+function bindLoopback(socket: Socket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // Lost feedback costs a keyframe at most; it must never take the ingest down.
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve(socket.address().port);
+    });
+  });
+}
+
+async function closeFeedback(feedback: HostFeedback): Promise<void> {
+  // A socket whose bind failed has nothing to close.
+  const bound = await feedback.port.then(
+    () => true,
+    () => false,
+  );
+  if (bound) feedback.socket.close();
+}
+
+function forwardVideo(slot: HostSlot, datagram: Buffer): boolean {
+  slot.video.rewrite(datagram);
+  if (slot.videoToLose === 0) return true;
+  slot.videoToLose -= 1;
+  return false;
 }

@@ -130,6 +130,7 @@ export class LivestreamRecorder {
   }
 
   private async join(hostId: string, media: HostMedia): Promise<void> {
+    const feedbackPort = media.video ? await this.feedbackPort(hostId) : undefined;
     const ports = async (): Promise<RtpSource> => ({
       type: 'rtp',
       video: media.video
@@ -137,6 +138,7 @@ export class LivestreamRecorder {
             port: await freeUdpPort(),
             codec: media.video.codec as 'H264' | 'VP8',
             payloadType: media.video.payloadType,
+            ...(feedbackPort === undefined ? {} : { feedbackPort }),
           }
         : null,
       audio: media.audio
@@ -192,6 +194,16 @@ export class LivestreamRecorder {
         return null;
       },
     );
+  }
+
+  /** Without a feedback port the host is still recorded, only its recorders cannot ask for keyframes. */
+  private async feedbackPort(hostId: string): Promise<number | undefined> {
+    try {
+      return await this.o.ingest.feedbackPort(this.o.livestreamId, hostId);
+    } catch (err) {
+      this.log(`host ${hostId}: no feedback port: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private attach(hostId: string, h: HostRecordings, source: RtpSource): void {

@@ -145,3 +145,48 @@ test(
     assert.match(b.launch, /text="Ana\ncamera off"/, 'but the placeholder names the host');
   },
 );
+
+test(
+  'a WebRTC camera with a feedback port reports back over RTCP; without one it does not',
+  T,
+  () => {
+    const spec = composite(0);
+    const host = (id: string, feedbackPort?: number): RecordingSpec['inputs'][number] => ({
+      id,
+      displayName: id,
+      cameraOn: true,
+      source: {
+        type: 'rtp',
+        video: {
+          port: 40000,
+          codec: 'H264',
+          payloadType: 102,
+          ...(feedbackPort === undefined ? {} : { feedbackPort }),
+        },
+        audio: null,
+      },
+    });
+    spec.inputs = [host('ana', 41000), host('bo-2', 41002)];
+    const b = buildPipeline(spec);
+    for (const [id, port] of [
+      ['ana', 41000],
+      ['bo-2', 41002],
+    ] as const)
+      for (const part of [
+        `rtpsession name=in_${id}_vs rtp-profile=avpf udpsrc address=127.0.0.1 port=40000 buffer-size=4194304 retrieve-sender-address=false ` +
+          'caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102,rtcp-fb-nack-pli=(int)1,rtcp-fb-nack=(int)1" ' +
+          `! in_${id}_vs.recv_rtp_sink`,
+        `in_${id}_vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${port} sync=false async=false`,
+        // The video jitter buffer keeps its mode and latency behind the session.
+        `in_${id}_vs.recv_rtp_src ! rtpssrcdemux ! rtpjitterbuffer latency=200 mode=synced ! rtpptdemux ! rtph264depay request-keyframe=true`,
+      ])
+        assert.ok(b.launch.includes(part), part);
+    assert.equal(b.launch.match(/rtpsession name=/g)?.length, 2, 'one session per camera');
+
+    spec.inputs = [host('ana')];
+    const plain = buildPipeline(spec).launch;
+    for (const absent of ['rtpsession', 'rtcp-fb', 'udpsink', 'rtpssrcdemux', 'rtpptdemux'])
+      assert.ok(!plain.includes(absent), `${absent} without a feedback port`);
+    assert.ok(plain.includes('! rtpjitterbuffer latency=200 mode=synced ! rtph264depay'));
+  },
+);

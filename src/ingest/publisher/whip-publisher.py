@@ -6,7 +6,9 @@ that shares no code with it. ICE is pinned to 127.0.0.1: tests and benchmarks mu
 send connectivity checks to the machine's other addresses.
 
 Prints one JSON line per state change on stdout (posted, answered, connected, failed,
-stopped) so a parent process can follow along without parsing GStreamer logs.
+stopped) so a parent process can follow along without parsing GStreamer logs, and one
+keyframe-request line (with the running count) each time the video encoder is asked for a
+keyframe: the far end's PLI or FIR, or the camera coming back on.
 
 Commands on stdin, one per line, change what is sent while the session stays up (no
 renegotiation). Each applied command is echoed as a JSON line; anything else gets
@@ -148,6 +150,11 @@ class Publisher:
         self.pipeline.get_by_name("still").get_static_pad("sink").add_probe(
             Gst.PadProbeType.BUFFER, self.gate_freeze
         )
+        # webrtcbin turns a PLI or FIR into a force-key-unit event travelling up to the encoder.
+        self.keyframe_requests = 0
+        self.video_encoder.get_static_pad("src").add_probe(
+            Gst.PadProbeType.EVENT_UPSTREAM, self.on_upstream_event
+        )
         for name in args.impair:
             self.set_impairment(name)
 
@@ -258,6 +265,17 @@ class Publisher:
                 return Gst.PadProbeReturn.DROP
             self.video_needs_keyframe = False
         return Gst.PadProbeReturn.OK
+
+    def on_upstream_event(self, _pad, info):
+        if GstVideo.video_event_is_force_key_unit(info.get_event()):
+            # Streaming thread: the line is printed from the main loop, whole.
+            GLib.idle_add(self.report_keyframe_request)
+        return Gst.PadProbeReturn.OK
+
+    def report_keyframe_request(self):
+        self.keyframe_requests += 1
+        emit("keyframe-request", count=self.keyframe_requests)
+        return GLib.SOURCE_REMOVE
 
     def gate_audio(self, _pad, _info):
         return Gst.PadProbeReturn.OK if self.mic_on else Gst.PadProbeReturn.DROP

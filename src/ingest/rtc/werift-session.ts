@@ -46,6 +46,11 @@ export interface WeriftSessionOptions {
    * reconnect grace period.
    */
   mediaTimeoutMs?: number;
+  /**
+   * Sees each packet of a kind, serialized, before it goes to the recorders; may change it in
+   * place, and drops it by returning false.
+   */
+  beforeForward?: Partial<Record<MediaKind, (datagram: Buffer) => boolean>>;
 }
 
 export interface SessionTrack {
@@ -136,7 +141,9 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
   private readonly pc: RTCPeerConnection;
   private readonly forwarders = new Map<MediaKind, Forwarder>();
   private readonly subscriptions: { unSubscribe(): void }[] = [];
-  private readonly options: Required<Omit<WeriftSessionOptions, 'forward' | 'offer'>>;
+  private readonly options: Required<
+    Omit<WeriftSessionOptions, 'forward' | 'offer' | 'beforeForward'>
+  >;
   private rembTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private mediaTimer: NodeJS.Timeout | undefined;
@@ -256,12 +263,16 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     f.targets = f.targets.filter((x) => !(x.port === target.port && x.host === host));
   }
 
-  /** Asks the publisher for a keyframe on the video track, e.g. when a recorder starts. */
-  requestKeyframe(): void {
+  /**
+   * Asks the publisher for a keyframe on the video track, e.g. when a recorder starts. False when
+   * no PLI could go out yet: not connected, or no video received.
+   */
+  requestKeyframe(): boolean {
     const f = this.forwarders.get('video');
     const ssrc = f?.track?.ssrc;
-    if (!f?.transceiver || ssrc === undefined || this.state !== 'connected') return;
+    if (!f?.transceiver || ssrc === undefined || this.state !== 'connected') return false;
     void f.transceiver.receiver.sendRtcpPLI(ssrc);
+    return true;
   }
 
   async close(): Promise<void> {
@@ -352,7 +363,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.lastRtpAt = performance.now();
         const datagram = rtp.serialize();
-        for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
+        if (this.init.beforeForward?.[kind]?.(datagram) ?? true)
+          for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
         forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;

@@ -9,6 +9,8 @@ export function inputNames(id: string) {
     video: `in_${id}_v`,
     audio: `in_${id}_a`,
     placeholder: `in_${id}_p`,
+    /** The camera's RTP session, present when the recorder sends RTCP back. */
+    session: `in_${id}_vs`,
   };
 }
 
@@ -75,9 +77,43 @@ const UDP_BUFFER = 4 * 1024 * 1024;
  */
 type JitterMode = 'synced' | 'slave';
 
-function rtpUdp(port: number, caps: string, mode: JitterMode): string {
+function udpSource(port: number, caps: string, extra = ''): string {
   // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
-  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER} caps=${quote(caps)} ! rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
+  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
+}
+
+function jitterBuffer(mode: JitterMode): string {
+  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
+}
+
+function rtpUdp(port: number, caps: string, mode: JitterMode): string {
+  return `${udpSource(port, caps)} ! ${jitterBuffer(mode)}`;
+}
+
+/**
+ * Video RTP through an RTP session that reports back to the sender over loopback UDP. A
+ * depayloader that loses sync asks upstream for a keyframe; the session turns that into a PLI
+ * only when the request names the stream's SSRC and payload type, which the two demuxers add on
+ * its way up (each then has one pad, as the sender keeps both fixed). The AVPF profile lets a PLI
+ * go out at once rather than with the next regular report, up to 5 s later. NACK is offered in
+ * the caps, but the jitter buffer asks for no retransmissions: nothing on loopback resends.
+ * udpsrc leaves out the sender's address: each session of a host forwards from a socket of its
+ * own, and the RTP session took the same SSRC from a new address for a collision and dropped
+ * every packet after a host came back.
+ */
+function rtpWithFeedback(
+  session: string,
+  port: number,
+  caps: string,
+  feedbackPort: number,
+  mode: JitterMode,
+): string {
+  return (
+    `rtpsession name=${session} rtp-profile=avpf ` +
+    `${udpSource(port, `${caps},rtcp-fb-nack-pli=(int)1,rtcp-fb-nack=(int)1`, ' retrieve-sender-address=false')} ! ${session}.recv_rtp_sink ` +
+    `${session}.send_rtcp_src ! udpsink host=127.0.0.1 port=${feedbackPort} sync=false async=false ` +
+    `${session}.recv_rtp_src ! rtpssrcdemux ! ${jitterBuffer(mode)} ! rtpptdemux`
+  );
 }
 
 function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
@@ -93,11 +129,13 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
       v.codec === 'H264'
         ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
         : 'rtpvp8depay request-keyframe=true ! vp8dec';
+    const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
+    const rtp =
+      v.feedbackPort === undefined
+        ? rtpUdp(v.port, caps, 'synced')
+        : rtpWithFeedback(inputNames(input.id).session, v.port, caps, v.feedbackPort, 'synced');
     // Browsers change resolution mid-stream; scaling with borders keeps every frame the same size.
-    return (
-      `${rtpUdp(v.port, `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`, 'synced')} ! ` +
-      `${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`
-    );
+    return `${rtp} ! ${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`;
   }
   const caps = `video/x-raw,${size},framerate=${o.fps}/1`;
   const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;

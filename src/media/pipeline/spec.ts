@@ -22,7 +22,17 @@ export interface SyntheticSource {
  */
 export interface RtpSource {
   type: 'rtp';
-  video: { port: number; codec: 'H264' | 'VP8'; payloadType: number } | null;
+  video: {
+    port: number;
+    codec: 'H264' | 'VP8';
+    payloadType: number;
+    /**
+     * Loopback UDP port for the recorder's RTCP: receiver reports, and a PLI whenever its
+     * depayloader loses sync. The sender must keep one SSRC and payload type on the port, as
+     * LiveIngest does across a host's sessions.
+     */
+    feedbackPort?: number;
+  } | null;
   audio: { port: number; codec: 'OPUS'; payloadType: number } | null;
 }
 

@@ -74,7 +74,8 @@ export async function oneSessionWhip(forward: {
  * media engine. rtpjitterbuffer mode=none takes timestamps from RTP alone: the default mode left
  * early video buffers without PTS (mp4mux refuses those) when the first packets arrived in a
  * burst right after DTLS. Its rtpsession sends PLI to the session's feedback port when the
- * depayloader loses sync.
+ * depayloader loses sync (at its first packet, too): the demuxers name the SSRC and payload type
+ * in the depayloader's request, without which rtpsession passes it on instead of sending a PLI.
  */
 export function spawnRtpRecorder(o: {
   session: WeriftSession;
@@ -88,9 +89,9 @@ export function spawnRtpRecorder(o: {
     'gst-launch-1.0',
     [
       '-e',
-      ...`rtpsession name=vs
+      ...`rtpsession name=vs rtp-profile=avpf
         udpsrc port=${o.ports.video} buffer-size=4194304 caps="${rtpCaps(o.video)},rtcp-fb-nack-pli=(int)1" ! vs.recv_rtp_sink
-        vs.recv_rtp_src ! rtpjitterbuffer latency=200 mode=none ! rtph264depay request-keyframe=true ! h264parse ! queue ! mux.
+        vs.recv_rtp_src ! rtpssrcdemux ! rtpjitterbuffer latency=200 mode=none ! rtpptdemux ! rtph264depay request-keyframe=true ! h264parse ! queue ! mux.
         vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${o.session.feedbackPort('video')} sync=false async=false
         udpsrc port=${o.ports.audio} caps="${rtpCaps(o.audio)}" ! rtpjitterbuffer latency=200 mode=none ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux.
         mp4mux name=mux ! filesink location=${o.out}`
