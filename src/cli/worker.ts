@@ -1,15 +1,19 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { assertId } from '../domain/ids.ts';
 import { RemoteIngestPort } from '../ingest/node-api/client.ts';
 import { connectWorker, temporalConfigFromEnv } from '../orchestration/temporal/connection.ts';
 import { startNodeWorker } from '../orchestration/worker.ts';
-import { parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
-import { parseOptions, UsageError, type Command } from './command.ts';
+import {
+  defaultStoreUrl,
+  parseDeliveryConfig,
+  startDelivery,
+} from '../recorder/delivery-runtime.ts';
+import { intOption, parseOptions, UsageError, type Command } from './command.ts';
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: "run a node's Temporal workers and media (started and restarted by `tapedeck up`)",
-  help: `Usage: tapedeck worker --data DIR [--node-id ID]
+  help: `Usage: tapedeck worker --data DIR [--node-id ID] [--slot N]
 
 Runs the Temporal workers of one node: its own media task queue (the recordings, in media worker
 processes, on this node's ingest and spool) and the shared control queue (workflow code).
@@ -25,12 +29,14 @@ Environment (set by \`tapedeck up\`):
 Options:
   --data DIR        the node's data folder (spool, outbox)                     [required]
   --node-id ID      which node's media queue to serve                  [default: node1]
+  --slot N          which of the node's workers this is: its spool is DIR/worker-N [default: 0]
   -h, --help        this help
 `,
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
       data: { type: 'string' },
       'node-id': { type: 'string' },
+      slot: { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -47,10 +53,14 @@ Options:
       throw new UsageError('TAPEDECK_NODE_API and TAPEDECK_NODE_SECRET are not set');
     const log = (line: string) => process.stderr.write(`worker: ${line}\n`);
 
+    const slot = intOption('slot', values.slot, 0, 0, 63);
+    const data = resolve(values.data);
+    // Each worker of a node has its own spool and outbox; store and embedded bus are the node's.
     const config = {
-      dataDir: resolve(values.data),
-      storeUrl: process.env.TAPEDECK_STORE,
+      dataDir: join(data, `worker-${slot}`),
+      storeUrl: process.env.TAPEDECK_STORE ?? defaultStoreUrl(data),
       busUrl: process.env.TAPEDECK_BUS,
+      busDataDir: data,
     };
     const delivery = await startDelivery(config, await parseDeliveryConfig(config));
     delivery.deliverer.on('warning', (w) => log(w));
@@ -59,6 +69,7 @@ Options:
       connection,
       namespace: temporal.namespace,
       nodeId,
+      slot,
       ingest: new RemoteIngestPort(nodeApi, nodeSecret),
       ...(process.env.TAPEDECK_WORKFLOW_BUNDLE
         ? { workflowBundlePath: process.env.TAPEDECK_WORKFLOW_BUNDLE }

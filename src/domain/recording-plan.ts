@@ -71,6 +71,11 @@ export function nodeTaskQueue(nodeId: string): string {
   return `tapedeck-media-${assertId('node id', nodeId)}`;
 }
 
+/** One worker process of a node: what only that process can do (its running recordings). */
+export function workerTaskQueue(nodeId: string, slot: number): string {
+  return `${nodeTaskQueue(nodeId)}-w${slot}`;
+}
+
 /** Next snippet number per variant of a track: numbering goes on across restarts and switches. */
 export type NextSeq = Record<Variant, number>;
 

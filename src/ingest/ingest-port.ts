@@ -26,6 +26,8 @@ export interface IngestPort {
   hosts(livestreamId: string): Promise<HostSnapshot[]>;
   attach(livestreamId: string, hostId: string, owner: string, ports: RecorderPorts): Promise<void>;
   detach(livestreamId: string, hostId: string, owner: string): Promise<void>;
+  /** Where recorders send RTCP (PLI/FIR) for this host; the same across its sessions. */
+  feedbackPort(livestreamId: string, hostId: string): Promise<number>;
   /** Calls onSnapshot with every host first (again after a reconnect), then onEvent per event. */
   follow(
     livestreamId: string,
@@ -68,6 +70,10 @@ export class LocalIngestPort implements IngestPort {
     this.owners.get(key)?.forEach((d) => d());
     this.owners.delete(key);
     return Promise.resolve();
+  }
+
+  feedbackPort(livestreamId: string, hostId: string): Promise<number> {
+    return this.ingest.feedbackPort(livestreamId, hostId);
   }
 
   follow(

@@ -60,8 +60,8 @@ export interface NodeConfig {
   profiles?: Profiles;
   rtmpUrl?: string;
   hlsDir?: string;
-  /** Start the worker process (default true). */
-  worker?: boolean;
+  /** Worker processes to run (default 2: one takes over at once when the other dies). */
+  workers?: number;
   log?: (line: string) => void;
 }
 
@@ -81,7 +81,7 @@ export interface RunningNode {
   client: Client;
   livestreams: LivestreamClient;
   service: LivestreamService;
-  worker: WorkerSupervisor | null;
+  workers: WorkerSupervisor[];
   metrics: Metrics;
   stop(): Promise<void>;
 }
@@ -261,31 +261,38 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
     });
     cleanups.push(() => api.close());
 
-    let worker: WorkerSupervisor | null = null;
-    if (c.worker ?? true) {
+    const workers: WorkerSupervisor[] = [];
+    // Two workers serve the node's media queue: when one dies the other takes its recordings at
+    // once, while the dead one restarts and delivers what its spool holds.
+    const slots = c.workers ?? 2;
+    if (slots > 0) {
       // Made afresh by this run's first worker: the code may have changed since the last run.
       const bundlePath = join(dataDir, 'control', 'workflow-bundle.js');
       await rm(bundlePath, { force: true });
       let starts = 0;
-      worker = new WorkerSupervisor({
-        args: ['--data', dataDir, '--node-id', nodeId],
-        env: {
-          ...temporalConfigToEnv(temporal),
-          TAPEDECK_NODE_API: nodeApi.url,
-          TAPEDECK_NODE_SECRET: nodeSecret,
-          TAPEDECK_WORKFLOW_BUNDLE: bundlePath,
-          ...(c.storeUrl ? { TAPEDECK_STORE: c.storeUrl } : {}),
-          ...(c.busUrl ? { TAPEDECK_BUS: c.busUrl } : {}),
-        },
-        onLog: log,
-        onStart: () => {
-          if (starts++ > 0) metrics.add('tapedeck_worker_restarts_total');
-        },
-      });
-      worker.start();
-      const w = worker;
-      // First in the list, so it is stopped (recordings finished) before anything it uses.
-      cleanups.push(() => w.stop());
+      for (let slot = 0; slot < slots; slot++) {
+        const w = new WorkerSupervisor({
+          args: ['--data', dataDir, '--node-id', nodeId, '--slot', String(slot)],
+          env: {
+            ...temporalConfigToEnv(temporal),
+            TAPEDECK_NODE_API: nodeApi.url,
+            TAPEDECK_NODE_SECRET: nodeSecret,
+            TAPEDECK_WORKFLOW_BUNDLE: bundlePath,
+            TAPEDECK_STORE: c.storeUrl ?? defaultStoreUrl(dataDir),
+            ...(c.busUrl ? { TAPEDECK_BUS: c.busUrl } : {}),
+          },
+          onLog: log,
+          onStart: () => {
+            if (starts++ >= slots) metrics.add('tapedeck_worker_restarts_total');
+          },
+        });
+        workers.push(w);
+        // The first slot gets a head start, so only one worker bundles the workflow code.
+        w.start();
+        if (slot === 0 && slots > 1) await new Promise((r) => setTimeout(r, 1_500));
+      }
+      // Pushed last, so stopped first: recordings finish before what they use goes away.
+      cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
     }
 
     return {
@@ -304,7 +311,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
       client,
       livestreams,
       service,
-      worker,
+      workers,
       metrics,
       stop: stopAll,
     };

@@ -2,6 +2,7 @@ import type { HostEvent } from '../domain/host-presence.ts';
 import type { OutputProfile } from '../domain/profile.ts';
 import type { HostView, NextSeq } from '../domain/recording-plan.ts';
 import type { Variant } from '../domain/snippet-key.ts';
+import type { RecordingGap } from '../domain/gap-event.ts';
 
 /** What a node records: the composite of a livestream, or one host in MP4 or MP3. */
 export interface RecordingRequest {
@@ -13,14 +14,21 @@ export interface RecordingRequest {
   /** First snippet number: numbering goes on where an earlier run of the same track stopped. */
   startSeq: number;
   profile: OutputProfile;
+  /**
+   * A recording of the same track this one takes over from (a camera switch): ended with EOS as
+   * soon as this one runs, by the same worker process, so the seam stays well under a second.
+   */
+  replaces?: string;
   /** Live outputs of the composite (RTMP and HLS off unless given). */
   rtmpUrl?: string;
   hlsDir?: string;
 }
 
 export interface RecordingHandle {
-  /** Names the running recording inside its node's worker process. */
+  /** Names the running recording inside its worker process. */
   handleId: string;
+  /** The task queue of that worker process: the lease and the stop must reach it. */
+  workerQueue: string;
   recordingId: string;
   startSeq: number;
   startedAtMs: number;
@@ -30,6 +38,8 @@ export interface RecordingProgress {
   /** Highest snippet number opened so far, or null. */
   lastSeq: number | null;
   snippets: number;
+  /** When this was true (ms since the epoch): a lost recording ran at least until then. */
+  atMs: number;
 }
 
 export interface RecordingResult extends RecordingProgress {
@@ -45,6 +55,8 @@ export interface NodeActivities {
   /** Runs until stopRecording or cancellation, heartbeating progress; both end with EOS. */
   awaitRecording(handle: RecordingHandle): Promise<RecordingResult>;
   stopRecording(handle: RecordingHandle): Promise<void>;
+  /** Puts a `tapedeck.recording.gap` event in the node's outbox. */
+  announceGap(gap: RecordingGap): Promise<void>;
 }
 
 /** One stretch of a track recorded by one pipeline. */
@@ -55,7 +67,7 @@ export interface RecordingSegment {
   lastSeq: number | null;
   startedAtMs: number;
   endedAtMs: number | null;
-  /** Why it ended: switched, stopped, or lost (the node's worker died; the rest is a gap). */
+  /** Why it ended: switched, stopped, or lost (its worker died; up to the next one is a gap). */
   ended: 'running' | 'switched' | 'stopped' | 'lost';
 }
 

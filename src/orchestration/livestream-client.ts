@@ -71,20 +71,24 @@ export class LivestreamClient {
     throw new Error(`the composite of ${livestreamId} was not recording within ${timeoutMs} ms`);
   }
 
-  /** Recording workflows of a livestream, as Temporal lists them. */
+  /**
+   * Recording workflows of a livestream, as Temporal lists them. The list (visibility) may lag
+   * behind a few seconds, so each one's status is read from the workflow itself.
+   */
   async recordingWorkflows(
     livestreamId: string,
   ): Promise<{ workflowId: string; type: string; status: string }[]> {
-    const out: { workflowId: string; type: string; status: string }[] = [];
+    const ids = new Set<string>();
     const prefix = `${workflowIds.livestream(livestreamId)}-`;
     for await (const w of this.client.workflow.list({
       query: `WorkflowId STARTS_WITH "${prefix}"`,
     }))
-      out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
-    // Continue-As-New leaves one closed execution per run: list each workflow once.
-    const seen = new Map<string, { workflowId: string; type: string; status: string }>();
-    for (const w of out)
-      if (!seen.has(w.workflowId) || w.status === 'RUNNING') seen.set(w.workflowId, w);
-    return [...seen.values()];
+      ids.add(w.workflowId);
+    return Promise.all(
+      [...ids].sort().map(async (workflowId) => {
+        const d = await this.client.workflow.getHandle(workflowId).describe();
+        return { workflowId, type: d.type, status: d.status.name };
+      }),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
-import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '../domain/recording-plan.ts';
+import { CONTROL_TASK_QUEUE, nodeTaskQueue, workerTaskQueue } from '../domain/recording-plan.ts';
 import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
 import { createNodeActivities } from './activities/node-activities.ts';
@@ -12,6 +12,8 @@ export interface NodeWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   nodeId: string;
+  /** Which of the node's worker processes this is. */
+  slot: number;
   ingest: IngestPort;
   delivery: DeliveryRuntime;
   /**
@@ -60,6 +62,8 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
   const activities = createNodeActivities({
     ingest: o.ingest,
     deliverer: o.delivery.deliverer,
+    outbox: o.delivery.outbox,
+    workerQueue: workerTaskQueue(o.nodeId, o.slot),
     ...(o.log ? { log: o.log } : {}),
   });
   const media = await Worker.create({
@@ -71,7 +75,16 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     maxConcurrentActivityTaskExecutions: 200,
     shutdownGraceTime: '20 seconds',
   });
-  const workers = [media];
+  // Its own queue: the leases and stops of the recordings this process runs.
+  const own = await Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: workerTaskQueue(o.nodeId, o.slot),
+    activities,
+    maxConcurrentActivityTaskExecutions: 400,
+    shutdownGraceTime: '20 seconds',
+  });
+  const workers = [media, own];
   if (o.control ?? true) {
     workers.push(
       await Worker.create({

@@ -18,6 +18,8 @@ export interface DeliveryConfig {
   storeUrl?: string;
   /** embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC; default embedded. */
   busUrl?: string;
+  /** Where the embedded bus lives when it is shared with other processes; default dataDir. */
+  busDataDir?: string;
   env?: NodeJS.ProcessEnv;
   maxSpoolBytes?: number;
 }
@@ -66,7 +68,7 @@ export async function parseDeliveryConfig(
   let bus: MessageBus;
   try {
     bus = await openBus(config.busUrl ?? 'embedded', {
-      dataDir,
+      dataDir: config.busDataDir ? resolve(config.busDataDir) : dataDir,
       ...(config.env ? { env: config.env } : {}),
     });
   } catch (err) {

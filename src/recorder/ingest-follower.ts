@@ -21,6 +21,7 @@ export function viewOfSnapshot(h: HostSnapshot): HostView {
 export async function rtpSourceFor(
   media: HostMedia,
   kinds: 'video+audio' | 'audio',
+  feedbackPort?: number,
 ): Promise<RtpSource> {
   return {
     type: 'rtp',
@@ -30,6 +31,7 @@ export async function rtpSourceFor(
             port: await freeUdpPort(),
             codec: media.video.codec as 'H264' | 'VP8',
             payloadType: media.video.payloadType,
+            ...(feedbackPort === undefined ? {} : { feedbackPort }),
           }
         : null,
     audio: media.audio
@@ -159,7 +161,11 @@ export class IngestFollower {
         await worker.setCamera(hostId, showCamera);
       return;
     }
-    const source = await rtpSourceFor(media, this.o.kinds);
+    const feedback =
+      this.o.kinds === 'video+audio' && media.video
+        ? await this.o.ingest.feedbackPort(this.o.livestreamId, hostId).catch(() => undefined)
+        : undefined;
+    const source = await rtpSourceFor(media, this.o.kinds, feedback);
     const input: InputSpec = {
       id: hostId,
       displayName: this.o.displayName?.(hostId) ?? hostId,

@@ -34,6 +34,14 @@ export class RemoteIngestPort implements IngestPort {
     );
   }
 
+  async feedbackPort(livestreamId: string, hostId: string): Promise<number> {
+    const text = await this.call(
+      'GET',
+      `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/feedback`,
+    );
+    return (JSON.parse(text) as { port: number }).port;
+  }
+
   follow(
     livestreamId: string,
     handlers: {

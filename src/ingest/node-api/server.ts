@@ -33,7 +33,9 @@ export async function startNodeApi(o: {
     // node/v1/livestreams/LS/(hosts|events)[/HOST/recorders/OWNER]
     if (path[0] !== 'node' || path[1] !== 'v1' || path[2] !== 'livestreams')
       return sendProblem(req, res, 404, 'no such resource');
-    const ids = [path[3], path[5], path[7]].filter((x) => x !== undefined);
+    const ids = [path[3], path[5], path.length === 8 ? path[7] : undefined].filter(
+      (x) => x !== undefined,
+    );
     if (ids.some((id) => !isValidId(id))) return sendProblem(req, res, 400, 'invalid id in path');
     const livestreamId = path[3]!;
     if (path.length === 5 && path[4] === 'hosts' && req.method === 'GET') {
@@ -56,6 +58,20 @@ export async function startNodeApi(o: {
         streams.delete(res);
       });
       return;
+    }
+    if (
+      path.length === 7 &&
+      path[4] === 'hosts' &&
+      path[6] === 'feedback' &&
+      req.method === 'GET'
+    ) {
+      let port: number;
+      try {
+        port = await o.ingest.feedbackPort(livestreamId, path[5]!);
+      } catch (err) {
+        return sendProblem(req, res, 404, (err as Error).message);
+      }
+      return send(req, res, 200, { 'Content-Type': 'application/json' }, JSON.stringify({ port }));
     }
     if (path.length === 8 && path[4] === 'hosts' && path[6] === 'recorders') {
       const [hostId, owner] = [path[5]!, path[7]!];

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { guardedSpawn } from '../../support/guarded-spawn.ts';
 
 const PUBLISHER = fileURLToPath(new URL('./whip-publisher.py', import.meta.url));
 // Debian's python3 has the GStreamer bindings; another python3 on PATH may not.
@@ -32,7 +33,7 @@ export class SyntheticHost {
   readonly exited: Promise<number | null>;
 
   constructor(readonly o: SyntheticHostOptions) {
-    this.child = spawn(
+    this.child = guardedSpawn(
       PYTHON,
       [
         PUBLISHER,
@@ -41,7 +42,7 @@ export class SyntheticHost {
         ...['--camera', o.camera ?? 'on'],
         ...(o.extraArgs ?? []),
       ],
-      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
+      { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.child.stdin?.on('error', () => undefined);
     this.child.stderr?.resume();

@@ -47,6 +47,13 @@ export interface WeriftSessionOptions {
    */
   mediaTimeoutMs?: number;
   /**
+   * Video received in this first stretch is not forwarded. Right after DTLS the first packets
+   * arrive in a burst; a jitter buffer that follows the sender's clock (skew estimation) hands
+   * some of those frames on without a timestamp, which stops a compositor. Default 500 ms; the
+   * keyframe request repeated after it lets the recorders start at once.
+   */
+  videoSettleMs?: number;
+  /**
    * Sees each packet of a kind, serialized, before it goes to the recorders; may change it in
    * place, and drops it by returning false.
    */
@@ -85,6 +92,8 @@ interface Forwarder {
   /** RTCP datagrams the recorder sent back, and how many asked for a keyframe. */
   feedback: number;
   keyframeRequests: number;
+  /** performance.now() from which video is forwarded. */
+  settledAt?: number;
 }
 
 export interface ForwardCounters {
@@ -161,6 +170,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       receiveBufferBytes: init.receiveBufferBytes ?? 4 * 1024 * 1024,
       connectTimeoutMs: init.connectTimeoutMs ?? 10_000,
       mediaTimeoutMs: init.mediaTimeoutMs ?? 5_000,
+      videoSettleMs: init.videoSettleMs ?? 500,
     };
     this.prepared = prepareOffer(init.offer, { loopbackOnly: this.options.loopbackOnly });
     const loopback = this.options.loopbackOnly;
@@ -363,7 +373,13 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.lastRtpAt = performance.now();
         const datagram = rtp.serialize();
-        if (this.init.beforeForward?.[kind]?.(datagram) ?? true)
+        const now = performance.now();
+        if (forwarder.packets === 0 && kind === 'video')
+          forwarder.settledAt = now + this.options.videoSettleMs;
+        if (
+          now >= (forwarder.settledAt ?? 0) &&
+          (this.init.beforeForward?.[kind]?.(datagram) ?? true)
+        )
           for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
         forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;

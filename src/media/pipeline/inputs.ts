@@ -66,16 +66,13 @@ const JITTER_MS = 200;
 const UDP_BUFFER = 4 * 1024 * 1024;
 
 /**
- * How the jitter buffer times packets. Video is "synced": the first packet's arrival sets the
- * base and RTP timestamps give the rest. When a browser's first packets arrive in a burst right
- * after DTLS, the default ("slave", which estimates the sender's clock skew) hands some frames on
- * without a timestamp, and the compositor stops the whole pipeline over them; "none" would start
- * a late joiner at time 0, behind the composite's clock, so all its frames would be late.
- * Browsers stamp video with the capture time, so there is no sound-card drift to follow. Audio
- * RTP time counts samples of the sender's sound card, which drifts from our clock, so audio keeps
- * the skew estimate.
+ * The jitter buffer follows the sender's clock (mode "slave", its skew estimate): audio RTP time
+ * counts samples of the sender's sound card, and a sender's video clock may run off ours too.
+ * Taking the first packet's arrival as the base and RTP time after it ("synced") let video run
+ * seconds ahead of audio within a minute. The burst of packets right after DTLS, which this mode
+ * hands on partly untimed, never reaches a recorder: the ingest holds video back for a moment.
  */
-type JitterMode = 'synced' | 'slave';
+type JitterMode = 'slave';
 
 function udpSource(port: number, caps: string, extra = ''): string {
   // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
@@ -132,8 +129,8 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
     const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
     const rtp =
       v.feedbackPort === undefined
-        ? rtpUdp(v.port, caps, 'synced')
-        : rtpWithFeedback(inputNames(input.id).session, v.port, caps, v.feedbackPort, 'synced');
+        ? rtpUdp(v.port, caps, 'slave')
+        : rtpWithFeedback(inputNames(input.id).session, v.port, caps, v.feedbackPort, 'slave');
     // Browsers change resolution mid-stream; scaling with borders keeps every frame the same size.
     return `${rtp} ! ${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`;
   }

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { Deliverer } from '../../delivery/deliverer.ts';
+import type { Deliverer, EventSink } from '../../delivery/deliverer.ts';
+import { gapCloudEvent, type RecordingGap } from '../../domain/gap-event.ts';
 import type { IngestPort } from '../../ingest/ingest-port.ts';
 import type { RecordingSpec } from '../../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../../media/worker/protocol.ts';
-import { IngestFollower, rtpSourceFor, viewOfSnapshot } from '../../recorder/ingest-follower.ts';
+import {
+  IngestFollower,
+  portsOf,
+  rtpSourceFor,
+  viewOfSnapshot,
+} from '../../recorder/ingest-follower.ts';
 import { LiveRecording } from '../../recorder/live-recording.ts';
 import type {
   NodeActivities,
@@ -17,7 +23,10 @@ import type {
 export interface NodeActivityDeps {
   ingest: IngestPort;
   deliverer: Deliverer;
+  outbox: EventSink;
   log?: (line: string) => void;
+  /** This process's own task queue, where leases and stops of its recordings are sent. */
+  workerQueue: string;
   /** A recording nobody holds a lease on for this long is ended (its workflow is gone). */
   leaseGraceMs?: number;
 }
@@ -38,7 +47,7 @@ interface Entry {
   changes: Promise<void>;
 }
 
-const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_MS = 500;
 
 /**
  * The activities that run a node's recordings. A recording lives in this process between
@@ -57,8 +66,10 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
 
   const end = (e: Entry): Promise<RecordingResult> => {
     e.stopping ??= (async () => {
+      // EOS first: the seam with a recording that took over is as short as it can be.
+      const stopped = e.recording.stop();
       await e.follower.stop().catch((err: Error) => log(`${e.key}: ${err.message}`));
-      await e.recording.stop();
+      await stopped;
       // Ended means stored: the last snippets are delivered before the workflow hears of it.
       if (!(await deps.deliverer.settled(e.recording.dir, 60_000)))
         log(`${e.key}: snippets still waiting for the store; they stay in the spool`);
@@ -70,6 +81,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         endedAtMs: Date.now(),
         lastSeq: e.progress.lastSeq,
         snippets: e.progress.snippets,
+        atMs: Date.now(),
       };
     })();
     return e.stopping;
@@ -95,7 +107,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       // The same track restarting (camera back on) reuses its spool folder: the old one must be done.
       if (existing?.stopping) await existing.stopping.catch(() => undefined);
       // Filled from the first snippet on, which opens before start() returns.
-      const progress: RecordingProgress = { lastSeq: null, snippets: 0 };
+      const progress: RecordingProgress = { lastSeq: null, snippets: 0, atMs: Date.now() };
       const onEvent = (event: WorkerEvent) => {
         if (event.event === 'snippet-opened') {
           progress.lastSeq = Math.max(progress.lastSeq ?? -1, event.data.seq);
@@ -120,9 +132,14 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         if (!host?.media)
           throw ApplicationFailure.retryable(`host ${hostId} has not published yet`, 'NoMedia');
         const view = viewOfSnapshot(host);
+        const feedback =
+          req.kind === 'host' && host.media.video
+            ? await deps.ingest.feedbackPort(req.livestreamId, hostId).catch(() => undefined)
+            : undefined;
         const source = await rtpSourceFor(
           host.media,
           req.kind === 'host' ? 'video+audio' : 'audio',
+          feedback,
         );
         only = { hostId, view, media: host.media, source };
         spec = {
@@ -134,13 +151,30 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           ],
         };
       }
+      // A host's ports are attached before the pipeline starts, so its first samples are the
+      // host's own and the recording it replaces can end the moment this one runs.
+      if (only)
+        await deps.ingest.attach(
+          req.livestreamId,
+          only.hostId,
+          req.recordingId,
+          portsOf(only.source),
+        );
       const recording = await LiveRecording.start({
         livestreamId: req.livestreamId,
         spec,
         deliverer: deps.deliverer,
         startSeq: req.startSeq,
         onEvent,
+      }).catch(async (err: unknown) => {
+        if (only)
+          await deps.ingest
+            .detach(req.livestreamId, only.hostId, req.recordingId)
+            .catch(() => undefined);
+        throw err;
       });
+      const replaced = req.replaces ? entries.get(req.replaces) : undefined;
+      if (replaced) void end(replaced);
       const follower = new IngestFollower({
         ingest: deps.ingest,
         livestreamId: req.livestreamId,
@@ -152,6 +186,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       });
       const handle: RecordingHandle = {
         handleId: randomUUID(),
+        workerQueue: deps.workerQueue,
         recordingId: req.recordingId,
         startSeq: recording.startSeq,
         startedAtMs: Date.now(),
@@ -205,7 +240,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       e.leases += 1;
       try {
         for (;;) {
-          ctx.heartbeat({ ...e.progress });
+          ctx.heartbeat({ ...e.progress, atMs: Date.now() });
           if (e.failure) throw ApplicationFailure.nonRetryable(e.failure.message, 'RecordingLost');
           if (e.stopping) return await e.stopping;
           await Promise.race([
@@ -227,6 +262,13 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
     async stopRecording(handle: RecordingHandle): Promise<void> {
       const e = entries.get(handle.handleId);
       if (e) await end(e);
+    },
+
+    async announceGap(gap: RecordingGap): Promise<void> {
+      await deps.outbox.add(gapCloudEvent(gap));
+      log(
+        `${gap.livestreamId}/${gap.track}: gap of ${gap.toMs - gap.fromMs} ms announced (${gap.reason})`,
+      );
     },
 
     running: () => [...entries.values()].map((e) => e.handle),

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { guardedSpawn } from '../../support/guarded-spawn.ts';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export function freeTcpPort(): Promise<number> {
@@ -60,11 +61,9 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     ...['--dynamic-config-value', 'frontend.enableServerVersionCheck=false'],
     ...(uiPort === null ? ['--headless'] : ['--ui-ip', '127.0.0.1', '--ui-port', String(uiPort)]),
   ];
-  const child = spawn(o.executable ?? 'temporal', args, {
+  const child = guardedSpawn(o.executable ?? 'temporal', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
-    // Its own process group, so a stop reaches the UI server it starts too.
-    detached: true,
   });
   let log = '';
   const keep = (chunk: Buffer): void => {

@@ -51,6 +51,8 @@ export async function compositeRecordingWorkflow(input: TrackInput): Promise<Tra
   const outcome = await runTrack(
     {
       nodeQueue: nodeTaskQueue(input.nodeId),
+      livestreamId: input.livestreamId,
+      track: COMPOSITE_TRACK,
       desired: () => 'mp4',
       request,
       stopping: () => stopping,
@@ -97,6 +99,8 @@ export async function hostRecordingWorkflow(input: TrackInput): Promise<TrackSum
   const outcome = await runTrack(
     {
       nodeQueue: nodeTaskQueue(input.nodeId),
+      livestreamId: input.livestreamId,
+      track: hostTrack(hostId),
       desired: () => hostVariant(view),
       request,
       stopping: () => stopping,

@@ -1,3 +1,4 @@
+import type { Duration } from '@temporalio/common';
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -35,6 +36,8 @@ export interface TrackLoopState {
 
 export interface TrackLoopOptions {
   nodeQueue: string;
+  livestreamId: string;
+  track: string;
   /** The variant to record now, or null for none; read again after every change. */
   desired: () => Variant | null;
   request: (variant: Variant, startSeq: number) => RecordingRequest;
@@ -49,25 +52,39 @@ function nodeActivities(queue: string) {
     startToCloseTimeout: '60 seconds',
     retry: { initialInterval: '500 ms', maximumInterval: '5 seconds', maximumAttempts: 20 },
   });
-  // The lease on a running recording: heartbeats every second, so a dead node shows within 3 s.
-  // Not retried: the recording lived in the dead worker; the loop starts a new one instead.
+  return { startRecording: start.startRecording, announceGap: start.announceGap };
+}
+
+/** A switch starts the new recording in the process of the old one, which it then ends. */
+function switchActivities(workerQueue: string, scheduleToStartTimeout: Duration = '5 seconds') {
+  return proxyActivities<NodeActivities>({
+    taskQueue: workerQueue,
+    scheduleToStartTimeout,
+    startToCloseTimeout: '60 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/** Activities for one running recording: they go to the worker process that holds it. */
+function recordingActivities(workerQueue: string) {
+  // The lease: it heartbeats twice a second, so a dead worker shows within 1.5 s. Not retried: the
+  // recording lived in that process; the loop starts a new one instead. A lease that cannot
+  // even start (the process is gone) fails after 10 s.
   const lease = proxyActivities<NodeActivities>({
-    taskQueue: queue,
+    taskQueue: workerQueue,
+    scheduleToStartTimeout: '10 seconds',
     startToCloseTimeout: '3650 days',
-    heartbeatTimeout: '3 seconds',
+    heartbeatTimeout: '1500 ms',
     retry: { maximumAttempts: 1 },
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
   const stop = proxyActivities<NodeActivities>({
-    taskQueue: queue,
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '500 ms', maximumAttempts: 5 },
+    taskQueue: workerQueue,
+    scheduleToStartTimeout: '10 seconds',
+    startToCloseTimeout: '90 seconds',
+    retry: { initialInterval: '500 ms', maximumAttempts: 3 },
   });
-  return {
-    startRecording: start.startRecording,
-    awaitRecording: lease.awaitRecording,
-    stopRecording: stop.stopRecording,
-  };
+  return { awaitRecording: lease.awaitRecording, stopRecording: stop.stopRecording };
 }
 
 /** The progress a lost recording last reported, from its heartbeat timeout. */
@@ -101,17 +118,26 @@ export async function runTrack(
   const acts = nodeActivities(o.nodeQueue);
   let current: Lease | null = null;
   let wake = 0;
+  /** A lost recording's last sign of life, until the one that takes over has started. */
+  let lost: {
+    recordingId: string;
+    sinceMs: number;
+    handle: RecordingHandle;
+    variant: Variant;
+  } | null = null;
 
   const hold = (running: RunningRecording, segment: RecordingSegment): Lease => {
     const l: Lease = { running, segment, done: false, settled: Promise.resolve() };
-    l.settled = acts.awaitRecording(running.handle).then(
-      (result) => {
-        l.result = result;
-      },
-      (err: unknown) => {
-        l.error = err;
-      },
-    );
+    l.settled = recordingActivities(running.handle.workerQueue)
+      .awaitRecording(running.handle)
+      .then(
+        (result) => {
+          l.result = result;
+        },
+        (err: unknown) => {
+          l.error = err;
+        },
+      );
     void l.settled.then(() => {
       l.done = true;
       wake += 1;
@@ -121,6 +147,13 @@ export async function runTrack(
 
   const settle = (l: Lease, how: RecordingSegment['ended']): void => {
     const progress = l.result ?? lastHeartbeat(l.error);
+    if (l.error && !isCancellation(l.error))
+      lost = {
+        recordingId: l.running.handle.recordingId,
+        sinceMs: progress?.atMs ?? l.running.handle.startedAtMs,
+        handle: l.running.handle,
+        variant: l.running.variant,
+      };
     const lastSeq = progress?.lastSeq ?? null;
     l.segment.lastSeq = lastSeq;
     l.segment.endedAtMs = l.result?.endedAtMs ?? Date.now();
@@ -128,8 +161,46 @@ export async function runTrack(
     state.nextSeq = afterLastSeq(state.nextSeq, l.running.variant, lastSeq);
   };
 
-  const launch = async (variant: Variant): Promise<Lease> => {
-    const handle = await acts.startRecording(o.request(variant, state.nextSeq[variant]));
+  const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease> => {
+    const request = o.request(variant, state.nextSeq[variant]);
+    let handle: RecordingHandle | null = null;
+    if (replacing && !replacing.done) {
+      const { workerQueue, handleId } = replacing.running.handle;
+      try {
+        handle = await switchActivities(workerQueue).startRecording({
+          ...request,
+          replaces: handleId,
+        });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn('switching in the same worker failed; starting anywhere', { err });
+      }
+    }
+    // A lease can lapse while its worker lives on (Temporal restarted, a long pause): that worker
+    // hands the same recording back at once, and nothing was lost. A dead worker does not answer
+    // within the second, and the recording starts anywhere.
+    if (!handle && lost && lost.variant === variant) {
+      try {
+        const again = await switchActivities(lost.handle.workerQueue, '1 second').startRecording(
+          request,
+        );
+        if (again.handleId === lost.handle.handleId) {
+          const segment = state.segments.find(
+            (s) => s.recordingId === again.recordingId && s.startedAtMs === again.startedAtMs,
+          );
+          lost = null;
+          if (segment) {
+            segment.ended = 'running';
+            segment.endedAtMs = null;
+            return hold({ variant, handle: again }, segment);
+          }
+        }
+        handle = again;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    handle ??= await acts.startRecording(request);
     const segment: RecordingSegment = {
       recordingId: handle.recordingId,
       variant,
@@ -142,13 +213,28 @@ export async function runTrack(
     state.segments.push(segment);
     // The next snippet number is reserved now: a recording lost before it reports still used it.
     state.nextSeq = afterLastSeq(state.nextSeq, variant, handle.startSeq);
+    if (lost) {
+      const gap = {
+        livestreamId: o.livestreamId,
+        track: o.track,
+        lostRecordingId: lost.recordingId,
+        nextRecordingId: handle.recordingId,
+        fromMs: Math.min(lost.sinceMs, handle.startedAtMs),
+        toMs: handle.startedAtMs,
+        reason: 'the recording was lost (its worker stopped) and started again',
+      };
+      lost = null;
+      await acts.announceGap(gap);
+    }
     return hold({ variant, handle }, segment);
   };
 
   const finish = async (l: Lease, how: RecordingSegment['ended']): Promise<void> => {
-    await acts.stopRecording(l.running.handle).catch((err: unknown) => {
-      log.warn('stopRecording failed; the node ends recordings whose lease lapsed', { err });
-    });
+    await recordingActivities(l.running.handle.workerQueue)
+      .stopRecording(l.running.handle)
+      .catch((err: unknown) => {
+        log.warn('stopRecording failed; the node ends recordings whose lease lapsed', { err });
+      });
     await l.settled;
     settle(l, how);
   };
@@ -169,8 +255,10 @@ export async function runTrack(
         log.warn('recording lost; starting it again', {
           recordingId: current.running.handle.recordingId,
         });
+        // One that keeps dying right after its start is not restarted in a tight loop.
+        const livedMs = Date.now() - current.running.handle.startedAtMs;
         current = null;
-        await sleep('500 ms');
+        if (livedMs < 5_000) await sleep('2 seconds');
       }
       const want = o.stopping() ? null : o.desired();
       if (want !== (current?.running.variant ?? null)) {
@@ -178,7 +266,7 @@ export async function runTrack(
         current = null;
         if (want) {
           try {
-            current = await launch(want);
+            current = await launch(want, old);
           } catch (err) {
             if (isCancellation(err)) throw err;
             log.error('could not start a recording; trying again', { err });
