@@ -47,8 +47,9 @@ if (($#)); then
   run_tests "${TEST_CONCURRENCY:-2}" "$@" || status=$?
 else
   # Recordings that use most of the machine by themselves run alone, after the rest.
-  mapfile -t heavy < <(find test -name '*.test.ts' -path '*/cli/demo.test.ts' | sort)
-  mapfile -t files < <(find test -name '*.test.ts' ! -path '*/cli/demo.test.ts' | sort)
+  heavy_pattern='/cli/demo\.test\.ts$|/orchestration/(livestream-workflows|faults)\.test\.ts$'
+  mapfile -t heavy < <(find test -name '*.test.ts' | grep -E "$heavy_pattern" | sort)
+  mapfile -t files < <(find test -name '*.test.ts' | grep -vE "$heavy_pattern" | sort)
   run_tests "${TEST_CONCURRENCY:-2}" "${files[@]}" || status=$?
   run_tests 1 "${heavy[@]}" || status=$?
 fi

@@ -18,6 +18,10 @@ export class NotFoundError extends Error {
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }
+/** Temporal or its workers did not answer in time: worth trying again. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}
 
 /** What the API does; the node implements it over the ingest, Temporal and the store. */
 export interface LivestreamService {
@@ -119,6 +123,8 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       if (err instanceof RequestError) return sendProblem(req, res, 400, err.message);
       if (err instanceof NotFoundError) return sendProblem(req, res, 404, err.message);
       if (err instanceof ConflictError) return sendProblem(req, res, 409, err.message);
+      if (err instanceof UnavailableError)
+        return sendProblem(req, res, 503, err.message, { 'Retry-After': '5' });
       o.onError?.(err);
       sendProblem(req, res, 500, 'the request failed; see the node log');
     });

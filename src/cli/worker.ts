@@ -15,8 +15,9 @@ export const workerCommand: Command = {
   summary: "run a node's Temporal workers and media (started and restarted by `tapedeck up`)",
   help: `Usage: tapedeck worker --data DIR [--node-id ID] [--slot N]
 
-Runs the Temporal workers of one node: its own media task queue (the recordings, in media worker
-processes, on this node's ingest and spool) and the shared control queue (workflow code).
+Runs the media side of one node for Temporal: the node's media task queue (recordings, in media
+worker processes, on this node's ingest and spool) and this process's own queue (the leases and
+stops of the recordings it runs). Workflow code runs in the node process; --control adds it here.
 \`tapedeck up\` starts it and starts it again if it dies; run it by hand only to add control-queue
 capacity or to debug.
 
@@ -30,6 +31,8 @@ Options:
   --data DIR        the node's data folder (spool, outbox)                     [required]
   --node-id ID      which node's media queue to serve                  [default: node1]
   --slot N          which of the node's workers this is: its spool is DIR/worker-N [default: 0]
+  --control         also run workflow code (the shared control queue; \`tapedeck up\` runs it
+                    in the node process)
   -h, --help        this help
 `,
   async run(argv) {
@@ -37,6 +40,7 @@ Options:
       data: { type: 'string' },
       'node-id': { type: 'string' },
       slot: { type: 'string' },
+      control: { type: 'boolean' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -51,7 +55,10 @@ Options:
     const nodeSecret = process.env.TAPEDECK_NODE_SECRET;
     if (!nodeApi || !nodeSecret)
       throw new UsageError('TAPEDECK_NODE_API and TAPEDECK_NODE_SECRET are not set');
-    const log = (line: string) => process.stderr.write(`worker: ${line}\n`);
+    const log = (line: string) =>
+      process.stderr.write(
+        `${new Date().toISOString().slice(11, 23)} worker ${process.pid}: ${line}\n`,
+      );
 
     const slot = intOption('slot', values.slot, 0, 0, 63);
     const data = resolve(values.data);
@@ -70,6 +77,7 @@ Options:
       namespace: temporal.namespace,
       nodeId,
       slot,
+      control: values.control ?? false,
       ingest: new RemoteIngestPort(nodeApi, nodeSecret),
       ...(process.env.TAPEDECK_WORKFLOW_BUNDLE
         ? { workflowBundlePath: process.env.TAPEDECK_WORKFLOW_BUNDLE }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import {
   ConflictError,
   NotFoundError,
+  UnavailableError,
   startControlApi,
   type ControlApi,
   type LivestreamService,
@@ -28,13 +28,15 @@ import { startNodeApi, type NodeApiServer } from '../ingest/node-api/server.ts';
 import { startWhipServer, type WhipServer } from '../ingest/whip/server.ts';
 import type { Profiles } from '../orchestration/contracts.ts';
 import { relayHostEvents } from '../orchestration/host-event-relay.ts';
-import { LivestreamClient } from '../orchestration/livestream-client.ts';
+import { LivestreamClient, NoAnswerError } from '../orchestration/livestream-client.ts';
 import {
   connectClient,
+  connectWorker,
   temporalConfigToEnv,
   type TemporalConfig,
 } from '../orchestration/temporal/connection.ts';
 import { startDevServer, type DevServer } from '../orchestration/temporal/dev-server.ts';
+import { startControlWorker } from '../orchestration/worker.ts';
 import { defaultStoreUrl } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
 import { Metrics } from './metrics.ts';
@@ -83,6 +85,11 @@ export interface RunningNode {
   service: LivestreamService;
   workers: WorkerSupervisor[];
   metrics: Metrics;
+  /**
+   * Stops the embedded Temporal server for `downMs` and starts it again on the same port and
+   * data: what an operator's restart looks like to the workflows. Only for the embedded server.
+   */
+  restartTemporal(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -108,11 +115,18 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         dataDir: join(dataDir, 'temporal'),
         uiPort: c.temporalUi === false ? false : undefined,
       });
-      cleanups.push(() => dev!.stop());
+      cleanups.push(() => (dev ? dev.stop() : Promise.resolve()));
       temporal = { address: dev.address, namespace: dev.namespace };
     }
     const client = await connectClient(temporal);
     cleanups.push(() => client.connection.close());
+    const workerConnection = await connectWorker(temporal);
+    cleanups.push(() => workerConnection.close());
+    const control = await startControlWorker({
+      connection: workerConnection,
+      namespace: temporal.namespace,
+    });
+    cleanups.push(() => control.shutdown());
     const livestreams = new LivestreamClient(client);
 
     const store = openStore(c.storeUrl ?? defaultStoreUrl(dataDir));
@@ -188,7 +202,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         if (
           known.has(livestreamId) ||
           ingest.hasLivestream(livestreamId) ||
-          (await livestreams.state(livestreamId))
+          (await livestreams.exists(livestreamId))
         )
           throw new ConflictError(`livestream ${livestreamId} exists`);
         ingest.openLivestream(livestreamId);
@@ -196,6 +210,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         const workflowId = await livestreams.start({
           livestreamId,
           nodeId,
+          workerSlots: c.workers ?? 2,
           profiles,
           ...(c.rtmpUrl ? { rtmpUrl: c.rtmpUrl } : {}),
           ...(c.hlsDir ? { hlsDir: c.hlsDir } : {}),
@@ -213,12 +228,14 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         };
       },
       async state(livestreamId) {
-        const state = await livestreams.state(livestreamId);
+        const state = await livestreams.state(livestreamId).catch((err: unknown) => {
+          throw err instanceof NoAnswerError ? new UnavailableError(err.message) : err;
+        });
         if (!state) throw new NotFoundError(`no livestream ${livestreamId}`);
         return { ...state, workflowId: workflowIds.livestream(livestreamId) };
       },
       async stop(livestreamId) {
-        if (!(await livestreams.state(livestreamId)))
+        if (!(await livestreams.exists(livestreamId)))
           throw new NotFoundError(`no livestream ${livestreamId}`);
         await ingest.closeLivestream(livestreamId);
         await relay.idle();
@@ -232,12 +249,12 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         return ingest.control(livestreamId, hostId, event);
       },
       async recordings(livestreamId) {
-        if (!(await livestreams.state(livestreamId)))
+        if (!(await livestreams.exists(livestreamId)))
           throw new NotFoundError(`no livestream ${livestreamId}`);
         return { workflows: await livestreams.recordingWorkflows(livestreamId) };
       },
       async snippets(livestreamId, track) {
-        if (!(await livestreams.state(livestreamId)))
+        if (!(await livestreams.exists(livestreamId)))
           throw new NotFoundError(`no livestream ${livestreamId}`);
         const keys: string[] = [];
         const prefix = track ? `${livestreamId}/${track}/` : `${livestreamId}/`;
@@ -266,9 +283,6 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
     // once, while the dead one restarts and delivers what its spool holds.
     const slots = c.workers ?? 2;
     if (slots > 0) {
-      // Made afresh by this run's first worker: the code may have changed since the last run.
-      const bundlePath = join(dataDir, 'control', 'workflow-bundle.js');
-      await rm(bundlePath, { force: true });
       let starts = 0;
       for (let slot = 0; slot < slots; slot++) {
         const w = new WorkerSupervisor({
@@ -277,7 +291,6 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
             ...temporalConfigToEnv(temporal),
             TAPEDECK_NODE_API: nodeApi.url,
             TAPEDECK_NODE_SECRET: nodeSecret,
-            TAPEDECK_WORKFLOW_BUNDLE: bundlePath,
             TAPEDECK_STORE: c.storeUrl ?? defaultStoreUrl(dataDir),
             ...(c.busUrl ? { TAPEDECK_BUS: c.busUrl } : {}),
           },
@@ -287,9 +300,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           },
         });
         workers.push(w);
-        // The first slot gets a head start, so only one worker bundles the workflow code.
         w.start();
-        if (slot === 0 && slots > 1) await new Promise((r) => setTimeout(r, 1_500));
       }
       // Pushed last, so stopped first: recordings finish before what they use goes away.
       cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
@@ -313,6 +324,14 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
       service,
       workers,
       metrics,
+      async restartTemporal(downMs: number) {
+        if (!dev) throw new Error('only the embedded Temporal server can be restarted from here');
+        const port = Number(dev.address.split(':').at(-1));
+        await dev.stop();
+        dev = null;
+        await new Promise((r) => setTimeout(r, downMs));
+        dev = await startDevServer({ dataDir: join(dataDir, 'temporal'), port, uiPort: false });
+      },
       stop: stopAll,
     };
   } catch (err) {

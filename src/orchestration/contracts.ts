@@ -85,6 +85,8 @@ export interface Profiles {
 export interface LivestreamInput {
   livestreamId: string;
   nodeId: string;
+  /** Worker processes on the node: recordings are spread over them. Default 1. */
+  workerSlots?: number;
   profiles: Profiles;
   rtmpUrl?: string;
   hlsDir?: string;
@@ -111,6 +113,7 @@ export interface LivestreamState {
 export interface TrackInput {
   livestreamId: string;
   nodeId: string;
+  workerSlots?: number;
   parentWorkflowId: string;
   profile: OutputProfile;
   /** Host recordings; absent for the composite. */

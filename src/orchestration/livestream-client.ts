@@ -5,6 +5,10 @@ import type { LivestreamInput, LivestreamState, RecordingSegment } from './contr
 import { hostEventSignal, livestreamStateQuery, segmentsQuery, stopSignal } from './signals.ts';
 import type { LivestreamSummary } from './workflows/livestream-workflow.ts';
 
+export class NoAnswerError extends Error {
+  override name = 'NoAnswerError';
+}
+
 /** What the API and the CLI do with livestream workflows. */
 export class LivestreamClient {
   constructor(private readonly client: Client) {}
@@ -38,7 +42,21 @@ export class LivestreamClient {
       .result()) as LivestreamSummary;
   }
 
-  /** The workflow's state, or null when there is no such livestream. */
+  /** Whether the livestream's workflow exists (running or not); needs no worker. */
+  async exists(livestreamId: string): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(workflowIds.livestream(livestreamId)).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The workflow's state, or null when there is no such livestream. Throws NoAnswerError when
+   * no worker answered the query (none running, or all busy).
+   */
   async state(livestreamId: string): Promise<LivestreamState | null> {
     try {
       return await this.client.workflow
@@ -46,7 +64,9 @@ export class LivestreamClient {
         .query(livestreamStateQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return null;
-      throw err;
+      throw new NoAnswerError(
+        `livestream ${livestreamId}: no answer from its workflow (${(err as Error).message})`,
+      );
     }
   }
 

@@ -4,6 +4,7 @@ import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/w
 import { CONTROL_TASK_QUEUE, nodeTaskQueue, workerTaskQueue } from '../domain/recording-plan.ts';
 import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
+import { MediaWorkerPool } from '../media/media-worker-pool.ts';
 import { createNodeActivities } from './activities/node-activities.ts';
 
 const WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -21,7 +22,7 @@ export interface NodeWorkerOptions {
    * a restarted one, which then takes its recordings back seconds sooner.
    */
   workflowBundlePath?: string;
-  /** Also run workflow code (the control queue); every node does by default. */
+  /** Also run workflow code (the control queue); `tapedeck up` runs it in the node process. */
   control?: boolean;
   log?: (line: string) => void;
 }
@@ -54,12 +55,52 @@ const quietLogger = {
   error: (m: string) => process.stderr.write(`workflow bundle: ${m}\n`),
 };
 
+function controlWorker(o: {
+  connection: NativeConnection;
+  namespace: string;
+  workflowBundlePath?: string;
+}): Promise<Worker> {
+  return workflowCode(o.workflowBundlePath).then((code) =>
+    Worker.create({
+      connection: o.connection,
+      namespace: o.namespace,
+      taskQueue: CONTROL_TASK_QUEUE,
+      // A workflow cached in a worker that died moves to another after 1 s, not the default 10.
+      stickyQueueScheduleToStartTimeout: '1 second',
+      workflowBundle: { code },
+    }),
+  );
+}
+
+/**
+ * Workflow code only, on the shared control queue. A node runs it in its own process, apart from
+ * the media workers: a media worker that dies then takes no workflow's cached state with it, and
+ * its recordings are taken over without a replay.
+ */
+export async function startControlWorker(o: {
+  connection: NativeConnection;
+  namespace: string;
+  workflowBundlePath?: string;
+}): Promise<NodeWorker> {
+  const worker = await controlWorker(o);
+  const done = worker.run();
+  return {
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+    },
+  };
+}
+
 /**
  * A node's Temporal workers: its own media queue (recordings on this node's ingest and spool)
  * and, unless told otherwise, the shared control queue that runs workflow code.
  */
 export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker> {
+  const pool = new MediaWorkerPool(2);
   const activities = createNodeActivities({
+    pool,
     ingest: o.ingest,
     deliverer: o.delivery.deliverer,
     outbox: o.delivery.outbox,
@@ -82,19 +123,13 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     taskQueue: workerTaskQueue(o.nodeId, o.slot),
     activities,
     maxConcurrentActivityTaskExecutions: 400,
+    // Every lease heartbeat reaches the server, so a timeout of 1.5 s rides out a 1-s stall.
+    maxHeartbeatThrottleInterval: '500 ms',
+    defaultHeartbeatThrottleInterval: '500 ms',
     shutdownGraceTime: '20 seconds',
   });
   const workers = [media, own];
-  if (o.control ?? true) {
-    workers.push(
-      await Worker.create({
-        connection: o.connection,
-        namespace: o.namespace,
-        taskQueue: CONTROL_TASK_QUEUE,
-        workflowBundle: { code: await workflowCode(o.workflowBundlePath) },
-      }),
-    );
-  }
+  if (o.control ?? false) workers.push(await controlWorker(o));
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   let shut: Promise<void> | null = null;
   return {
@@ -104,6 +139,7 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
         await activities.close();
+        await pool.close();
       })();
       return shut;
     },

@@ -14,6 +14,8 @@ export interface LiveRecordingOptions {
   onEvent?: (event: WorkerEvent) => void;
   /** Lowest first snippet number: numbering goes on from an earlier run of the same track. */
   startSeq?: number;
+  /** A worker process started ahead (from a pool); a new one otherwise. */
+  worker?: MediaWorker;
 }
 
 /**
@@ -50,7 +52,7 @@ export class LiveRecording {
       await ensureWritableDir(dir, 'snippets');
     }
     const spec: RecordingSpec = { ...o.spec, outDir: dir };
-    const worker = new MediaWorker();
+    const worker = o.worker ?? new MediaWorker();
     const rec = new LiveRecording(worker, dir, spec, o.deliverer);
     const deliverer = o.deliverer;
     worker.on('event', (event) => {

@@ -6,7 +6,7 @@ test(
   'control API: bad keys, JSON, ids and unknown livestreams get clear 4xx answers and change nothing',
   { timeout: 180_000 },
   async () => {
-    const rig = await startNodeRig('orch-api-', { workers: 0 });
+    const rig = await startNodeRig('orch-api-', { workers: 1 });
     const bad: {
       why: string;
       method: string;
@@ -128,7 +128,12 @@ test(
       event: 'dance',
     });
     assert.equal(badEvent.status, 400);
-    const state = await rig.api('GET', '/v1/livestreams/show');
+    // The livestream's workflow starts its composite recording a moment after it starts.
+    let state = await rig.api('GET', '/v1/livestreams/show');
+    for (let i = 0; i < 100 && state.body?.recordingWorkflows?.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = await rig.api('GET', '/v1/livestreams/show');
+    }
     assert.equal(state.status, 200);
     assert.deepEqual(state.body.recordingWorkflows, ['tapedeck-livestream-show-composite']);
 

@@ -83,6 +83,8 @@ export async function startNodeRig(
           name: h.hostId,
           toneHz: 330 + 110 * i,
           pattern: 'smpte',
+          // Small pictures: the publishers share this machine's two cores with what they test.
+          extraArgs: ['--width', '320', '--height', '180', '--kbps', '400'],
         });
         publishers.push(host);
         hosts.set(h.hostId, host);

@@ -3,6 +3,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Deliverer, EventSink } from '../../delivery/deliverer.ts';
 import { gapCloudEvent, type RecordingGap } from '../../domain/gap-event.ts';
 import type { IngestPort } from '../../ingest/ingest-port.ts';
+import type { MediaWorkerPool } from '../../media/media-worker-pool.ts';
 import type { RecordingSpec } from '../../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../../media/worker/protocol.ts';
 import {
@@ -25,6 +26,8 @@ export interface NodeActivityDeps {
   deliverer: Deliverer;
   outbox: EventSink;
   log?: (line: string) => void;
+  /** Media worker processes started ahead of need. */
+  pool?: MediaWorkerPool;
   /** This process's own task queue, where leases and stops of its recordings are sent. */
   workerQueue: string;
   /** A recording nobody holds a lease on for this long is ended (its workflow is gone). */
@@ -101,6 +104,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
   return {
     async startRecording(req: RecordingRequest): Promise<RecordingHandle> {
       const key = `${req.livestreamId}/${req.recordingId}`;
+      const asked = Date.now();
       const existing = findByKey(key);
       // A retried start finds the recording its first attempt made.
       if (existing && !existing.stopping && !existing.failure) return existing.handle;
@@ -166,6 +170,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         deliverer: deps.deliverer,
         startSeq: req.startSeq,
         onEvent,
+        ...(deps.pool ? { worker: deps.pool.take() } : {}),
       }).catch(async (err: unknown) => {
         if (only)
           await deps.ingest
@@ -225,7 +230,9 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         await end(made);
         throw err;
       }
-      log(`${key}: recording from snippet ${handle.startSeq}`);
+      log(
+        `${key}: recording from snippet ${handle.startSeq} (started in ${handle.startedAtMs - asked} ms)`,
+      );
       return handle;
     },
 
@@ -242,7 +249,23 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         for (;;) {
           ctx.heartbeat({ ...e.progress, atMs: Date.now() });
           if (e.failure) throw ApplicationFailure.nonRetryable(e.failure.message, 'RecordingLost');
-          if (e.stopping) return await e.stopping;
+          if (e.stopping) {
+            // Finishing (EOS, the last snippets into the store) takes seconds: keep the lease.
+            const stopping = e.stopping;
+            const outcome: { result?: RecordingResult; error?: unknown; done: boolean } = {
+              done: false,
+            };
+            void stopping.then(
+              (result) => Object.assign(outcome, { result, done: true }),
+              (error: unknown) => Object.assign(outcome, { error, done: true }),
+            );
+            while (!outcome.done) {
+              ctx.heartbeat({ ...e.progress, atMs: Date.now() });
+              await Promise.race([stopping, ctx.sleep(HEARTBEAT_MS)]).catch(() => undefined);
+            }
+            if (outcome.error !== undefined) throw outcome.error;
+            return outcome.result!;
+          }
           await Promise.race([
             e.changes,
             ctx.sleep(HEARTBEAT_MS).catch(() => undefined),

@@ -75,6 +75,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
         {
           livestreamId,
           nodeId,
+          workerSlots: input.workerSlots ?? 1,
           parentWorkflowId: me,
           profile: profiles.composite,
           ...(input.rtmpUrl ? { rtmpUrl: input.rtmpUrl } : {}),
@@ -99,6 +100,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
           {
             livestreamId,
             nodeId,
+            workerSlots: input.workerSlots ?? 1,
             parentWorkflowId: me,
             profile: profiles.host,
             hostId: e.hostId,

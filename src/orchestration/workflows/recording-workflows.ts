@@ -5,6 +5,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  workerTaskQueue,
   applyHostEvent,
   hostRecordingId,
   hostVariant,
@@ -17,6 +18,18 @@ import { runTrack, type TrackLoopState } from './track-loop.ts';
 
 /** Long livestreams start a fresh history well before Temporal's limits. */
 const MAX_HISTORY_EVENTS = 2_000;
+
+/**
+ * The worker a track's recordings start on: tracks are spread over the node's workers, so one
+ * that dies takes only its share with it, and the survivors take that share over sooner.
+ */
+function preferredWorker(input: TrackInput, track: string): string | null {
+  const slots = input.workerSlots ?? 1;
+  if (slots <= 1) return null;
+  let h = 0;
+  for (const c of `${input.livestreamId}/${track}`) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return workerTaskQueue(input.nodeId, h % slots);
+}
 
 function historyFull(): boolean {
   const info = workflowInfo();
@@ -51,6 +64,7 @@ export async function compositeRecordingWorkflow(input: TrackInput): Promise<Tra
   const outcome = await runTrack(
     {
       nodeQueue: nodeTaskQueue(input.nodeId),
+      preferredQueue: preferredWorker(input, COMPOSITE_TRACK),
       livestreamId: input.livestreamId,
       track: COMPOSITE_TRACK,
       desired: () => 'mp4',
@@ -99,6 +113,7 @@ export async function hostRecordingWorkflow(input: TrackInput): Promise<TrackSum
   const outcome = await runTrack(
     {
       nodeQueue: nodeTaskQueue(input.nodeId),
+      preferredQueue: preferredWorker(input, hostTrack(hostId)),
       livestreamId: input.livestreamId,
       track: hostTrack(hostId),
       desired: () => hostVariant(view),

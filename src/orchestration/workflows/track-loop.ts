@@ -36,6 +36,8 @@ export interface TrackLoopState {
 
 export interface TrackLoopOptions {
   nodeQueue: string;
+  /** The worker new recordings of this track start on when it answers; any of the node's else. */
+  preferredQueue: string | null;
   livestreamId: string;
   track: string;
   /** The variant to record now, or null for none; read again after every change. */
@@ -178,10 +180,10 @@ export async function runTrack(
     }
     // A lease can lapse while its worker lives on (Temporal restarted, a long pause): that worker
     // hands the same recording back at once, and nothing was lost. A dead worker does not answer
-    // within the second, and the recording starts anywhere.
+    // within 0.3 s, and the recording starts anywhere.
     if (!handle && lost && lost.variant === variant) {
       try {
-        const again = await switchActivities(lost.handle.workerQueue, '1 second').startRecording(
+        const again = await switchActivities(lost.handle.workerQueue, '300 ms').startRecording(
           request,
         );
         if (again.handleId === lost.handle.handleId) {
@@ -196,6 +198,13 @@ export async function runTrack(
           }
         }
         handle = again;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    if (!handle && !lost && o.preferredQueue) {
+      try {
+        handle = await switchActivities(o.preferredQueue, '500 ms').startRecording(request);
       } catch (err) {
         if (isCancellation(err)) throw err;
       }
@@ -257,7 +266,16 @@ export async function runTrack(
         });
         // One that keeps dying right after its start is not restarted in a tight loop.
         const livedMs = Date.now() - current.running.handle.startedAtMs;
+        const lapsed = current;
         current = null;
+        // A lease can lapse while its worker lives on; when stopping, that recording still ends
+        // with EOS (a dead worker simply does not answer).
+        if (o.stopping()) {
+          await recordingActivities(lapsed.running.handle.workerQueue)
+            .stopRecording(lapsed.running.handle)
+            .catch(() => undefined);
+          continue;
+        }
         if (livedMs < 5_000) await sleep('2 seconds');
       }
       const want = o.stopping() ? null : o.desired();
