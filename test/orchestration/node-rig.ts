@@ -6,6 +6,10 @@ import { SyntheticHost } from '../../src/ingest/publisher/synthetic-host.ts';
 import { startNode, type NodeConfig, type RunningNode } from '../../src/node/node.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
+// JSON from the API and the bus, as parsed: the assertions that read a field check it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 export interface NodeRig {
   dir: string;
   node: RunningNode;
@@ -16,7 +20,7 @@ export interface NodeRig {
     path: string,
     body?: unknown,
     key?: string,
-  ): Promise<{ status: number; body: any }>;
+  ): Promise<{ status: number; body: Json }>;
   /** Creates a livestream over the API and has its hosts publish; resolves once all answered. */
   livestream(
     hostIds: string[],
@@ -127,10 +131,10 @@ export async function storedTracks(
 }
 
 /** The CloudEvents on the node's embedded bus. */
-export async function busEvents(rig: NodeRig): Promise<{ type: string; data: any }[]> {
+export async function busEvents(rig: NodeRig): Promise<{ type: string; data: Json }[]> {
   const text = await readFile(join(rig.dir, 'bus', 'events.log'), 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { type: string; data: any });
+    .map((l) => JSON.parse(l) as { type: string; data: Json });
 }
