@@ -72,13 +72,14 @@ Options:
     const delivery = await startDelivery(config, await parseDeliveryConfig(config));
     delivery.deliverer.on('warning', (w) => log(w));
     const connection = await connectWorker(temporal);
+    const nodeClient = new RemoteIngestPort(nodeApi, nodeSecret);
     const worker = await startNodeWorker({
       connection,
       namespace: temporal.namespace,
       nodeId,
       slot,
       control: values.control ?? false,
-      ingest: new RemoteIngestPort(nodeApi, nodeSecret),
+      ingest: nodeClient,
       ...(process.env.TAPEDECK_WORKFLOW_BUNDLE
         ? { workflowBundlePath: process.env.TAPEDECK_WORKFLOW_BUNDLE }
         : {}),
@@ -102,10 +103,16 @@ Options:
     const orphanCheck = setInterval(() => {
       if (process.ppid !== parent) stop();
     }, 1_000);
+    // The node serves the counters at /metrics; a missed report is made up by the next one.
+    const report = setInterval(() => {
+      const m = worker.metrics?.();
+      if (m) nodeClient.reportMetrics(slot, m).catch(() => undefined);
+    }, 2_000);
     try {
       await worker.done;
     } finally {
       clearInterval(orphanCheck);
+      clearInterval(report);
       await worker.shutdown();
       await delivery.deliverer.drain(30_000);
       await delivery.outbox.drain(10_000).catch(() => undefined);

@@ -39,7 +39,8 @@ import { startDevServer, type DevServer } from '../orchestration/temporal/dev-se
 import { startControlWorker } from '../orchestration/worker.ts';
 import { defaultStoreUrl } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics, workerMetricsText } from './metrics.ts';
+import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 
@@ -184,9 +185,11 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
     const publicWhip = (c.publicWhipUrl ?? whip.url).replace(/\/$/, '');
 
     const nodeSecret = randomBytes(24).toString('base64url');
+    const book = new NodeMetricsBook();
     const nodeApi: NodeApiServer = await startNodeApi({
       ingest: new LocalIngestPort(ingest),
       secret: nodeSecret,
+      onWorkerMetrics: (slot, m) => book.report(slot, m),
       onError: (err) => log(`node API: ${String(err)}`),
     });
     cleanups.push(() => nodeApi.close());
@@ -271,7 +274,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           for (const h of ingest.snapshot(id))
             if (h.presence.connection === 'publishing') publishing++;
         metrics.set('tapedeck_publishing_hosts', publishing);
-        return metrics.text();
+        return metrics.text() + workerMetricsText(book.total());
       },
       port: c.apiPort ?? 0,
       onError: (err) => log(`api: ${String(err)}`),

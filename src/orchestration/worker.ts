@@ -1,6 +1,11 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import {
+  emptyWorkerMetrics,
+  observeLatency,
+  type WorkerMetrics,
+} from '../domain/worker-metrics.ts';
 import { CONTROL_TASK_QUEUE, nodeTaskQueue, workerTaskQueue } from '../domain/recording-plan.ts';
 import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
@@ -31,6 +36,8 @@ export interface NodeWorker {
   /** Resolves when both workers stopped. */
   readonly done: Promise<void>;
   shutdown(): Promise<void>;
+  /** This process's counters (media workers only). */
+  metrics?: () => WorkerMetrics;
 }
 
 async function workflowCode(cachePath: string | undefined): Promise<string> {
@@ -99,8 +106,15 @@ export async function startControlWorker(o: {
  */
 export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker> {
   const pool = new MediaWorkerPool(2);
+  const counters = emptyWorkerMetrics(process.pid);
+  o.delivery.deliverer.on('delivered', (d) => {
+    counters.snippetsDelivered += 1;
+    if (d.closedAtMs > 0) observeLatency(counters, (d.storedAtMs - d.closedAtMs) / 1000);
+  });
+  o.delivery.deliverer.on('quarantined', () => (counters.deliveryFailures += 1));
   const activities = createNodeActivities({
     pool,
+    onGap: () => (counters.recordingGaps += 1),
     ingest: o.ingest,
     deliverer: o.delivery.deliverer,
     outbox: o.delivery.outbox,
@@ -134,6 +148,7 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
   let shut: Promise<void> | null = null;
   return {
     done,
+    metrics: () => ({ ...counters, activeRecordings: activities.running().length }),
     shutdown() {
       shut ??= (async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

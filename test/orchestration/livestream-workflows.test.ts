@@ -64,6 +64,24 @@ test(
     for (const [track, snippets] of tracks)
       for (const s of snippets) assert.equal(await decodeErrors(s.file), '', `${track} ${s.key}`);
 
+    // /metrics counts what the workers delivered (they report every 2 s).
+    const stored = [...tracks.values()].flat().length;
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${rig.node.apiUrl}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    for (
+      let i = 0;
+      i < 40 &&
+      ((await metric('tapedeck_snippets_delivered_total')) < stored ||
+        (await metric('tapedeck_recordings_active')) > 0);
+      i++
+    )
+      await sleep(250);
+    assert.equal(await metric('tapedeck_snippets_delivered_total'), stored);
+    assert.equal(await metric('tapedeck_recordings_active'), 0);
+    assert.ok((await metric('tapedeck_delivery_latency_seconds_count')) > 0);
+
     // Each host track: no hole and no overlap beyond 1 s between consecutive snippets.
     for (const id of ['h1', 'h2', 'h3', 'h4']) {
       const timeline = await withEnds(tracks.get(`host-${id}`)!);

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { WorkerMetrics } from '../../domain/worker-metrics.ts';
 import type { HostSnapshot, IngestPort, RecorderPorts, Subscription } from '../ingest-port.ts';
 import type { IngestHostEvent } from '../live-ingest.ts';
 
@@ -40,6 +41,10 @@ export class RemoteIngestPort implements IngestPort {
       `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/feedback`,
     );
     return (JSON.parse(text) as { port: number }).port;
+  }
+
+  async reportMetrics(slot: number, metrics: WorkerMetrics): Promise<void> {
+    await this.call('PUT', `/node/v1/workers/${slot}/metrics`, JSON.stringify(metrics));
   }
 
   follow(

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isValidId } from '../../domain/ids.ts';
+import type { WorkerMetrics } from '../../domain/worker-metrics.ts';
 import type { IngestPort, RecorderPorts } from '../ingest-port.ts';
 import { bearerToken, readBody, send, sendProblem } from '../whip/http.ts';
 
@@ -18,6 +19,8 @@ export async function startNodeApi(o: {
   ingest: IngestPort;
   secret: string;
   port?: number;
+  /** A worker's counters, reported every few seconds. */
+  onWorkerMetrics?: (slot: number, metrics: WorkerMetrics) => void;
   onError?: (err: unknown) => void;
 }): Promise<NodeApiServer> {
   const secret = Buffer.from(o.secret);
@@ -30,6 +33,27 @@ export async function startNodeApi(o: {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!authorised(req)) return sendProblem(req, res, 401, 'node secret required');
     const path = (req.url ?? '').split('?')[0]!.split('/').filter(Boolean);
+    // node/v1/workers/SLOT/metrics
+    if (
+      path[2] === 'workers' &&
+      path.length === 5 &&
+      path[4] === 'metrics' &&
+      req.method === 'PUT'
+    ) {
+      const slot = Number(path[3]);
+      const body = await readBody(req, 16 * 1024);
+      if (!Number.isInteger(slot) || slot < 0 || !body.ok)
+        return sendProblem(req, res, 400, 'slot or body not acceptable');
+      try {
+        const m = JSON.parse(body.body) as WorkerMetrics;
+        if (!Number.isInteger(m.pid) || typeof m.deliveryLatency?.count !== 'number')
+          throw new Error('not worker metrics');
+        o.onWorkerMetrics?.(slot, m);
+      } catch (err) {
+        return sendProblem(req, res, 400, (err as Error).message);
+      }
+      return send(req, res, 204, {});
+    }
     // node/v1/livestreams/LS/(hosts|events)[/HOST/recorders/OWNER]
     if (path[0] !== 'node' || path[1] !== 'v1' || path[2] !== 'livestreams')
       return sendProblem(req, res, 404, 'no such resource');

@@ -28,6 +28,8 @@ export interface NodeActivityDeps {
   log?: (line: string) => void;
   /** Media worker processes started ahead of need. */
   pool?: MediaWorkerPool;
+  /** Called for every gap announced. */
+  onGap?: (gap: RecordingGap) => void;
   /** This process's own task queue, where leases and stops of its recordings are sent. */
   workerQueue: string;
   /** A recording nobody holds a lease on for this long is ended (its workflow is gone). */
@@ -289,6 +291,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
 
     async announceGap(gap: RecordingGap): Promise<void> {
       await deps.outbox.add(gapCloudEvent(gap));
+      deps.onGap?.(gap);
       log(
         `${gap.livestreamId}/${gap.track}: gap of ${gap.toMs - gap.fromMs} ms announced (${gap.reason})`,
       );
