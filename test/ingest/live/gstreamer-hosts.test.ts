@@ -120,7 +120,9 @@ test(
     const at = (ms: number) => (ms - startMs) / 1000;
     const seconds = (ms: number) => Math.min(at(ms), 14.5);
     // A loaded machine can starve a publisher for 2 s, which the ingest rightly reports as camera
-    // off; each tile is looked at when the events say that host's camera was on.
+    // off; each tile is looked at when the events say that host's camera was on, from 2.5 s after
+    // the last join (the ingest holds a publish's first 500 ms of video back, then asks for a
+    // keyframe).
     const allJoinedMs = Math.max(
       ...rig.events.filter((e) => e.event.type === 'joined').map((e) => e.event.at),
     );
@@ -128,7 +130,7 @@ test(
       const changes = rig.events.filter(
         (e) => e.event.hostId === hostId && e.event.type.startsWith('camera-'),
       );
-      for (let t = allJoinedMs + 1_500; t < offAt - 500; t += 500) {
+      for (let t = allJoinedMs + 2_500; t < offAt - 500; t += 500) {
         const last = changes.filter((e) => e.event.at <= t + 1_000).at(-1);
         if (!last || last.event.type === 'camera-on') return t;
       }
