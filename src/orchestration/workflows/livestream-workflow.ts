@@ -65,6 +65,13 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
   const child = {
     parentClosePolicy: ParentClosePolicy.ABANDON,
   } as const;
+  // What every recording workflow of this livestream is started with.
+  const trackBase = {
+    livestreamId,
+    nodeId,
+    workerSlots: input.workerSlots ?? 1,
+    parentWorkflowId: me,
+  };
   const startComposite = async () => {
     const workflowId = workflowIds.composite(livestreamId);
     if (s.started.includes(workflowId)) return;
@@ -73,10 +80,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
       workflowId,
       args: [
         {
-          livestreamId,
-          nodeId,
-          workerSlots: input.workerSlots ?? 1,
-          parentWorkflowId: me,
+          ...trackBase,
           profile: profiles.composite,
           ...(input.rtmpUrl ? { rtmpUrl: input.rtmpUrl } : {}),
           ...(input.hlsDir ? { hlsDir: input.hlsDir } : {}),
@@ -98,10 +102,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
         workflowId,
         args: [
           {
-            livestreamId,
-            nodeId,
-            workerSlots: input.workerSlots ?? 1,
-            parentWorkflowId: me,
+            ...trackBase,
             profile: profiles.host,
             hostId: e.hostId,
             view,
