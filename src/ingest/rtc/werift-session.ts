@@ -49,8 +49,8 @@ export interface WeriftSessionOptions {
   /**
    * Video received in this first stretch is not forwarded. Right after DTLS the first packets
    * arrive in a burst; a jitter buffer that follows the sender's clock (skew estimation) hands
-   * some of those frames on without a timestamp, which stops a compositor. Default 500 ms; the
-   * keyframe request repeated after it lets the recorders start at once.
+   * some of those frames on without a timestamp. Default 500 ms; a keyframe is asked for when
+   * forwarding starts, so the recorders start at once.
    */
   videoSettleMs?: number;
   /**
@@ -94,6 +94,8 @@ interface Forwarder {
   keyframeRequests: number;
   /** performance.now() from which video is forwarded. */
   settledAt?: number;
+  /** Video has started to go to the recorders. */
+  forwarding?: boolean;
 }
 
 export interface ForwardCounters {
@@ -376,19 +378,20 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         const now = performance.now();
         if (forwarder.packets === 0 && kind === 'video')
           forwarder.settledAt = now + this.options.videoSettleMs;
-        if (
-          now >= (forwarder.settledAt ?? 0) &&
-          (this.init.beforeForward?.[kind]?.(datagram) ?? true)
-        )
+        const settled = now >= (forwarder.settledAt ?? 0);
+        if (settled && kind === 'video' && !forwarder.forwarding) {
+          forwarder.forwarding = true;
+          // Keyframes that arrived while video was held back reached no recorder; they need
+          // one from here on, and the track's SSRC is known by now.
+          this.requestKeyframeSoon();
+        }
+        if (settled && (this.init.beforeForward?.[kind]?.(datagram) ?? true))
           for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
         forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;
-        if (forwarder.packets === 1) {
+        if (forwarder.packets === 1)
           this.emit('first-rtp', kind, performance.now() - this.startedAt);
-          // The track's SSRC is known only now; the recorders need a keyframe to start.
-          if (kind === 'video') this.requestKeyframeSoon();
-        }
       }),
     );
   }

@@ -63,6 +63,7 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
 
 // A jitter buffer of 200 ms rides out loopback hiccups and lets NACKed packets arrive in time.
 const JITTER_MS = 200;
+const SECOND_NS = 1_000_000_000;
 const UDP_BUFFER = 4 * 1024 * 1024;
 
 /**
@@ -131,8 +132,16 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
       v.feedbackPort === undefined
         ? rtpUdp(v.port, caps, 'slave')
         : rtpWithFeedback(inputNames(input.id).session, v.port, caps, v.feedbackPort, 'slave');
-    // Browsers change resolution mid-stream; scaling with borders keeps every frame the same size.
-    return `${rtp} ! ${decode} ! videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`;
+    // A mixer stops for good on one frame without a timestamp, which a jitter buffer hands on
+    // when packets arrive in a burst. videorate drops a leading untimed frame, gives a later one
+    // the time of the frame before, and paces the camera at the output rate, so frames beyond
+    // it are dropped before they cost a scaling; after a gap of a second or more (a stalled or
+    // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
+    // with borders keeps every frame the same size.
+    return (
+      `${rtp} ! ${decode} ! videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${o.fps}/1 ! ` +
+      `videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`
+    );
   }
   const caps = `video/x-raw,${size},framerate=${o.fps}/1`;
   const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { loadGst } from './gst.ts';
+import { killWhenOrphaned } from './orphan-watchdog.ts';
 import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
 import { Recording } from './recording.ts';
 
@@ -12,6 +13,8 @@ if (!process.send) {
   process.exit(2);
 }
 
+// Longer than the stop below is given, so a worker that can still finish its snippet does.
+killWhenOrphaned(20_000);
 const { Gst, GLib } = loadGst();
 const send = (message: WorkerMessage): void => {
   if (process.connected) process.send!(message);

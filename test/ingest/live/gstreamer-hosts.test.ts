@@ -117,12 +117,20 @@ test(
     const cells = gridLayout(DEFAULT_COMPOSITE_CANVAS, 4).tiles;
     const firstSnippet = rig.recorder.composite!.snippets[0]!;
     const startMs = Number(BigInt(firstSnippet.startUtcNs) / 1_000_000n);
-    const at = (ms: number) => (ms - startMs) / 1000;
-    const seconds = (ms: number) => Math.min(at(ms), 14.5);
-    // A loaded machine can starve a publisher for 2 s, which the ingest rightly reports as camera
-    // off; each tile is looked at when the events say that host's camera was on, from 2.5 s after
-    // the last join (the ingest holds a publish's first 500 ms of video back, then asks for a
-    // keyframe).
+    /** The composite snippet and second in it that show the wall-clock instant ms. */
+    const frameAt = (ms: number): { file: string; sec: number } => {
+      const sec = (ms - startMs) / 1000;
+      const file = composite[Math.floor(sec / 15)];
+      assert.ok(file, `no composite snippet at ${sec} s`);
+      return { file, sec: sec % 15 };
+    };
+    const tileRgb = (ms: number, cell: (typeof cells)[number]) => {
+      const f = frameAt(ms);
+      return meanRgb(f.file, f.sec, cell);
+    };
+    // Each tile is looked at 1 s before h2's camera goes off, 7 s after the last join, at an
+    // instant when the events say that host's camera was on: a loaded machine can starve a
+    // publisher for 2 s, which the ingest rightly reports as camera off.
     const allJoinedMs = Math.max(
       ...rig.events.filter((e) => e.event.type === 'joined').map((e) => e.event.at),
     );
@@ -130,27 +138,33 @@ test(
       const changes = rig.events.filter(
         (e) => e.event.hostId === hostId && e.event.type.startsWith('camera-'),
       );
-      for (let t = allJoinedMs + 2_500; t < offAt - 500; t += 500) {
-        const last = changes.filter((e) => e.event.at <= t + 1_000).at(-1);
-        if (!last || last.event.type === 'camera-on') return t;
+      for (let t = offAt - 1_000; t > allJoinedMs; t -= 500) {
+        const around = changes.filter((e) => Math.abs(e.event.at - t) <= 2_500);
+        const last = changes.filter((e) => e.event.at <= t).at(-1);
+        if (around.length === 0 && (!last || last.event.type === 'camera-on')) return t;
       }
       throw new Error(`${hostId} never had its camera on: ${describe(rig.events)}`);
     };
+    const firstPicture: string[] = [];
     for (const h of HOSTS) {
       const cell = cells[joinOrder.indexOf(h.id)]!;
-      const rgb = await meanRgb(first, seconds(cameraOnAt(h.id)), cell);
+      const rgb = await tileRgb(cameraOnAt(h.id), cell);
       assert.ok(distance(rgb, h.rgb) < 60, `${h.id} cell shows ${rgb.map(Math.round)}`);
+      // How long the tile took to show the camera after the join: a figure, not a limit.
+      const joinedAt = rig.events.find((e) => e.event.hostId === h.id)!.event.at;
+      let shownAt: number | undefined;
+      for (let t = joinedAt; t < offAt && shownAt === undefined; t += 250)
+        if (distance(await tileRgb(t, cell), h.rgb) < 60) shownAt = t;
+      firstPicture.push(`${h.id} ${shownAt === undefined ? '-' : shownAt - joinedAt} ms`);
     }
-    const offFile = at(offAt + 3_500) < 15 ? first : composite[1]!;
-    const offSec = at(offAt + 3_500) % 15;
     const h2Cell = cells[joinOrder.indexOf('h2')]!;
-    const during = await meanRgb(offFile, offSec, h2Cell);
+    const during = await tileRgb(offAt + 3_500, h2Cell);
     assert.ok(
       distance(during, PLACEHOLDER_GREY) < 30,
       `camera off shows ${during.map(Math.round)}`,
     );
     console.log(
-      `events: ${describe(rig.events)}; camera-off after ${off.event.at - offAt} ms, on after ${on.event.at - onAt} ms`,
+      `events: ${describe(rig.events)}; camera-off after ${off.event.at - offAt} ms, on after ${on.event.at - onAt} ms; first picture after the join: ${firstPicture.join(', ')}`,
     );
   },
 );
