@@ -36,7 +36,20 @@ test(
     const variants = (track: string) =>
       new Set(summary.tracks[track]!.map((k) => k.split('.').at(-1)));
     assert.deepEqual(variants('composite'), new Set(['mp4']));
-    assert.deepEqual(variants('host-h1'), new Set(['mp4']));
+    // Every snippet is announced once on the embedded bus, and so are the hosts' camera changes.
+    const events = (await readFile(summary.events, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: { key?: string; hostId?: string } });
+    const cameraWentOff = (hostId: string) =>
+      events.some((e) => e.type === 'tapedeck.host.camera-off' && e.data.hostId === hostId);
+    // h1 and h3 keep their cameras on; only a publisher starved for 2 s on a loaded machine turns
+    // up as camera off, and only then may it have an MP3: the tracks follow the events.
+    for (const hostId of ['h1', 'h3']) {
+      const v = variants(`host-${hostId}`);
+      assert.ok(v.has('mp4'), `${hostId}: ${[...v].join(',')}`);
+      if (v.has('mp3')) assert.ok(cameraWentOff(hostId), `${hostId}: an MP3 with the camera on`);
+    }
     assert.deepEqual(variants('host-h2'), new Set(['mp4', 'mp3']));
     assert.deepEqual(variants('host-h4'), new Set(['mp4', 'mp3']));
     const keys = Object.values(summary.tracks).flat();
@@ -44,16 +57,11 @@ test(
     const composite = (await probeMedia(join(summary.store, summary.tracks.composite![0]!))).video!;
     assert.deepEqual([composite.width, composite.height], [360, 640]);
     await access(summary.hls);
-    // Every snippet is announced once on the embedded bus, and so are the hosts' camera changes.
-    const events = (await readFile(summary.events, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; data: { key?: string; hostId?: string } });
     const announced = events
       .filter((e) => e.type === 'tapedeck.snippet.ready')
       .map((e) => e.data.key);
     assert.deepEqual(announced.sort(), [...keys].sort());
-    assert.ok(events.some((e) => e.type === 'tapedeck.host.camera-off' && e.data.hostId === 'h2'));
+    assert.ok(cameraWentOff('h2'));
     assert.ok(events.some((e) => e.type === 'tapedeck.host.camera-on' && e.data.hostId === 'h2'));
   },
 );
