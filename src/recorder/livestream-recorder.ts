@@ -37,7 +37,8 @@ interface HostRecordings {
 export class LivestreamRecorder {
   composite: LiveRecording | null = null;
   private readonly hosts = new Map<string, HostRecordings>();
-  private readonly finished: LiveRecording[] = [];
+  /** Every host recording that started, running or stopped: stop() ends whichever still runs. */
+  private readonly made: LiveRecording[] = [];
   private readonly stopping: Promise<void>[] = [];
   /** Recordings started per host: a host that left and joins again gets a new one. */
   private readonly generations = new Map<string, number>();
@@ -61,8 +62,7 @@ export class LivestreamRecorder {
 
   /** Every recording this livestream made, running or stopped. */
   recordings(): LiveRecording[] {
-    const running = [...this.hosts.values()].flatMap((h) => (h.recording ? [h.recording] : []));
-    return [...(this.composite ? [this.composite] : []), ...this.finished, ...running];
+    return [...(this.composite ? [this.composite] : []), ...this.made];
   }
 
   hostRecording(hostId: string): LiveRecording | null {
@@ -185,8 +185,15 @@ export class LivestreamRecorder {
       onEvent: (e) => this.workerEvent(recordingId, e),
     }).then(
       (recording) => {
+        // Known before anything else can fail, so that nothing leaves it running.
+        this.made.push(recording);
         h.recording = recording;
-        if (this.hosts.get(hostId) === h) this.attach(hostId, h, hostSource);
+        try {
+          if (this.hosts.get(hostId) === h) this.attach(hostId, h, hostSource);
+        } catch (err) {
+          // The ingest closed while the recording started; stop() ends it.
+          this.log(`host ${hostId}: not attached to its recording: ${(err as Error).message}`);
+        }
         return recording;
       },
       (err: Error) => {
@@ -231,9 +238,7 @@ export class LivestreamRecorder {
     await this.composite?.worker.removeInput(hostId).catch((err: Error) => this.log(err.message));
     // Not awaited: the last snippet's EOS must not hold up the next host event.
     const stopped = h.starting.then(async (rec) => {
-      if (!rec) return;
-      this.finished.push(rec);
-      await rec.stop();
+      await rec?.stop();
     });
     this.stopping.push(stopped);
     stopped.catch((err: Error) => this.log(`host ${hostId} stop: ${err.message}`));
