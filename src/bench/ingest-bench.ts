@@ -1,7 +1,10 @@
 /**
  * `tapedeck bench ingest`: what terminating WHIP publishes costs. The ingest runs in a child
- * process (src/bench/ingest-node.ts) whose process tree is measured alone; GStreamer publishers
- * (whip-publisher.py) push synthetic hosts to it over 127.0.0.1, and their own CPU is not counted.
+ * process (src/bench/ingest-node.ts) whose process tree is measured alone; GStreamer publishes
+ * to it over 127.0.0.1, and their own CPU is not counted. By default one whip-load.py process
+ * encodes once and publishes every session of a round, so that the publishers fit on the same
+ * small machine as the ingest; perProcess runs one whip-publisher.py, with its own encoder, per
+ * publisher instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +20,9 @@ import { spread } from './stats.ts';
 const SRC = fileURLToPath(new URL('..', import.meta.url));
 const INGEST_NODE = join(SRC, 'bench/ingest-node.ts');
 const PUBLISHER = join(SRC, 'ingest/publisher/whip-publisher.py');
+const LOAD = join(SRC, 'ingest/publisher/whip-load.py');
+/** Incompressible: the encoders really produce the asked bitrate (a moving ball makes ~100 kbit/s). */
+const PATTERN = 'snow';
 const LIVESTREAM = 'bench';
 
 export const TARGET_PUBLISHERS_PER_CORE = 40;
@@ -101,7 +107,7 @@ function pad(cells: string[], widths: number[]): string {
 
 export function formatIngestReport(
   rows: IngestRow[],
-  o: { kbps: number; record: boolean },
+  o: { kbps: number; record: boolean; perProcess?: boolean },
 ): string {
   const header = [
     'publishers',
@@ -144,7 +150,9 @@ export function formatIngestReport(
     ...lines,
     '',
     `CPU: % of one core over the steady-state window, after all joins; "ingest" is the ingest process tree${o.record ? ' minus its recorder workers' : ''}.`,
-    `The publishers' own CPU (GStreamer encoding ${o.kbps} kbit/s each) is NOT counted.`,
+    o.perProcess
+      ? `The publishers' own CPU (one GStreamer process per publisher, each encoding its own ${o.kbps} kbit/s) is NOT counted.`
+      : `The publishers' own CPU (one GStreamer process: video encoded once at ${o.kbps} kbit/s, audio once, sent to every publisher's own WebRTC session) is NOT counted.`,
     basis,
     `targets: >= ${TARGET_PUBLISHERS_PER_CORE} publishers per core (ingest only), join p99 <= ${TARGET_JOIN_P99_MS} ms`,
     ...targets,
@@ -226,6 +234,23 @@ class Child {
   }
 }
 
+/**
+ * Rejects with the publisher's reason once it prints a "failed" line matching, or exits; never
+ * resolves. Whoever races it no longer waits out a timeout for a publish that is already lost.
+ */
+function failure(publisher: Child, match: (l: Line) => boolean): Promise<never> {
+  return new Promise((_, reject) => {
+    const check = () => {
+      const failed = publisher.lines.find((l) => l.event === 'failed' && match(l));
+      if (failed) reject(new Error(String(failed.message ?? 'publisher failed')));
+      else if (publisher.exited)
+        reject(new Error(`publisher exited: ${publisher.stderrTail.trim().slice(-200)}`));
+      else setTimeout(check, 100).unref();
+    };
+    check();
+  });
+}
+
 const children = new Set<Child>();
 function killAll(): void {
   for (const c of children) c.kill('SIGKILL');
@@ -244,6 +269,8 @@ export interface IngestBenchOptions {
   kbps: number;
   durationSec: number;
   record: boolean;
+  /** One whip-publisher.py process (and x264 encoder) per publisher instead of one whip-load.py. */
+  perProcess?: boolean;
   signal?: AbortSignal;
   onProgress?: (line: string) => void;
   /** Each row as soon as it is measured: what a caller keeps when a later count fails. */
@@ -284,41 +311,66 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]
       const from = node.lines.length;
       const hosts = Array.from({ length: n }, (_, i) => `n${n}-h${i + 1}`);
       progress(`${n} publisher${n === 1 ? '' : 's'}: starting at ${o.kbps} kbit/s…`);
-      for (const hostId of hosts) {
-        const token = issueToken(secret, {
+      const sessions = hosts.map((hostId) => ({
+        hostId,
+        url: `${url}/whip/${LIVESTREAM}/${hostId}`,
+        token: issueToken(secret, {
           livestreamId: LIVESTREAM,
           hostId,
           expiresAt: Date.now() + 3_600_000,
-        });
-        publishers.push(
-          start('/usr/bin/python3', [
-            PUBLISHER,
-            ...['--url', `${url}/whip/${LIVESTREAM}/${hostId}`, '--token', token],
-            ...['--name', hostId, '--kbps', String(o.kbps)],
-          ]),
-        );
+        }),
+      }));
+      /** Per host: rejects when its publisher says it failed (or exits) before it joined. */
+      let publisherFailed: (index: number) => Promise<never>;
+      if (o.perProcess) {
+        for (const s of sessions)
+          publishers.push(
+            start('/usr/bin/python3', [
+              PUBLISHER,
+              ...['--url', s.url, '--token', s.token, '--name', s.hostId],
+              ...['--kbps', String(o.kbps), '--pattern', PATTERN],
+            ]),
+          );
+        publisherFailed = (i) => failure(publishers[i]!, () => true);
+      } else {
+        const load = start('/usr/bin/python3', [
+          LOAD,
+          ...['--sessions', '-', '--kbps', String(o.kbps), '--pattern', PATTERN],
+        ]);
+        load.proc.stdin!.end(JSON.stringify(sessions.map(({ url, token }) => ({ url, token }))));
+        publishers.push(load);
+        publisherFailed = (i) => failure(load, (l) => l.index === i);
       }
       const joinMs: number[] = [];
       let problem: string | undefined;
       const joins = await Promise.race([
         Promise.allSettled(
-          hosts.map((h) =>
-            node.waitFor(
-              (l) => l.event === 'joined' && l.hostId === h,
-              o.record ? 60_000 : 20_000 + 500 * n,
-              from,
-            ),
+          hosts.map((h, i) =>
+            Promise.race([
+              node.waitFor(
+                (l) => l.event === 'joined' && l.hostId === h,
+                o.record ? 60_000 : 20_000 + 500 * n,
+                from,
+              ),
+              publisherFailed(i),
+            ]),
           ),
         ),
         aborted,
       ]);
-      for (const j of joins) if (j.status === 'fulfilled') joinMs.push(Number(j.value.joinMs));
-      if (joinMs.length < n) problem = `${n - joinMs.length} did not join`;
+      const reasons = new Set<string>();
+      for (const j of joins)
+        if (j.status === 'fulfilled') joinMs.push(Number(j.value.joinMs));
+        else reasons.add((j.reason as Error).message);
+      if (joinMs.length < n)
+        problem = `${n - joinMs.length} did not join: ${[...reasons].join('; ').slice(0, 300)}`;
       progress(`${n}: ${joinMs.length} joined; measuring ${o.durationSec} s…`);
       const before = await stats();
-      const tree = watchProcessTree(node.proc.pid!);
+      // The ingest and its workers have been running since before the window (the joins, earlier
+      // counts): only what they use inside it is the steady state.
+      const tree = watchProcessTree(node.proc.pid!, { sinceNow: true });
       const workers: ProcessTreeWatcher[] = o.record
-        ? before.workerPids.map((pid) => watchProcessTree(pid))
+        ? before.workerPids.map((pid) => watchProcessTree(pid, { sinceNow: true }))
         : [];
       await Promise.race([new Promise((r) => setTimeout(r, o.durationSec * 1000)), aborted]);
       const after = await stats();
@@ -338,7 +390,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]
       rows.push(row);
       o.onRow?.(row);
       progress(`${n}: stopping publishers…`);
-      await Promise.all(publishers.splice(0).map((p) => p.stop(5_000)));
+      // Up to 64 sessions say goodbye with a DELETE each, then tear down their peer connections.
+      await Promise.all(publishers.splice(0).map((p) => p.stop(o.perProcess ? 5_000 : 15_000)));
       await Promise.race([
         Promise.allSettled(
           hosts.map((h) => node.waitFor((l) => l.event === 'left' && l.hostId === h, 10_000, from)),

@@ -140,6 +140,12 @@ export interface ProcessTreeWatcher {
 
 export interface WatchOptions {
   intervalMs?: number;
+  /**
+   * Count only CPU used after the first sample. Without it, the CPU the tree had already used
+   * is counted too, which is right for a tree started together with the watch and wrong for one
+   * that has been running (an ingest measured over one window of many).
+   */
+  sinceNow?: boolean;
 }
 
 /**
@@ -148,7 +154,7 @@ export interface WatchOptions {
  */
 export function watchProcessTree(
   rootPid: number,
-  { intervalMs = 250 }: WatchOptions = {},
+  { intervalMs = 250, sinceNow = false }: WatchOptions = {},
 ): ProcessTreeWatcher {
   const ticksPerSec = clockTicksPerSecond();
   const startedAt = performance.now();
@@ -218,6 +224,8 @@ export function watchProcessTree(
   };
 
   sample();
+  let baselineTicks = 0;
+  if (sinceNow) for (const t of tracked.values()) baselineTicks += t.inclusiveTicks;
   const timer = setInterval(sample, intervalMs);
   timer.unref();
 
@@ -228,7 +236,7 @@ export function watchProcessTree(
         clearInterval(timer);
         sample();
         const wallSec = (performance.now() - startedAt) / 1000;
-        let ticks = retiredTicks;
+        let ticks = retiredTicks - baselineTicks;
         for (const t of tracked.values()) ticks += t.inclusiveTicks;
         const cpuSec = ticks / ticksPerSec;
         result = Promise.resolve({

@@ -276,9 +276,13 @@ const ingestHelp = `Usage: tapedeck bench ingest [options]
 
 Measures what terminating WebRTC publishes costs. The ingest (LiveIngest behind the WHIP server)
 runs in a child process of its own on 127.0.0.1, so its CPU is measured alone. For each count N
-in --publishers, N GStreamer publishers (whip-publisher.py: 640x360 15 fps H.264 at --kbps, plus
-Opus) publish to it at once; once all have joined, the ingest's process tree is sampled from /proc
-for --duration seconds; then the publishers stop and the next count starts.
+in --publishers, N publishers publish to it at once: N WHIP sessions, each its own peer
+connection, URL and token, from one GStreamer load generator (whip-load.py) that encodes the
+video once (640x360 15 fps H.264 at --kbps, a snow picture so that the encoder really produces
+that bitrate) and the audio once (Opus), and sends both to every session. Once all have joined,
+the ingest's process tree is sampled from /proc for --duration seconds; then the publishers stop
+and the next count starts. With --per-process each publisher is a whip-publisher.py process
+with an encoder of its own instead: closer to real hosts, but N encoders need N times the CPU.
 
 Without --record the ingest forwards every host's RTP (video and audio) to UDP sinks of its own
 process, as it would to recorders, and counts the datagrams. With --record a LivestreamRecorder
@@ -297,28 +301,34 @@ Reading the output, one row per count:
                    token and SDP checks) to the first video RTP datagram forwarded to a sink;
                    with --record, to the host recording's first snippet file on disk, which
                    includes starting its media worker
-  packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record)
+  packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record);
+                   at 2500 kbit/s about 300 per publisher. Well below that, the machine (the
+                   publishers included) did not keep up, and the CPU figures understate the cost
   targets          reported, not enforced: >= 40 publishers per core (ingest only), join p99 <= 1 s
 
-The publishers' own CPU (encoding) is NOT counted; they run on the same machine, so a busy machine
-slows everything. All traffic stays on 127.0.0.1. Ctrl-C stops every child and prints what was
-measured. A run takes about (duration + 10 s) per count.
+The publishers' own CPU (encoding, and their side of each session's encryption and sending) is
+NOT counted; they run on the same machine, so a busy machine slows everything. All traffic stays
+on 127.0.0.1. Ctrl-C stops every child and prints what was measured. A run takes about
+(duration + 10 s) per count.
 
 Options:
   --publishers LIST   comma-separated publisher counts, each 1 to 64       [default: 1,4,8]
   --kbps K            video bitrate of each publisher, kbit/s                [default: 2500]
   --duration SECONDS  steady-state measuring window per count               [default: 20]
   --record            record the livestream too (composite + one recording per host)
+  --per-process       one whip-publisher.py process, with its own encoder, per publisher
   --json              also print the rows as one JSON line, the last line of stdout:
-                      {"kbps","record","rows":[{"publishers","joined","durationSec","treeCpuPct",
-                      "recorderCpuPct","ingestCpuPct","perPublisherPct","publishersPerCore",
-                      "joinMs":{"p50","p99","max"},"joinBasis","packetsPerSec"}]}
+                      {"kbps","record","perProcess","rows":[{"publishers","joined","durationSec",
+                      "treeCpuPct","recorderCpuPct","ingestCpuPct","perPublisherPct",
+                      "publishersPerCore","joinMs":{"p50","p99","max"},"joinBasis",
+                      "packetsPerSec","problem"}]}
   -h, --help          this help
 
 Examples:
   tapedeck bench ingest
   tapedeck bench ingest --publishers 16,32 --kbps 1500 --duration 30
   tapedeck bench ingest --record --publishers 4
+  tapedeck bench ingest --per-process --publishers 1,2
 `;
 
 async function runIngest(argv: string[]): Promise<number> {
@@ -327,6 +337,7 @@ async function runIngest(argv: string[]): Promise<number> {
     kbps: { type: 'string' },
     duration: { type: 'string' },
     record: { type: 'boolean' },
+    'per-process': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (values.help) {
@@ -343,6 +354,7 @@ async function runIngest(argv: string[]): Promise<number> {
   const kbps = intOption('kbps', values.kbps, 2500, 100, 20_000);
   const durationSec = numberOption('duration', values.duration, 20, 1, 3600);
   const record = Boolean(values.record);
+  const perProcess = Boolean(values['per-process']);
 
   const abort = new AbortController();
   const onSignal = () => {
@@ -353,7 +365,7 @@ async function runIngest(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.stderr.write(
     `bench ingest: ${publishers.join(', ')} publishers at ${kbps} kbit/s, ${durationSec} s each` +
-      `${record ? ', recording' : ''}\n`,
+      `${record ? ', recording' : ''}${perProcess ? ', one process per publisher' : ''}\n`,
   );
   const rows: Awaited<ReturnType<typeof runIngestBench>> = [];
   let failure: Error | undefined;
@@ -363,6 +375,7 @@ async function runIngest(argv: string[]): Promise<number> {
       kbps,
       durationSec,
       record,
+      perProcess,
       signal: abort.signal,
       onProgress: (line) => process.stderr.write(`${line}\n`),
       onRow: (row) => rows.push(row),
@@ -376,9 +389,9 @@ async function runIngest(argv: string[]): Promise<number> {
   process.stdout.write(
     `tapedeck bench ingest: ${kbps} kbit/s per publisher, ${durationSec} s per count` +
       `${record ? ', recording (composite + one per host)' : ', ingest only'}\n\n` +
-      formatIngestReport(rows, { kbps, record }),
+      formatIngestReport(rows, { kbps, record, perProcess }),
   );
-  if (values.json) process.stdout.write(JSON.stringify({ kbps, record, rows }) + '\n');
+  if (values.json) process.stdout.write(JSON.stringify({ kbps, record, perProcess, rows }) + '\n');
   if (abort.signal.aborted) return 130;
   if (failure) {
     process.stderr.write(`FAILED: ${failure.message}\n`);

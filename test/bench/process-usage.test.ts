@@ -99,4 +99,20 @@ describe('watchProcessTree (live)', { timeout: 20_000 }, () => {
       assert.ok(Math.abs(usage.cpuShareOfCore - usage.cpuSec / usage.wallSec) < 1e-9);
     },
   );
+
+  it('sinceNow leaves out the CPU used before the watch', { timeout: 15_000 }, async () => {
+    // Burns CPU, says so, then idles: a watch started after the line sees (almost) nothing.
+    const script = 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo burnt; exec sleep 1';
+    const busy = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.ok(busy.pid);
+    const exited = new Promise((resolve) => busy.once('exit', resolve));
+    await new Promise<void>((resolve) => busy.stdout!.once('data', () => resolve()));
+    const whole = watchProcessTree(busy.pid, { intervalMs: 100 });
+    const since = watchProcessTree(busy.pid, { intervalMs: 100, sinceNow: true });
+    await new Promise((r) => setTimeout(r, 300));
+    const [w, s] = await Promise.all([whole.stop(), since.stop()]);
+    await exited;
+    assert.ok(w.cpuSec > 0.2, `whole lifetime ${w.cpuSec}`);
+    assert.ok(s.cpuSec >= 0 && s.cpuSec < 0.1, `since the watch ${s.cpuSec}`);
+  });
 });

@@ -29,26 +29,28 @@ independent: a new one replaces the previous one of its kind only. --camera, --m
 """
 
 import argparse
-import ctypes
-import json
 import os
 import signal
 import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstWebRTC", "1.0")
-gi.require_version("GstSdp", "1.0")
 gi.require_version("GstVideo", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstVideo, GstWebRTC  # noqa: E402
+from gi.repository import GLib, Gst, GstVideo, GstWebRTC  # noqa: E402
 
-LOOPBACK = "127.0.0.1"
-GATHER_TIMEOUT_MS = 2000
+from whip_client import (  # noqa: E402
+    GATHER_TIMEOUT_MS,
+    WhipError,
+    delete_session,
+    emit,
+    loopback_only,
+    make_sendonly,
+    parse_answer,
+    pin_ice_to_loopback,
+    post_offer,
+)
 
 TONE_VOLUME = 0.3
 NOISE_VOLUME = 0.8
@@ -57,56 +59,6 @@ CLIPPING_GAIN = 10.0
 VIDEO_IMPAIRMENTS = ("black", "frozen")
 AUDIO_IMPAIRMENTS = ("silence", "clipping", "noise")
 IMPAIRMENTS = ("none",) + VIDEO_IMPAIRMENTS + AUDIO_IMPAIRMENTS
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
-
-
-def pin_ice_to_loopback(webrtc):
-    """Makes libnice gather on 127.0.0.1 only.
-
-    libnice skips loopback unless told about it, and once it is given any local address
-    it gathers on those alone. GStreamer 1.22 has no binding for that (add-local-ip-address
-    came later) and Debian ships no Nice typelib, so the C call goes through ctypes.
-    """
-    ice = webrtc.get_property("ice-agent")
-    # TCP candidates would only add a second path to fail over to; UDP is what we test.
-    ice.set_property("ice-tcp", False)
-    agent = ice.get_property("agent")
-    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    get_pointer.restype = ctypes.c_void_p
-    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    agent_ptr = get_pointer(agent.__gpointer__, None)
-    nice = ctypes.CDLL("libnice.so.10")
-    nice.nice_address_new.restype = ctypes.c_void_p
-    nice.nice_address_set_from_string.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    nice.nice_address_set_from_string.restype = ctypes.c_int
-    nice.nice_agent_add_local_address.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    nice.nice_agent_add_local_address.restype = ctypes.c_int
-    nice.nice_address_free.argtypes = [ctypes.c_void_p]
-    address = nice.nice_address_new()
-    try:
-        if not nice.nice_address_set_from_string(address, LOOPBACK.encode()):
-            raise RuntimeError("libnice refused the loopback address")
-        if not nice.nice_agent_add_local_address(agent_ptr, address):
-            raise RuntimeError("libnice refused to add the loopback address")
-    finally:
-        nice.nice_address_free(address)
-    # The Python wrappers must outlive the pipeline, or the agent loses its last ref.
-    return ice, agent
-
-
-def loopback_only(sdp_text):
-    """Drops every candidate line that is not on 127.0.0.1 (belt and braces)."""
-    lines = []
-    for line in sdp_text.splitlines():
-        if line.startswith("a=candidate:"):
-            parts = line.split()
-            if len(parts) < 5 or parts[4] != LOOPBACK:
-                continue
-        lines.append(line)
-    return "\r\n".join(lines) + "\r\n"
 
 
 class Publisher:
@@ -309,11 +261,7 @@ class Publisher:
         self.fail(f"{err.message} ({debug})")
 
     def on_negotiation_needed(self, element):
-        # A publisher only sends; sendrecv would ask the server for media it never has.
-        index = 0
-        while (transceiver := element.emit("get-transceiver", index)) is not None:
-            transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
-            index += 1
+        make_sendonly(element)
         promise = Gst.Promise.new_with_change_func(self.on_offer_created, element, None)
         element.emit("create-offer", None, promise)
 
@@ -341,32 +289,16 @@ class Publisher:
             return GLib.SOURCE_REMOVE
         self.offer_sent = True
         sdp = loopback_only(self.webrtc.get_property("local-description").sdp.as_text())
-        headers = {"Content-Type": "application/sdp"}
-        if self.args.token:
-            headers["Authorization"] = f"Bearer {self.args.token}"
-        request = urllib.request.Request(self.args.url, data=sdp.encode(), headers=headers, method="POST")
         emit("posted")
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answer = response.read().decode()
-                location = response.headers.get("Location")
-                status = response.status
-        except urllib.error.HTTPError as err:
-            self.fail(f"WHIP POST answered {err.code}: {err.read().decode(errors='replace')}")
+            answer, self.location = post_offer(self.args.url, self.args.token, sdp)
+        except WhipError as err:
+            self.fail(str(err))
             return GLib.SOURCE_REMOVE
-        except OSError as err:
-            self.fail(f"WHIP POST failed: {err}")
-            return GLib.SOURCE_REMOVE
-        if status != 201:
-            self.fail(f"WHIP POST answered {status}, expected 201")
-            return GLib.SOURCE_REMOVE
-        if location:
-            self.location = urllib.parse.urljoin(self.args.url, location)
-        ok, message = GstSdp.SDPMessage.new_from_text(answer)
-        if ok != GstSdp.SDPResult.OK:
+        description = parse_answer(answer)
+        if description is None:
             self.fail("WHIP answer is not SDP")
             return GLib.SOURCE_REMOVE
-        description = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, message)
         self.webrtc.emit("set-remote-description", description, Gst.Promise.new())
         emit("answered", location=self.location)
         return GLib.SOURCE_REMOVE
@@ -374,15 +306,7 @@ class Publisher:
     def delete_session(self):
         if not self.location:
             return
-        headers = {}
-        if self.args.token:
-            headers["Authorization"] = f"Bearer {self.args.token}"
-        request = urllib.request.Request(self.location, headers=headers, method="DELETE")
-        try:
-            with urllib.request.urlopen(request, timeout=5):
-                pass
-        except (urllib.error.HTTPError, OSError) as err:
-            print(f"WHIP DELETE failed: {err}", file=sys.stderr, flush=True)
+        delete_session(self.location, self.args.token)
         self.location = None
 
 
