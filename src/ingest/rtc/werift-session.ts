@@ -47,10 +47,11 @@ export interface WeriftSessionOptions {
    */
   mediaTimeoutMs?: number;
   /**
-   * Video received in this first stretch is not forwarded. Right after DTLS the first packets
-   * arrive in a burst; a jitter buffer that follows the sender's clock (skew estimation) hands
-   * some of those frames on without a timestamp. Default 500 ms; a keyframe is asked for when
-   * forwarding starts, so the recorders start at once.
+   * Video received in this first stretch is not forwarded; a keyframe is asked for when
+   * forwarding starts. Default 0: right after DTLS the first packets arrive in a burst, which a
+   * jitter buffer following the sender's clock hands on partly without timestamps, and the
+   * recorders' camera branches drop or time those frames themselves (videorate), so holding
+   * video back only delayed the first picture and the join by as much.
    */
   videoSettleMs?: number;
   /**
@@ -172,7 +173,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       receiveBufferBytes: init.receiveBufferBytes ?? 4 * 1024 * 1024,
       connectTimeoutMs: init.connectTimeoutMs ?? 10_000,
       mediaTimeoutMs: init.mediaTimeoutMs ?? 5_000,
-      videoSettleMs: init.videoSettleMs ?? 500,
+      videoSettleMs: init.videoSettleMs ?? 0,
     };
     this.prepared = prepareOffer(init.offer, { loopbackOnly: this.options.loopbackOnly });
     const loopback = this.options.loopbackOnly;

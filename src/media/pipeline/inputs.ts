@@ -71,7 +71,7 @@ const UDP_BUFFER = 4 * 1024 * 1024;
  * counts samples of the sender's sound card, and a sender's video clock may run off ours too.
  * Taking the first packet's arrival as the base and RTP time after it ("synced") let video run
  * seconds ahead of audio within a minute. The burst of packets right after DTLS, which this mode
- * hands on partly untimed, never reaches a recorder: the ingest holds video back for a moment.
+ * hands on partly untimed, is dropped or timed by the camera branch's videorate.
  */
 type JitterMode = 'slave';
 
