@@ -1,0 +1,190 @@
+/**
+ * Quality scoring of one snippet from measurements taken at a fixed interval. The measuring is
+ * GStreamer's job (level for audio, per-frame luma statistics for video); everything that decides
+ * is here, so thresholds can be tested and tuned without media.
+ */
+
+/** One audio measuring window: RMS and peak in dBFS (-Infinity for digital silence). */
+export interface AudioWindow {
+  /** Seconds from the snippet's start to the window's start. */
+  atSec: number;
+  rmsDb: number;
+  peakDb: number;
+}
+
+/** One video measuring window. Luma on the 0–255 scale. */
+export interface VideoWindow {
+  atSec: number;
+  lumaMean: number;
+  /** Standard deviation of luma inside the picture: near 0 for a flat picture. */
+  lumaStdDev: number;
+  /** Mean absolute luma change against the previous window's frame: near 0 for a still picture. */
+  lumaChange: number;
+}
+
+export type AudioImpairment = 'silence' | 'clipping' | 'noise';
+export type VideoImpairment = 'black' | 'frozen';
+export type Impairment = AudioImpairment | VideoImpairment;
+
+export interface QualityThresholds {
+  /** A run of bad windows at least this long is an impairment. */
+  minRunSec: number;
+  /** RMS below this is silence. */
+  silenceRmsDb: number;
+  /** A peak at or above this is a clipped window. */
+  clippingPeakDb: number;
+  /**
+   * RMS above this is loud noise. Speech sits around -20 dBFS and loud music near -10; only a
+   * level measure is at hand, and a sine tone's crest factor is as low as noise's, so loudness
+   * alone decides.
+   */
+  noiseRmsDb: number;
+  /** A picture darker and flatter than these is black. */
+  blackLumaMean: number;
+  blackLumaStdDev: number;
+  /** Less change than this between windows is a frozen picture (flat pictures count as black). */
+  frozenLumaChange: number;
+  /** Scores below this send the snippet to review. */
+  reviewBelow: number;
+}
+
+export const DEFAULT_QUALITY_THRESHOLDS: QualityThresholds = {
+  minRunSec: 3,
+  silenceRmsDb: -60,
+  clippingPeakDb: -0.1,
+  noiseRmsDb: -10,
+  blackLumaMean: 24,
+  blackLumaStdDev: 6,
+  frozenLumaChange: 0.3,
+  reviewBelow: 60,
+};
+
+export interface QualityReason {
+  impairment: Impairment;
+  /** Seconds from the snippet's start. */
+  fromSec: number;
+  toSec: number;
+}
+
+export interface QualityScore {
+  /** 0 (unusable) to 100 (nothing found). */
+  score: number;
+  reasons: QualityReason[];
+}
+
+export class QualityThresholdError extends Error {
+  override name = 'QualityThresholdError';
+}
+
+/** Throws with every problem named; returns the thresholds with the defaults filled in. */
+export function qualityThresholds(partial: Partial<QualityThresholds> = {}): QualityThresholds {
+  const t = { ...DEFAULT_QUALITY_THRESHOLDS, ...partial };
+  const problems: string[] = [];
+  if (!(t.minRunSec > 0)) problems.push('minRunSec must be above 0');
+  if (!(t.reviewBelow >= 0 && t.reviewBelow <= 100)) problems.push('reviewBelow must be 0 to 100');
+  if (!(t.silenceRmsDb < t.noiseRmsDb)) problems.push('silenceRmsDb must be below noiseRmsDb');
+  if (!(t.clippingPeakDb <= 0)) problems.push('clippingPeakDb must be at or below 0 dBFS');
+  for (const k of ['blackLumaMean', 'blackLumaStdDev', 'frozenLumaChange'] as const)
+    if (!(t[k] >= 0 && t[k] <= 255)) problems.push(`${k} must be 0 to 255`);
+  if (problems.length) throw new QualityThresholdError(problems.join('; '));
+  return t;
+}
+
+/** Runs of consecutive bad windows, as [from, to) in seconds; each window lasts until the next. */
+export function badRuns<W extends { atSec: number }>(
+  windows: readonly W[],
+  isBad: (w: W, i: number) => boolean,
+  endSec: number,
+): { fromSec: number; toSec: number }[] {
+  const runs: { fromSec: number; toSec: number }[] = [];
+  let from: number | null = null;
+  for (let i = 0; i < windows.length; i++) {
+    if (!isBad(windows[i]!, i)) continue;
+    from ??= windows[i]!.atSec;
+    const last = i === windows.length - 1 || !isBad(windows[i + 1]!, i + 1);
+    if (last) {
+      runs.push({ fromSec: from, toSec: windows[i + 1]?.atSec ?? endSec });
+      from = null;
+    }
+  }
+  return runs;
+}
+
+function score(reasons: QualityReason[], durationSec: number, t: QualityThresholds): number {
+  if (reasons.length === 0 || durationSec <= 0) return 100;
+  // Any impairment puts the snippet below the review line; a longer one lowers it further.
+  const impaired = reasons.reduce((s, r) => s + (r.toSec - r.fromSec), 0);
+  const share = Math.min(1, impaired / durationSec);
+  const top = Math.max(0, t.reviewBelow - 1);
+  return Math.max(0, Math.round(top * (1 - share)));
+}
+
+/**
+ * Runs long enough to be an impairment. A run that touches the snippet's start or end may go on
+ * in the neighbouring snippet, so there half of minRunSec is enough: an impairment of minRunSec
+ * cut by a boundary leaves at least that much on one side.
+ */
+function reasonsFor(
+  impairment: Impairment,
+  runs: { fromSec: number; toSec: number }[],
+  durationSec: number,
+  t: QualityThresholds,
+): QualityReason[] {
+  const eps = 1e-9;
+  return runs
+    .filter((r) => {
+      const edge = r.fromSec <= eps || r.toSec >= durationSec - eps;
+      return r.toSec - r.fromSec >= (edge ? t.minRunSec / 2 : t.minRunSec) - eps;
+    })
+    .map((r) => ({ impairment, ...r }));
+}
+
+export function scoreAudio(
+  windows: readonly AudioWindow[],
+  durationSec: number,
+  thresholds: QualityThresholds = DEFAULT_QUALITY_THRESHOLDS,
+): QualityScore {
+  const t = thresholds;
+  const silent = (w: AudioWindow) => w.rmsDb < t.silenceRmsDb;
+  const clipped = (w: AudioWindow) => w.peakDb >= t.clippingPeakDb;
+  const noisy = (w: AudioWindow) => !clipped(w) && w.rmsDb > t.noiseRmsDb;
+  const reasons = [
+    ...reasonsFor('silence', badRuns(windows, silent, durationSec), durationSec, t),
+    ...reasonsFor('clipping', badRuns(windows, clipped, durationSec), durationSec, t),
+    ...reasonsFor('noise', badRuns(windows, noisy, durationSec), durationSec, t),
+  ].sort((a, b) => a.fromSec - b.fromSec);
+  return { score: score(reasons, durationSec, t), reasons };
+}
+
+export function scoreVideo(
+  windows: readonly VideoWindow[],
+  durationSec: number,
+  thresholds: QualityThresholds = DEFAULT_QUALITY_THRESHOLDS,
+): QualityScore {
+  const t = thresholds;
+  const black = (w: VideoWindow) =>
+    w.lumaMean < t.blackLumaMean && w.lumaStdDev < t.blackLumaStdDev;
+  // The first window has nothing to compare with; a black picture is reported as black only.
+  const frozen = (w: VideoWindow, i: number) =>
+    i > 0 && !black(w) && w.lumaChange < t.frozenLumaChange;
+  // A window without change shows the picture of the window before it: the freeze began there.
+  const frozenRuns = badRuns(windows, frozen, durationSec).map((r) => ({
+    fromSec: windows[windows.findIndex((w) => w.atSec === r.fromSec) - 1]?.atSec ?? r.fromSec,
+    toSec: r.toSec,
+  }));
+  const reasons = [
+    ...reasonsFor('black', badRuns(windows, black, durationSec), durationSec, t),
+    ...reasonsFor('frozen', frozenRuns, durationSec, t),
+  ].sort((a, b) => a.fromSec - b.fromSec);
+  return { score: score(reasons, durationSec, t), reasons };
+}
+
+export function needsReview(
+  s: { audio: QualityScore; video: QualityScore | null },
+  thresholds: QualityThresholds = DEFAULT_QUALITY_THRESHOLDS,
+): boolean {
+  return (
+    s.audio.score < thresholds.reviewBelow ||
+    (s.video !== null && s.video.score < thresholds.reviewBelow)
+  );
+}
