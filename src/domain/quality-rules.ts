@@ -10,6 +10,8 @@ export interface AudioWindow {
   atSec: number;
   rmsDb: number;
   peakDb: number;
+  /** Share of samples at full scale (0 to 1). */
+  clippedShare: number;
 }
 
 /** One video measuring window. Luma on the 0–255 scale. */
@@ -31,8 +33,12 @@ export interface QualityThresholds {
   minRunSec: number;
   /** RMS below this is silence. */
   silenceRmsDb: number;
-  /** A peak at or above this is a clipped window. */
-  clippingPeakDb: number;
+  /**
+   * A window with at least this share of its samples at full scale is clipped. A share, not a
+   * peak: after lossy coding loud noise overshoots full scale now and then, while an overdriven
+   * signal sits there for most of its samples.
+   */
+  clippingShare: number;
   /**
    * RMS above this is loud noise. Speech sits around -20 dBFS and loud music near -10; only a
    * level measure is at hand, and a sine tone's crest factor is as low as noise's, so loudness
@@ -51,7 +57,7 @@ export interface QualityThresholds {
 export const DEFAULT_QUALITY_THRESHOLDS: QualityThresholds = {
   minRunSec: 3,
   silenceRmsDb: -60,
-  clippingPeakDb: -0.1,
+  clippingShare: 0.05,
   noiseRmsDb: -10,
   blackLumaMean: 24,
   blackLumaStdDev: 6,
@@ -83,7 +89,8 @@ export function qualityThresholds(partial: Partial<QualityThresholds> = {}): Qua
   if (!(t.minRunSec > 0)) problems.push('minRunSec must be above 0');
   if (!(t.reviewBelow >= 0 && t.reviewBelow <= 100)) problems.push('reviewBelow must be 0 to 100');
   if (!(t.silenceRmsDb < t.noiseRmsDb)) problems.push('silenceRmsDb must be below noiseRmsDb');
-  if (!(t.clippingPeakDb <= 0)) problems.push('clippingPeakDb must be at or below 0 dBFS');
+  if (!(t.clippingShare > 0 && t.clippingShare <= 1))
+    problems.push('clippingShare must be above 0, at most 1');
   for (const k of ['blackLumaMean', 'blackLumaStdDev', 'frozenLumaChange'] as const)
     if (!(t[k] >= 0 && t[k] <= 255)) problems.push(`${k} must be 0 to 255`);
   if (problems.length) throw new QualityThresholdError(problems.join('; '));
@@ -146,7 +153,7 @@ export function scoreAudio(
 ): QualityScore {
   const t = thresholds;
   const silent = (w: AudioWindow) => w.rmsDb < t.silenceRmsDb;
-  const clipped = (w: AudioWindow) => w.peakDb >= t.clippingPeakDb;
+  const clipped = (w: AudioWindow) => w.clippedShare >= t.clippingShare;
   const noisy = (w: AudioWindow) => !clipped(w) && w.rmsDb > t.noiseRmsDb;
   const reasons = [
     ...reasonsFor('silence', badRuns(windows, silent, durationSec), durationSec, t),

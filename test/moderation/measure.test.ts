@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { scoreAudio, scoreVideo, type QualityReason } from '../../src/domain/quality-rules.ts';
+import { audioWindows, measureSnippet, MeasureError } from '../../src/moderation/measure.ts';
+import { run } from '../support/run.ts';
+import { tempDir } from '../support/tapedeck.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+const VIDEO = 'video/x-raw,width=320,height=180,framerate=15/1';
+const AUDIO = 'audio/x-raw,rate=48000,channels=1';
+
+/** 5 s each of good, impaired and good again, made as fast as the machine goes. */
+async function impairedSnippet(
+  dir: string,
+  video: string,
+  audio: string,
+  container: 'mp4' | 'mp3',
+): Promise<string> {
+  const file = join(dir, `impaired-${video}-${audio}.${container}`);
+  const v = (pattern: string) =>
+    `videotestsrc num-buffers=75 pattern=${pattern} horizontal-speed=4 ! ${VIDEO} ! vc.`;
+  const a = (wave: string, volume: number) =>
+    `audiotestsrc num-buffers=10 samplesperbuffer=24000 wave=${wave} freq=440 volume=${volume} ! ${AUDIO} ! ac.`;
+  const audioOf = (kind: string) =>
+    kind === 'silence'
+      ? a('silence', 0)
+      : kind === 'noise'
+        ? a('white-noise', 0.9)
+        : a('sine', 0.3);
+  const pipeline =
+    container === 'mp4'
+      ? `concat name=vc ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=15 ! h264parse ! mp4mux name=m ! filesink location=${file} ` +
+        `${v('smpte')} ${v(video === 'black' ? 'black' : 'smpte')} ${v('smpte')} ` +
+        `concat name=ac ! audioconvert ! voaacenc bitrate=64000 ! aacparse ! m. `
+      : `concat name=ac ! audioconvert ! lamemp3enc ! mpegaudioparse ! filesink location=${file} `;
+  await run('sh', [
+    '-c',
+    `gst-launch-1.0 -q ${pipeline} ${a('sine', 0.3)} ${audioOf(audio)} ${a('sine', 0.3)}`,
+  ]);
+  return file;
+}
+
+const near = (r: QualityReason, impairment: string, from: number, to: number) =>
+  r.impairment === impairment && Math.abs(r.fromSec - from) <= 0.6 && Math.abs(r.toSec - to) <= 0.6;
+
+test(
+  'a snippet with 5 s of black picture and 5 s of silence is measured and scored as such',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-');
+    dirs.push(dir);
+    const file = await impairedSnippet(dir, 'black', 'silence', 'mp4');
+    const m = await measureSnippet(file, { hasVideo: true });
+    assert.ok(Math.abs(m.durationSec - 15) < 0.2, `duration ${m.durationSec}`);
+    assert.equal(m.video?.length, 30);
+    const video = scoreVideo(m.video!, m.durationSec);
+    const audio = scoreAudio(m.audio, m.durationSec);
+    assert.equal(video.reasons.length, 1, JSON.stringify(video.reasons));
+    assert.ok(near(video.reasons[0]!, 'black', 5, 10), JSON.stringify(video.reasons));
+    assert.equal(audio.reasons.length, 1, JSON.stringify(audio.reasons));
+    assert.ok(near(audio.reasons[0]!, 'silence', 5, 10), JSON.stringify(audio.reasons));
+  },
+);
+
+test(
+  'clean content and loud noise; an MP3 has audio windows only',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-');
+    dirs.push(dir);
+    const clean = await measureSnippet(await impairedSnippet(dir, 'none', 'none', 'mp4'), {
+      hasVideo: true,
+    });
+    assert.deepEqual(scoreVideo(clean.video!, clean.durationSec).reasons, []);
+    assert.deepEqual(scoreAudio(clean.audio, clean.durationSec).reasons, []);
+    const noisy = await measureSnippet(await impairedSnippet(dir, 'none', 'noise', 'mp3'), {
+      hasVideo: false,
+    });
+    assert.equal(noisy.video, null);
+    const reasons = scoreAudio(noisy.audio, noisy.durationSec).reasons;
+    assert.equal(reasons.length, 1, JSON.stringify(reasons));
+    assert.ok(near(reasons[0]!, 'noise', 5, 10), JSON.stringify(reasons));
+  },
+);
+
+test('a file that is not media gives a clear error', { timeout: 60_000 }, async () => {
+  const dir = await tempDir('measure-');
+  dirs.push(dir);
+  const file = join(dir, 'not-media.mp4');
+  await writeFile(file, 'this is not an MP4 file\n');
+  await assert.rejects(measureSnippet(file, { hasVideo: true }), MeasureError);
+  await assert.rejects(measureSnippet(join(dir, 'missing.mp4'), { hasVideo: true }), MeasureError);
+});
+
+test('audio windows: RMS and peak in dBFS per half second', () => {
+  const rate = 1000;
+  const samples = new Float32Array(rate);
+  for (let i = 0; i < 500; i++) samples[i] = i % 2 === 0 ? 0.5 : -0.5;
+  const w = audioWindows(samples, rate);
+  assert.equal(w.length, 2);
+  assert.ok(Math.abs(w[0]!.rmsDb - 20 * Math.log10(0.5)) < 1e-6);
+  assert.ok(Math.abs(w[0]!.peakDb - 20 * Math.log10(0.5)) < 1e-6);
+  assert.equal(w[1]!.rmsDb, -Infinity);
+  assert.equal(w[1]!.atSec, 0.5);
+});
