@@ -26,10 +26,12 @@ async function until(ready: () => boolean, ms: number, what: () => string): Prom
 async function pictureAt(recording: LiveRecording, utcMs: number): Promise<number[]> {
   const ms = (ns: string) => Number(BigInt(ns) / 1_000_000n);
   const snippet = recording.snippets.find(
-    (s) => ms(s.startUtcNs) <= utcMs && utcMs < ms(s.endUtcNs) - 200,
+    (s) => ms(s.startUtcNs) <= utcMs && utcMs < ms(s.endUtcNs),
   );
   assert.ok(snippet, `no snippet holds ${utcMs}: ${JSON.stringify(recording.snippets)}`);
-  const at = (utcMs - ms(snippet.startUtcNs)) / 1000;
+  // A seek into the last frames of a file can come back empty: stay 200 ms clear of the end.
+  const lastMs = ms(snippet.endUtcNs) - ms(snippet.startUtcNs) - 200;
+  const at = Math.min(utcMs - ms(snippet.startUtcNs), lastMs) / 1000;
   const { stdout } = await run('sh', [
     '-c',
     `ffmpeg -v error -ss ${at} -i ${snippet.location} -frames:v 1 -vf scale=32:18 -f rawvideo -pix_fmt gray - | od -An -tu1 -v`,

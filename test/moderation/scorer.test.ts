@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { CloudEvent } from '../../src/domain/cloudevent.ts';
+import { snippetReadyEvent, type SnippetReady } from '../../src/domain/snippet-event.ts';
+import { snippetKey } from '../../src/domain/snippet-key.ts';
+import { SNIPPET_SCORED, type SnippetScored } from '../../src/domain/snippet-scored.ts';
+import { openBus } from '../../src/delivery/bus/open.ts';
+import { sha256File } from '../../src/delivery/file-hash.ts';
+import { openStore } from '../../src/delivery/store/open.ts';
+import { startScorer } from '../../src/moderation/scorer.ts';
+import { impairedSnippet } from '../support/impaired-media.ts';
+import { tempDir } from '../support/tapedeck.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
+
+async function ready(
+  file: string,
+  variant: 'mp4' | 'mp3',
+  seq: number,
+  store: ReturnType<typeof openStore> | null,
+): Promise<CloudEvent<SnippetReady>> {
+  const startMs = T0 + seq * 15_000;
+  const key = snippetKey({ livestreamId: 'ls1', track: 'host-h1', variant, startMs, seq });
+  const { sha256, bytes } = await sha256File(file);
+  // Without a store the event announces an object nobody stored.
+  await store?.putFile(key, file, { sha256, contentType: 'video/mp4' });
+  return snippetReadyEvent({
+    livestreamId: 'ls1',
+    recordingId: `host-h1-${variant}`,
+    track: 'host-h1',
+    hostId: 'h1',
+    variant,
+    seq,
+    start: new Date(startMs).toISOString(),
+    end: new Date(startMs + 15_000).toISOString(),
+    durationMs: 15_000,
+    bytes,
+    sha256,
+    key,
+    media: {
+      container: variant,
+      video:
+        variant === 'mp4'
+          ? { codec: 'h264', width: 320, height: 180, fps: 15, bitrateKbps: 5000 }
+          : null,
+      audio: {
+        codec: variant === 'mp4' ? 'aac' : 'mp3',
+        sampleRate: 48000,
+        channels: 1,
+        bitrateKbps: 64,
+      },
+    },
+  });
+}
+
+test(
+  'snippet events on the embedded bus are scored: an impaired one is flagged for review, a clean one is not, and what can never be scored is refused once',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('scorer-');
+    dirs.push(dir);
+    const bus = await openBus('embedded', { dataDir: dir });
+    const store = openStore(`file://${join(dir, 'store')}`);
+    const logs: string[] = [];
+    const scorer = await startScorer({
+      bus,
+      store,
+      workDir: join(dir, 'work'),
+      onLog: (l) => logs.push(l),
+    });
+    const scored: SnippetScored[] = [];
+    const sub = await bus.subscribe(
+      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
+      async (d) => {
+        scored.push((d.event as CloudEvent<SnippetScored>).data);
+        await d.ack();
+      },
+    );
+    try {
+      const impaired = await ready(
+        await impairedSnippet(dir, 'black', 'silence', 'mp4'),
+        'mp4',
+        0,
+        store,
+      );
+      const clean = await ready(await impairedSnippet(dir, 'none', 'none', 'mp4'), 'mp4', 1, store);
+      const noisy = await ready(
+        await impairedSnippet(dir, 'none', 'noise', 'mp3'),
+        'mp3',
+        2,
+        store,
+      );
+      // An event whose object is not in the store, and an object that is not media.
+      const missing = await ready(join(dir, `impaired-none-none.mp4`), 'mp4', 9, null);
+      const junkFile = join(dir, 'junk.mp4');
+      await writeFile(junkFile, 'not an mp4\n');
+      const junk = await ready(junkFile, 'mp4', 3, store);
+      for (const e of [impaired, clean, noisy, missing, junk]) await bus.publish(e);
+
+      for (let i = 0; i < 600 && scorer.stats().scored + scorer.stats().refused < 5; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && scored.length < 3; i++)
+        await new Promise((r) => setTimeout(r, 100));
+
+      assert.deepEqual(
+        scorer.stats(),
+        { scored: 3, flagged: 2, refused: 2, retried: 0 },
+        logs.join('\n'),
+      );
+      const bySeq = new Map(scored.map((s) => [s.seq, s]));
+      assert.equal(bySeq.get(0)?.review, true);
+      assert.deepEqual(
+        bySeq.get(0)?.video?.reasons.map((r) => r.impairment),
+        ['black'],
+      );
+      assert.deepEqual(
+        bySeq.get(0)?.audio.reasons.map((r) => r.impairment),
+        ['silence'],
+      );
+      assert.equal(bySeq.get(1)?.review, false);
+      assert.equal(bySeq.get(2)?.video, null);
+      assert.deepEqual(
+        bySeq.get(2)?.audio.reasons.map((r) => r.impairment),
+        ['noise'],
+      );
+      assert.ok(
+        logs.some((l) => /_000009.* is not in the store/.test(l)),
+        logs.join('\n'),
+      );
+      assert.ok(
+        logs.some((l) => /_000003.*could not be decoded/.test(l)),
+        logs.join('\n'),
+      );
+    } finally {
+      await sub.close();
+      await scorer.close();
+      await bus.close();
+      await store.close();
+    }
+  },
+);
