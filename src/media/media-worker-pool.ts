@@ -8,23 +8,35 @@ import { MediaWorker } from './media-worker.ts';
 export class MediaWorkerPool {
   private readonly spares = new Set<MediaWorker>();
   private closed = false;
+  private refill: NodeJS.Timeout | undefined;
 
-  constructor(private readonly size = 1) {
+  /**
+   * refillDelayMs: spares taken are replaced only this long after the last take. Recordings are
+   * taken in bursts (a takeover starts all of a dead worker's recordings at once), and loading
+   * new processes right then took the CPU those recordings needed to start.
+   */
+  constructor(
+    private readonly size = 1,
+    private readonly refillDelayMs = 3_000,
+  ) {
     this.fill();
   }
 
-  /** A worker for one recording; the pool starts another in its place. */
+  /** A worker for one recording; the pool starts another in its place a little later. */
   take(): MediaWorker {
     const spare = [...this.spares].find(
       (w) => w.child.exitCode === null && w.child.signalCode === null,
     );
     if (spare) this.spares.delete(spare);
-    this.fill();
+    clearTimeout(this.refill);
+    this.refill = setTimeout(() => this.fill(), this.refillDelayMs);
+    this.refill.unref();
     return spare ?? new MediaWorker();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.refill);
     const spares = [...this.spares];
     this.spares.clear();
     await Promise.allSettled(spares.map((w) => w.close(2_000)));
