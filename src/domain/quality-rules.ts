@@ -146,6 +146,12 @@ function reasonsFor(
     .map((r) => ({ impairment, ...r }));
 }
 
+/** The reasons in time order, with the score they give. */
+function scored(reasons: QualityReason[], durationSec: number, t: QualityThresholds): QualityScore {
+  reasons.sort((a, b) => a.fromSec - b.fromSec);
+  return { score: score(reasons, durationSec, t), reasons };
+}
+
 export function scoreAudio(
   windows: readonly AudioWindow[],
   durationSec: number,
@@ -155,12 +161,15 @@ export function scoreAudio(
   const silent = (w: AudioWindow) => w.rmsDb < t.silenceRmsDb;
   const clipped = (w: AudioWindow) => w.clippedShare >= t.clippingShare;
   const noisy = (w: AudioWindow) => !clipped(w) && w.rmsDb > t.noiseRmsDb;
-  const reasons = [
-    ...reasonsFor('silence', badRuns(windows, silent, durationSec), durationSec, t),
-    ...reasonsFor('clipping', badRuns(windows, clipped, durationSec), durationSec, t),
-    ...reasonsFor('noise', badRuns(windows, noisy, durationSec), durationSec, t),
-  ].sort((a, b) => a.fromSec - b.fromSec);
-  return { score: score(reasons, durationSec, t), reasons };
+  return scored(
+    [
+      ...reasonsFor('silence', badRuns(windows, silent, durationSec), durationSec, t),
+      ...reasonsFor('clipping', badRuns(windows, clipped, durationSec), durationSec, t),
+      ...reasonsFor('noise', badRuns(windows, noisy, durationSec), durationSec, t),
+    ],
+    durationSec,
+    t,
+  );
 }
 
 export function scoreVideo(
@@ -179,11 +188,14 @@ export function scoreVideo(
     fromSec: windows[windows.findIndex((w) => w.atSec === r.fromSec) - 1]?.atSec ?? r.fromSec,
     toSec: r.toSec,
   }));
-  const reasons = [
-    ...reasonsFor('black', badRuns(windows, black, durationSec), durationSec, t),
-    ...reasonsFor('frozen', frozenRuns, durationSec, t),
-  ].sort((a, b) => a.fromSec - b.fromSec);
-  return { score: score(reasons, durationSec, t), reasons };
+  return scored(
+    [
+      ...reasonsFor('black', badRuns(windows, black, durationSec), durationSec, t),
+      ...reasonsFor('frozen', frozenRuns, durationSec, t),
+    ],
+    durationSec,
+    t,
+  );
 }
 
 export function needsReview(
