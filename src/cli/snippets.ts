@@ -1,3 +1,4 @@
+import { REVIEWS_FOLDER } from '../domain/escalation.ts';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
@@ -26,7 +27,10 @@ interface Row {
 /** Tracks of a livestream, from its keys (`{livestream}/{track}/...`). */
 async function tracksOf(store: ObjectStore, livestreamId: string): Promise<string[]> {
   const tracks = new Set<string>();
-  for await (const o of store.list(`${livestreamId}/`)) tracks.add(o.key.split('/')[1]!);
+  for await (const o of store.list(`${livestreamId}/`)) {
+    const track = o.key.split('/')[1]!;
+    if (track !== REVIEWS_FOLDER) tracks.add(track);
+  }
   return [...tracks].sort();
 }
 

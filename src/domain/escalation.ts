@@ -116,6 +116,9 @@ export function coalesce(
   return { joins: joins.map((r) => r.id).sort(), range: union };
 }
 
+/** The folder of a livestream's review clips, beside its tracks (which never take this name). */
+export const REVIEWS_FOLDER = 'reviews';
+
 /** `{livestreamId}/reviews/{track}/{start}_{end}.{ext}`: next to the snippets, sorted by time. */
 export function reviewClipKey(
   livestreamId: string,
@@ -123,7 +126,7 @@ export function reviewClipKey(
   range: TimeRange,
   variant: Variant,
 ): string {
-  return `${livestreamId}/reviews/${track}/${formatKeyTime(range.startMs)}_${formatKeyTime(range.endMs)}.${variant}`;
+  return `${livestreamId}/${REVIEWS_FOLDER}/${track}/${formatKeyTime(range.startMs)}_${formatKeyTime(range.endMs)}.${variant}`;
 }
 
 /** The same escalation always gets the same key, so a retried request creates no second review. */

@@ -118,7 +118,8 @@ class Publisher:
         # without touching the encoder. It picks 25 fps unless told otherwise.
         return (
             "webrtcbin name=webrtc bundle-policy=max-bundle latency=200 "
-            f"videotestsrc name=camera is-live=true pattern={a.pattern} ! {raw_video} ! "
+            f"videotestsrc name=camera is-live=true pattern={a.pattern} "
+            f"horizontal-speed={a.motion} ! {raw_video} ! "
             f'textoverlay name=label text="{text}" valignment=top halignment=left '
             'font-desc="Sans 24" ! '
             "videoconvert ! video/x-raw,format=I420 ! "
@@ -326,6 +327,12 @@ def parse_args(argv):
     # A moving ball compresses to ~100 kbit/s whatever the target; snow fills the budget,
     # which load measurements need.
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (ball, snow, ...)")
+    parser.add_argument(
+        "--motion",
+        type=int,
+        default=2,
+        help="pixels the picture scrolls per frame: a still picture looks frozen to moderation",
+    )
     parser.add_argument("--camera", choices=("on", "off"), default="on", help="video at start")
     parser.add_argument("--mic", choices=("on", "off"), default="on", help="audio at start")
     parser.add_argument(
