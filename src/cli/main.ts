@@ -17,6 +17,7 @@ import { snippetsCommand } from './snippets.ts';
 import { workerCommand } from './worker.ts';
 import { upCommand } from './up.ts';
 import { livestreamCommand } from './livestream.ts';
+import { moderationCommand } from './moderation.ts';
 
 const commands: Command[] = [
   demoCommand,
@@ -28,6 +29,7 @@ const commands: Command[] = [
   deliverCommand,
   eventsCommand,
   snippetsCommand,
+  moderationCommand,
   benchCommand,
   workerCommand,
 ];

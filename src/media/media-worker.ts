@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { InputSpec, RecordingSpec } from './pipeline/spec.ts';
+import { mediaWorkerEntry } from './worker-entry.ts';
 import {
   isReply,
   type ResultOf,
@@ -11,9 +11,6 @@ import {
   type WorkerMethod,
   type WorkerRequest,
 } from './worker/protocol.ts';
-
-const WORKER_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 export class WorkerClosedError extends Error {
   override name = 'WorkerClosedError';
@@ -45,8 +42,9 @@ export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
 
   constructor(options: { stderr?: 'inherit' | 'pipe' | 'ignore' } = {}) {
     super();
-    this.child = fork(WORKER_ENTRY, [], {
-      execArgv: ['--import', TSX],
+    const entry = mediaWorkerEntry();
+    this.child = fork(entry.file, [], {
+      execArgv: entry.execArgv,
       stdio: ['ignore', 'inherit', options.stderr ?? 'inherit', 'ipc'],
       serialization: 'json',
       // Its own process group: Ctrl-C in a terminal reaches the owner, which stops the recording
