@@ -42,7 +42,13 @@ import { announceHostEvents } from '../recorder/host-events.ts';
 import { Metrics, workerMetricsText } from './metrics.ts';
 import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
+import { REVIEWS_FOLDER } from '../domain/escalation.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
+import {
+  startModeration,
+  type ModerationRuntime,
+  type ModerationServiceConfig,
+} from '../moderation/moderation-runtime.ts';
 
 export interface NodeConfig {
   dataDir: string;
@@ -65,6 +71,8 @@ export interface NodeConfig {
   hlsDir?: string;
   /** Worker processes to run (default 2: one takes over at once when the other dies). */
   workers?: number;
+  /** Score snippets and escalate low ones to reviews: the built-in service or a platform's own. */
+  moderation?: ModerationServiceConfig | null;
   log?: (line: string) => void;
 }
 
@@ -86,6 +94,8 @@ export interface RunningNode {
   service: LivestreamService;
   workers: WorkerSupervisor[];
   metrics: Metrics;
+  /** The moderation loop, when configured. */
+  moderation: ModerationRuntime | null;
   /**
    * Stops the embedded Temporal server for `downMs` and starts it again on the same port and
    * data: what an operator's restart looks like to the workflows. Only for the embedded server.
@@ -137,6 +147,21 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
     const outbox = await Outbox.open({ dataDir: join(dataDir, 'control'), bus });
     outbox.start();
     cleanups.push(() => outbox.close());
+    let moderation: ModerationRuntime | null = null;
+    if (c.moderation) {
+      const m = await startModeration({
+        dataDir,
+        client,
+        connection: workerConnection,
+        namespace: temporal.namespace,
+        bus,
+        store,
+        service: c.moderation,
+        log,
+      });
+      moderation = m;
+      cleanups.push(() => m.close());
+    }
 
     const metrics = new Metrics();
     metrics.define('tapedeck_livestreams_created_total', 'counter', 'Livestreams created');
@@ -261,7 +286,8 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           throw new NotFoundError(`no livestream ${livestreamId}`);
         const keys: string[] = [];
         const prefix = track ? `${livestreamId}/${track}/` : `${livestreamId}/`;
-        for await (const o of store.list(prefix)) keys.push(o.key);
+        for await (const o of store.list(prefix))
+          if (o.key.split('/')[1] !== REVIEWS_FOLDER) keys.push(o.key);
         return keys;
       },
     };
@@ -327,6 +353,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
       service,
       workers,
       metrics,
+      moderation,
       async restartTemporal(downMs: number) {
         if (!dev) throw new Error('only the embedded Temporal server can be restarted from here');
         const port = Number(dev.address.split(':').at(-1));

@@ -3,6 +3,7 @@ import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { DemoSummary } from '../../src/cli/demo.ts';
+import { parseSnippetKey } from '../../src/domain/snippet-key.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
@@ -14,14 +15,26 @@ const skip = privateNetworkOnly();
 if (skip) console.log(`skipping the demo: ${skip}`);
 
 test(
-  'the demo runs a 4-host livestream end to end: five recording workflows, MP4 and MP3 following the cameras',
+  'the demo runs a 4-host livestream end to end: five recording workflows, MP4 and MP3 following the cameras; an impaired host (black 10 s, then silence 10 s) gets reviews, and only that host',
   { timeout: 300_000, skip },
   async () => {
     const data = await tempDir('demo');
     dirs.push(data);
-    const r = await tapedeck(['demo', '--data', data, '--duration', '30', '--json'], {
-      timeoutMs: 280_000,
-    });
+    const r = await tapedeck(
+      [
+        'demo',
+        '--data',
+        data,
+        '--duration',
+        '45',
+        '--impair',
+        '3:black:8-18',
+        '--impair',
+        '3:silence:18-28',
+        '--json',
+      ],
+      { timeoutMs: 280_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     const summary = lastJsonLine<DemoSummary>(r.stdout);
     assert.ok(summary.root.startsWith(data));
@@ -63,5 +76,45 @@ test(
     assert.deepEqual(announced.sort(), [...keys].sort());
     assert.ok(cameraWentOff('h2'));
     assert.ok(events.some((e) => e.type === 'tapedeck.host.camera-on' && e.data.hostId === 'h2'));
+
+    // Moderation: every snippet scored, and reviews for host 3 only.
+    const scored = events.filter((e) => e.type === 'tapedeck.snippet.scored');
+    assert.equal(scored.length, keys.length);
+    assert.ok(summary.reviews.length >= 1, 'no review for the impaired host');
+    assert.deepEqual(
+      [...new Set(summary.reviews.map((rv) => rv.track))],
+      ['host-h3'],
+      JSON.stringify(summary.reviews, null, 1),
+    );
+    const t0 = Date.parse(summary.startedAt);
+    const recordedFrom = Math.min(
+      ...summary.tracks['host-h3']!.map((k) => parseSnippetKey(k).startMs),
+    );
+    for (const [kind, fromSec, toSec] of [
+      ['black', 8, 18],
+      ['silence', 18, 28],
+    ] as const) {
+      const from = t0 + fromSec * 1000;
+      const to = t0 + toSec * 1000;
+      const review = summary.reviews.find(
+        (rv) =>
+          rv.impairments.includes(kind) &&
+          rv.flagged.some((f) => Date.parse(f.start) < to && from < Date.parse(f.end)),
+      );
+      assert.ok(review, `no review flags the ${kind} of ${fromSec}-${toSec} s`);
+      // 30 s either side, clipped to the recording, in whole snippets: within one snippet.
+      const start = Date.parse(review.start);
+      const end = Date.parse(review.end);
+      const wanted = Math.max(from - 30_000, recordedFrom);
+      assert.ok(Math.abs(start - wanted) <= 15_000, `${kind}: starts at ${review.start}`);
+      assert.ok(end >= to, `${kind}: ends before the impairment does`);
+      const clip = join(summary.store, review.clipKey);
+      assert.equal(await decodeErrors(clip, { keepFrameTimes: true }), '', review.clipKey);
+      const seconds = (await probeMedia(clip)).durationSec;
+      assert.ok(
+        Math.abs(seconds - (end - start) / 1000) < 1,
+        `${review.clipKey} lasts ${seconds} s for a range of ${(end - start) / 1000} s`,
+      );
+    }
   },
 );

@@ -175,14 +175,21 @@ export async function probeMedia(path: string): Promise<MediaInfo> {
 /**
  * Fully decodes the file and returns ffmpeg's error output; '' means it
  * decodes cleanly. A failing ffmpeg with silent stderr still yields text.
+ * keepFrameTimes: for merged clips.
  */
-export async function decodeErrors(path: string): Promise<string> {
+export async function decodeErrors(
+  path: string,
+  o: { keepFrameTimes?: boolean } = {},
+): Promise<string> {
   const { code, signal, stderr } = await run('ffmpeg', [
     '-nostdin',
     '-v',
     'error',
     '-i',
     path,
+    // A merged clip's joins sit a few ms off the frame grid; ffmpeg's null output would otherwise
+    // put every frame on that grid (1/fps) and complain about two frames landing in one slot.
+    ...(o.keepFrameTimes ? ['-fps_mode', 'passthrough', '-enc_time_base', '-1'] : []),
     '-f',
     'null',
     '-',
