@@ -106,3 +106,15 @@ export function reviewDraftFor(o: {
 export function escalationWorkflowId(livestreamId: string, track: string): string {
   return `tapedeck-escalation-${livestreamId}-${track}`;
 }
+
+/**
+ * A short, stable digest of which snippets a request is about. It goes into idempotency keys: a
+ * retry repeats the key, while a later batch with other flags and the same clip gets its own.
+ */
+export function flagsDigest(flags: readonly EscalationFlag[]): string {
+  // FNV-1a: deterministic and dependency-free, so workflow code can use it.
+  let h = 0x811c9dc5;
+  for (const key of flags.map((f) => f.key).sort())
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return `${flags.length}-${h.toString(16).padStart(8, '0')}`;
+}

@@ -10,7 +10,7 @@ import type { TimeRange } from '../../domain/time-range.ts';
 import { sha256File } from '../../delivery/file-hash.ts';
 import type { ObjectStore } from '../../delivery/store/port.ts';
 import { listSnippets } from '../../delivery/store/snippet-index.ts';
-import { mergeClip } from '../../moderation/merge-clip.ts';
+import { MergeError, mergeClip } from '../../moderation/merge-clip.ts';
 import { ModerationError, type ModerationPort } from '../../moderation/review-port.ts';
 import type { CutClip, CutClipRequest, EscalationActivities, OpenReviewRef } from './contracts.ts';
 
@@ -138,7 +138,16 @@ export function createEscalationActivities(d: EscalationActivityDeps): Escalatio
         Context.current().heartbeat({ fetched: i + 1, of: plan.snippets.length });
       }
       const out = join(dir, `clip.${r.variant}`);
-      const merged = await mergeClip(files, out, r.variant);
+      const merged = await mergeClip(files, out, r.variant).catch((err: unknown) => {
+        // A snippet that cannot be merged now never will be: no retries, the workflow says so.
+        if (err instanceof MergeError && err.reason !== 'timeout' && err.reason !== 'output')
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: 'MergeError',
+            nonRetryable: true,
+          });
+        throw err;
+      });
       const { sha256 } = await sha256File(out);
       await d.store.putFile(clipKey, out, {
         sha256,

@@ -10,11 +10,17 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { coalesce, reviewIdempotencyKey } from '../../domain/escalation.ts';
-import { groupFlags, reviewDraftFor, type EscalationFlag } from '../../domain/escalation-flags.ts';
+import {
+  flagsDigest,
+  groupFlags,
+  reviewDraftFor,
+  type EscalationFlag,
+} from '../../domain/escalation-flags.ts';
 import {
   escalationStateQuery,
   flagSignal,
   MODERATION_TASK_QUEUE,
+  type CutClip,
   type EscalationActivities,
   type EscalationInput,
   type OpenReviewRef,
@@ -29,7 +35,12 @@ const RETRY_FOREVER: RetryPolicy = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '30 seconds',
-  nonRetryableErrorTypes: ['ModerationInputError', 'ReviewNotFoundError', 'ReviewClosedError'],
+  nonRetryableErrorTypes: [
+    'ModerationInputError',
+    'ReviewNotFoundError',
+    'ReviewClosedError',
+    'MergeError',
+  ],
 };
 
 const clips = proxyActivities<EscalationActivities>({
@@ -45,6 +56,19 @@ const reviews = proxyActivities<EscalationActivities>({
   startToCloseTimeout: '1 minute',
   retry: RETRY_FOREVER,
 });
+
+/**
+ * The service refused the request as invalid: trying again cannot help. The flags are logged with
+ * the reason, and the workflow goes on with the next ones.
+ */
+function refused(err: unknown, flags: EscalationFlag[]): void {
+  if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
+  log.error('these flags cannot be escalated (refused, or their snippets cannot be merged)', {
+    reason: err.cause.message,
+    type: err.cause.type,
+    snippets: flags.map((f) => f.key),
+  });
+}
 
 function closedMeanwhile(err: unknown): boolean {
   return (
@@ -85,12 +109,18 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
     for (const group of groupFlags(batch, input.window)) {
       const mine = open.filter((r) => r.variant === group.variant);
       const { joins, range } = coalesce(mine, group.range);
-      const clip = await clips.cutClip({
-        livestreamId: input.livestreamId,
-        track: input.track,
-        variant: group.variant,
-        range,
-      });
+      let clip: CutClip | null;
+      try {
+        clip = await clips.cutClip({
+          livestreamId: input.livestreamId,
+          track: input.track,
+          variant: group.variant,
+          range,
+        });
+      } catch (err) {
+        refused(err, group.flags);
+        continue;
+      }
       if (!clip) {
         log.warn('no snippet of the flagged range is stored; nothing to review', {
           track: input.track,
@@ -106,6 +136,7 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
         covered: clip.covered,
         flags: group.flags,
       });
+      const digest = flagsDigest(group.flags);
       let review: OpenReviewRef | null = null;
       const target = joins[0];
       if (target) {
@@ -113,16 +144,24 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
           review = await reviews.extendReview(
             target,
             draft,
-            `${target}:${clip.covered.startMs}-${clip.covered.endMs}`,
+            `${target}:${clip.covered.startMs}-${clip.covered.endMs}:${digest}`,
           );
         } catch (err) {
-          if (!closedMeanwhile(err)) throw err;
+          if (!closedMeanwhile(err)) {
+            refused(err, group.flags);
+            continue;
+          }
         }
       }
-      review ??= await reviews.createReview(
-        draft,
-        reviewIdempotencyKey(input.livestreamId, input.track, clip.covered),
-      );
+      try {
+        review ??= await reviews.createReview(
+          draft,
+          `${reviewIdempotencyKey(input.livestreamId, input.track, clip.covered)}:${digest}`,
+        );
+      } catch (err) {
+        refused(err, group.flags);
+        continue;
+      }
       reviewsMade += 1;
       open = [...open.filter((r) => !joins.includes(r.id) && r.id !== review.id), review];
     }

@@ -1,0 +1,93 @@
+import type { HostEventType } from './host-presence.ts';
+import { parseTrack } from './snippet-key.ts';
+import type { TimeRange } from './time-range.ts';
+
+/**
+ * When a track has nobody on air. Black and silence then are not a fault to review: the composite
+ * before the first host joins or after the last one left, a host's own recording after it
+ * dropped, its audio while its microphone is off. Scoring leaves those stretches out.
+ */
+
+export interface PresenceChange {
+  hostId: string;
+  change: HostEventType;
+  atMs: number;
+}
+
+interface HostState {
+  publishing: boolean;
+  camera: boolean;
+  mic: boolean;
+}
+
+function apply(s: HostState, change: HostEventType): HostState {
+  switch (change) {
+    case 'joined':
+      // A host joins with camera and microphone on; the ingest says so when either is not.
+      return { publishing: true, camera: true, mic: true };
+    case 'resumed':
+      return { ...s, publishing: true };
+    case 'dropped':
+    case 'left':
+      return { ...s, publishing: false };
+    case 'camera-off':
+      return { ...s, camera: false };
+    case 'camera-on':
+      return { ...s, camera: true };
+    case 'microphone-off':
+      return { ...s, mic: false };
+    case 'microphone-on':
+      return { ...s, mic: true };
+  }
+}
+
+export interface OffAir {
+  audio: TimeRange[];
+  video: TimeRange[];
+}
+
+function push(out: TimeRange[], startMs: number, endMs: number): void {
+  if (endMs <= startMs) return;
+  const last = out.at(-1);
+  if (last && last.endMs >= startMs) last.endMs = Math.max(last.endMs, endMs);
+  else out.push({ startMs, endMs });
+}
+
+/**
+ * The stretches of `range` when the track is off air, from its livestream's host changes (any
+ * order). Audio is on air while a publishing host has its microphone on; video while one has its
+ * camera on. For a host's own track only that host counts, for the composite any host.
+ */
+export function offAirRanges(
+  changes: readonly PresenceChange[],
+  track: string,
+  range: TimeRange,
+): OffAir {
+  const { hostId } = parseTrack(track);
+  const mine = changes
+    .filter((c) => hostId === null || c.hostId === hostId)
+    .sort((a, b) => a.atMs - b.atMs);
+  const states = new Map<string, HostState>();
+  const onAir = () => {
+    const all = [...states.values()].filter((s) => s.publishing);
+    return { audio: all.some((s) => s.mic), video: all.some((s) => s.camera) };
+  };
+  const out: OffAir = { audio: [], video: [] };
+  let at = range.startMs;
+  let now = onAir();
+  const close = (untilMs: number) => {
+    const to = Math.min(untilMs, range.endMs);
+    if (!now.audio) push(out.audio, at, to);
+    if (!now.video) push(out.video, at, to);
+    at = Math.max(at, to);
+  };
+  for (const c of mine) {
+    if (c.atMs > range.startMs) close(c.atMs);
+    const before = states.get(c.hostId) ?? { publishing: false, camera: false, mic: false };
+    states.set(c.hostId, apply(before, c.change));
+    now = onAir();
+    if (c.atMs >= range.endMs) break;
+  }
+  close(range.endMs);
+  return out;
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { offAirRanges, type PresenceChange } from '../../src/domain/presence-mask.ts';
+
+const T = (s: number) => 1_000_000 + s * 1000;
+const R = (a: number, b: number) => ({ startMs: T(a), endMs: T(b) });
+const c = (hostId: string, change: PresenceChange['change'], s: number): PresenceChange => ({
+  hostId,
+  change,
+  atMs: T(s),
+});
+
+test(
+  'the composite is off air before the first host joins and after the last one leaves',
+  { timeout: 5_000 },
+  () => {
+    const changes = [
+      c('h1', 'joined', 3),
+      c('h2', 'joined', 5),
+      c('h1', 'left', 40),
+      c('h2', 'left', 42),
+    ];
+    assert.deepEqual(offAirRanges(changes, 'composite', R(0, 15)), {
+      audio: [R(0, 3)],
+      video: [R(0, 3)],
+    });
+    assert.deepEqual(offAirRanges(changes, 'composite', R(15, 30)), { audio: [], video: [] });
+    assert.deepEqual(offAirRanges(changes, 'composite', R(30, 45)), {
+      audio: [R(42, 45)],
+      video: [R(42, 45)],
+    });
+  },
+);
+
+test(
+  'a host track follows its own host only: dropped, resumed, microphone and camera',
+  { timeout: 5_000 },
+  () => {
+    const changes = [
+      c('h2', 'joined', 0),
+      c('h1', 'joined', 1),
+      c('h1', 'microphone-off', 4),
+      c('h1', 'microphone-on', 6),
+      c('h1', 'dropped', 8),
+      c('h1', 'resumed', 9),
+      c('h1', 'camera-off', 12),
+    ];
+    assert.deepEqual(offAirRanges(changes, 'host-h1', R(0, 15)), {
+      audio: [R(0, 1), R(4, 6), R(8, 9)],
+      video: [R(0, 1), R(8, 9), R(12, 15)],
+    });
+    assert.deepEqual(offAirRanges(changes, 'host-h2', R(0, 15)), { audio: [], video: [] });
+  },
+);
+
+test(
+  'the composite stays on air while any host is; events arrive in any order',
+  { timeout: 5_000 },
+  () => {
+    const changes = [
+      c('h2', 'left', 20),
+      c('h1', 'joined', 0),
+      c('h1', 'camera-off', 5),
+      c('h2', 'joined', 2),
+    ];
+    // h1 publishes throughout with its microphone on; cameras: h1 until 5 s, h2 from 2 to 20 s.
+    assert.deepEqual(offAirRanges(changes, 'composite', R(0, 30)), {
+      audio: [],
+      video: [R(20, 30)],
+    });
+    // Nothing known: off air throughout (the scorer masks nothing for a livestream it knows nothing of).
+    assert.deepEqual(offAirRanges([], 'composite', R(0, 15)), {
+      audio: [R(0, 15)],
+      video: [R(0, 15)],
+    });
+  },
+);
