@@ -1,3 +1,4 @@
+import type { ModerationServiceConfig } from '../moderation/moderation-runtime.ts';
 import { resolve } from 'node:path';
 import { assertId } from '../domain/ids.ts';
 import { startNode } from '../node/node.ts';
@@ -28,6 +29,11 @@ Options:
   --bus URL           embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC  [default: embedded]
   --rtmp URL          stream every composite live to this RTMP URL
   --no-temporal-ui    do not serve the embedded Temporal web UI
+  --moderation        score every snippet and escalate low ones to reviews in the built-in
+                      moderation service (reviewer page and API on 127.0.0.1)
+  --moderation-port PORT   its port                                     [default: any free one]
+  --moderation-url URL     send reviews to this moderation service instead (the platform's own,
+                      or a shared one); its token in TAPEDECK_MODERATION_TOKEN
   -h, --help          this help
 
 Environment:
@@ -53,6 +59,9 @@ Example:
       bus: { type: 'string' },
       rtmp: { type: 'string' },
       'no-temporal-ui': { type: 'boolean' },
+      moderation: { type: 'boolean' },
+      'moderation-port': { type: 'string' },
+      'moderation-url': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -69,6 +78,20 @@ Example:
     if (apiKeys.some((k) => k.length < 16))
       throw new UsageError('TAPEDECK_API_KEYS: every key must be at least 16 characters');
     const log = (line: string) => process.stderr.write(`${line}\n`);
+    let moderation: ModerationServiceConfig | null = null;
+    if (values['moderation-url']) {
+      const token = process.env.TAPEDECK_MODERATION_TOKEN ?? '';
+      if (!token)
+        throw new UsageError(
+          '--moderation-url needs the service token in TAPEDECK_MODERATION_TOKEN',
+        );
+      moderation = { url: values['moderation-url'], token };
+    } else if (values.moderation || values['moderation-port']) {
+      moderation = {
+        builtIn: true,
+        port: intOption('moderation-port', values['moderation-port'], 0, 0, 65535),
+      };
+    }
     const node = await startNode({
       dataDir: resolve(values.data ?? '.data/node'),
       nodeId,
@@ -81,6 +104,7 @@ Example:
       ...(values.bus ? { busUrl: values.bus } : {}),
       ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
       ...(apiKeys.length ? { apiKeys } : {}),
+      moderation,
       log,
     });
     process.stdout.write(
@@ -91,6 +115,13 @@ Example:
         (node.temporalUiUrl ? `, web UI ${node.temporalUiUrl}` : '') +
         '\n' +
         `  store         ${node.storeDescription}\n  bus           ${node.busDescription}\n` +
+        (node.moderation
+          ? `  moderation    ${node.moderation.serviceUrl}` +
+            (node.moderation.reviewerLogin
+              ? `   (reviewer page; log in as "${node.moderation.reviewerLogin.name}" with the token in ${node.dataDir}/secrets/moderation-reviewer-token)`
+              : '') +
+            '\n'
+          : '') +
         'Ctrl-C stops (recordings finish their last snippet first).\n',
     );
     await new Promise<void>((done) => {
