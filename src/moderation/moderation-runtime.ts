@@ -12,6 +12,7 @@ import { MODERATION_TASK_QUEUE } from '../orchestration/escalation/contracts.ts'
 import { createEscalationActivities } from '../orchestration/escalation/escalation-activities.ts';
 import { startEscalationTrigger, type EscalationTrigger } from './escalation-trigger.ts';
 import type { ModerationPort } from './review-port.ts';
+import { trackPresence } from './presence-tracker.ts';
 import { startScorer, type Scorer } from './scorer.ts';
 import { ModerationClient } from './service/moderation-client.ts';
 import { startModerationService } from './service/moderation-service.ts';
@@ -112,8 +113,10 @@ export async function startModeration(o: ModerationRuntimeOptions): Promise<Mode
       await running.catch(() => undefined);
     });
 
+    const presence = o.score === false ? null : await trackPresence(o.bus);
+    if (presence) cleanups.push(() => presence.close());
     const scorer: Scorer =
-      o.score === false
+      o.score === false || !presence
         ? {
             stats: () => ({ scored: 0, flagged: 0, refused: 0, retried: 0 }),
             close: async () => undefined,
@@ -122,6 +125,7 @@ export async function startModeration(o: ModerationRuntimeOptions): Promise<Mode
             bus: o.bus,
             store: o.store,
             workDir: join(dir, 'work'),
+            presence,
             ...(o.thresholds ? { thresholds: o.thresholds } : {}),
             onLog: log,
           });

@@ -15,6 +15,9 @@ import { snippetScoredEvent, type SnippetScored } from '../domain/snippet-scored
 import type { Delivery, MessageBus, Subscription } from '../delivery/bus/port.ts';
 import { NotFoundError, type ObjectStore } from '../delivery/store/port.ts';
 import { measureSnippet, MeasureError } from './measure.ts';
+import type { PresenceTracker } from './presence-tracker.ts';
+import { maskOffAir } from '../domain/off-air-windows.ts';
+import { offAirRanges } from '../domain/presence-mask.ts';
 
 export interface ScorerOptions {
   bus: MessageBus;
@@ -24,6 +27,8 @@ export interface ScorerOptions {
   thresholds?: QualityThresholds;
   /** The durable subscription; every scorer with the same name shares the work. */
   subscription?: string;
+  /** Host changes: stretches when the track has nobody on air are left out of the scores. */
+  presence?: PresenceTracker;
   onLog?: (line: string) => void;
   onScored?: (scored: SnippetScored) => void;
 }
@@ -69,7 +74,20 @@ export async function startScorer(o: ScorerOptions): Promise<Scorer> {
     const file = join(o.workDir, `${process.pid}-${next++}.${ready.variant}`);
     try {
       await pipeline(await o.store.get(ready.key), createWriteStream(file));
-      const m = await measureSnippet(file, { hasVideo: ready.variant === 'mp4' });
+      const measured = await measureSnippet(file, { hasVideo: ready.variant === 'mp4' });
+      const startMs = Date.parse(ready.start);
+      const changes = o.presence?.changes(ready.livestreamId) ?? null;
+      // A livestream whose host changes this scorer never saw is scored as it is.
+      const m = changes
+        ? {
+            ...measured,
+            ...maskOffAir(
+              measured,
+              offAirRanges(changes, ready.track, { startMs, endMs: Date.parse(ready.end) }),
+              startMs,
+            ),
+          }
+        : measured;
       const audio = scoreAudio(m.audio, m.durationSec, thresholds);
       const video = m.video ? scoreVideo(m.video, m.durationSec, thresholds) : null;
       const scored: SnippetScored = {
