@@ -10,6 +10,9 @@ import { openBus } from '../../src/delivery/bus/open.ts';
 import { sha256File } from '../../src/delivery/file-hash.ts';
 import { openStore } from '../../src/delivery/store/open.ts';
 import { startScorer } from '../../src/moderation/scorer.ts';
+import { trackPresence } from '../../src/moderation/presence-tracker.ts';
+import { hostCloudEvent } from '../../src/domain/host-event.ts';
+import type { HostEvent } from '../../src/domain/host-presence.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
@@ -139,6 +142,60 @@ test(
     } finally {
       await sub.close();
       await scorer.close();
+      await bus.close();
+      await store.close();
+    }
+  },
+);
+
+test(
+  'silence while the host has its microphone off is not an impairment; black with the camera on still is',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('scorer-presence-');
+    dirs.push(dir);
+    const bus = await openBus('embedded', { dataDir: dir });
+    const store = openStore(`file://${join(dir, 'store')}`);
+    const startMs = T0 + 4 * 15_000;
+    const change = (type: HostEvent['type'], afterSec: number) =>
+      bus.publish(
+        hostCloudEvent('ls1', {
+          type,
+          hostId: 'h1',
+          at: startMs + afterSec * 1000,
+          cause: 'media',
+        }),
+      );
+    await change('joined', -20);
+    await change('microphone-off', 4);
+    await change('microphone-on', 11);
+    const presence = await trackPresence(bus);
+    const scorer = await startScorer({ bus, store, workDir: join(dir, 'work'), presence });
+    const scored: SnippetScored[] = [];
+    const sub = await bus.subscribe(
+      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
+      async (d) => {
+        scored.push((d.event as CloudEvent<SnippetScored>).data);
+        await d.ack();
+      },
+    );
+    try {
+      // Black and silent from 5 to 10 s.
+      const file = await impairedSnippet(dir, 'black', 'silence', 'mp4');
+      await bus.publish(await ready(file, 'mp4', 4, store));
+      for (let i = 0; i < 600 && scored.length < 1; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(scored.length, 1);
+      assert.deepEqual(scored[0]!.audio.reasons, []);
+      assert.deepEqual(
+        scored[0]!.video?.reasons.map((r) => r.impairment),
+        ['black'],
+      );
+      assert.equal(scored[0]!.review, true);
+    } finally {
+      await sub.close();
+      await scorer.close();
+      await presence.close();
       await bus.close();
       await store.close();
     }
