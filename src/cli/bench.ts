@@ -14,6 +14,12 @@ import {
 } from '../bench/delivery-bench.ts';
 import { formatIngestReport, parsePublishers, runIngestBench } from '../bench/ingest-bench.ts';
 import {
+  DEFAULT_DURATIONS,
+  formatScoringReport,
+  runScoringBench,
+  toScoringJson,
+} from '../bench/scoring-bench.ts';
+import {
   choiceOption,
   intOption,
   numberOption,
@@ -22,7 +28,7 @@ import {
   type Command,
 } from './command.ts';
 
-const SUBCOMMANDS = ['media', 'delivery', 'ingest'] as const;
+const SUBCOMMANDS = ['media', 'delivery', 'ingest', 'scoring'] as const;
 
 const mediaHelp = `Usage: tapedeck bench media [options]
 
@@ -83,7 +89,7 @@ Examples:
 export const benchCommand: Command = {
   name: 'bench',
   summary:
-    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest)',
+    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:
@@ -92,6 +98,8 @@ Subcommands:
   delivery  snippet availability: from a snippet's end to its object in the store and its event
             on the bus, p50 and p99, for the filesystem store and S3
   ingest    CPU of the WebRTC (WHIP) ingest per publisher and join time, with 1, 4, 8… publishers
+  scoring   the quality scorer against snippets with known impairments and clean ones: detection
+            rate, false positives and the CPU that scoring a snippet takes
 
 Run "tapedeck bench media --help" for what is measured and how to read it.
 `,
@@ -108,6 +116,7 @@ Run "tapedeck bench media --help" for what is measured and how to read it.
     if (!SUBCOMMANDS.includes(sub as (typeof SUBCOMMANDS)[number]))
       throw new UsageError(`unknown bench "${sub}" (use ${SUBCOMMANDS.join(', ')})`);
     if (sub === 'ingest') return runIngest(rest);
+    if (sub === 'scoring') return runScoring(rest);
     return sub === 'delivery' ? runDelivery(rest) : runMedia(rest);
   },
 };
@@ -398,4 +407,132 @@ async function runIngest(argv: string[]): Promise<number> {
     return 1;
   }
   return rows.some((r) => r.problem) ? 1 : 0;
+}
+
+const scoringHelp = `Usage: tapedeck bench scoring [options]
+
+Calibrates the quality scorer. Makes snippets offline with gst-launch-1.0, encoded and cut like
+tapedeck's own (the recorder's encoders: H.264 Main 640x360 15 fps 5000 kbit/s with a keyframe
+every 5 frames and AAC 44 kbit/s 48 kHz stereo in MP4, or MP3; 15-second snippets by
+splitmuxsink), then measures and scores every snippet exactly as the scorer does.
+
+Impaired cases: each impairment, for each --durations length, at four places: the start of a
+snippet, its middle (off the measuring grid), its end, and across a boundary (half at the end of
+one snippet, half at the start of the next). Audio impairments are made in MP4 and in MP3.
+  black     a black picture
+  frozen    the picture of moving content held still
+  silence   digital silence or near silence (noise at -72 dBFS)
+  clipping  a sine tone driven 10 to 18 dB past full scale into hard clipping
+  noise     loud white noise (-7 dBFS RMS before coding)
+The rest of an impaired case is clean: moving pictures and speech-like audio.
+
+Clean cases (--clean N, each made in MP4 and MP3): moving test pictures (ball, scrolling bars,
+pinwheel, spokes, circles, zone plates, colours, snow…) with up to three cuts; audio is speech-
+like (buzzy and bright tones or pink noise in bursts of 0.4 to 2.6 s at -28 to -14 dBFS, pauses
+of 0.15 to 1.2 s with room tone), music (notes at -24 to -12 dBFS), speech over ticks, or quiet
+speech at -44 to -34 dBFS. The content is generated from a fixed seed: runs are repeatable.
+
+Reading the output:
+  detection      per impairment and length: cases found / cases, and which were missed. A case
+                 counts when a snippet holding the impairment is flagged with it, at its place.
+                 Target: every impairment of 3 s or more.
+  false positives  clean snippets sent to review / clean snippets, and each one with its reasons.
+                 Target: at most 2 %.
+  cost           CPU (user+system) of the measuring gst-launch child per snippet, read from this
+                 process's children time in /proc/self/stat; core share = CPU s / 15 s, what
+                 scoring every snippet of one recording as it comes takes of one core. Mean and
+                 p95, and the wall time of one measurement.
+
+Clips are made first (--jobs at once), then measured one at a time, so nothing else this
+process starts runs while a measurement is timed. Other load on the machine slows the wall
+times, not the CPU figures. A run of the defaults takes about 10 minutes.
+
+Options:
+  --clean N           clean cases (each in MP4 and MP3)                    [default: 100]
+  --durations LIST    comma-separated impairment lengths in seconds, 1 to 15
+                      [default: ${DEFAULT_DURATIONS.join(',')}]
+  --work DIR          make the clips in a new folder under DIR             [default: the temp dir]
+  --jobs N            clips made at once (measuring is one at a time)      [default: 2]
+  --keep              keep the clips (the folder is printed)
+  --json              also print the figures as one JSON line, the last line of stdout:
+                      {"ok","detected","impaired","flagged","clean","rows":[{"impairment",
+                      "durationSec","detected","total","missed"}],"falsePositives":[...],
+                      "cost":[{"container","snippets","cpuSecMean","cpuSecP95","coreShareMean",
+                      "coreShareP95","wallSecMean","wallSecP95"}],"failed","retries"}
+  -h, --help          this help
+
+Exit code 1 when an impairment is missed, more than 2 % of clean snippets are flagged or a clip
+could not be made.
+
+Examples:
+  tapedeck bench scoring
+  tapedeck bench scoring --clean 20 --durations 3 --json
+`;
+
+export function parseDurations(text: string): number[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (!parts.length) throw new UsageError('--durations: no length given');
+  return parts.map((p) => numberOption('durations', p, 0, 1, 15));
+}
+
+async function runScoring(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    clean: { type: 'string' },
+    durations: { type: 'string' },
+    work: { type: 'string' },
+    jobs: { type: 'string' },
+    keep: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(scoringHelp);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const clean = intOption('clean', values.clean, 100, 0, 10_000);
+  const durations =
+    values.durations === undefined ? [...DEFAULT_DURATIONS] : parseDurations(values.durations);
+  const abort = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nstopping…\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = Boolean(process.stderr.isTTY);
+  process.stderr.write(
+    `bench scoring: impairments of ${durations.join(', ')} s, ${clean} clean cases in MP4 and MP3\n`,
+  );
+  let result;
+  try {
+    result = await runScoringBench({
+      clean,
+      durations,
+      ...(values.work ? { workDir: values.work } : {}),
+      keep: Boolean(values.keep),
+      jobs: intOption('jobs', values.jobs, 2, 1, 16),
+      signal: abort.signal,
+      onProgress: (line) => (tty ? process.stderr.write(`\r${line}      `) : undefined),
+    });
+  } catch (error) {
+    if (abort.signal.aborted) return 130;
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (tty) process.stderr.write('\n');
+  const json = toScoringJson(result);
+  process.stdout.write(
+    `tapedeck bench scoring: ${json.impaired} impaired cases (${durations.join(', ')} s), ` +
+      `${json.clean} clean snippets; clips made in ${result.generateSec.toFixed(0)} s\n\n` +
+      formatScoringReport(result) +
+      '\n' +
+      (values.keep ? `clips kept in ${result.dir}\n` : ''),
+  );
+  if (values.json) process.stdout.write(JSON.stringify(json) + '\n');
+  return json.ok ? 0 : 1;
 }

@@ -12,6 +12,12 @@ export interface AudioWindow {
   peakDb: number;
   /** Share of samples at full scale (0 to 1). */
   clippedShare: number;
+  /**
+   * RMS of the sample-to-sample difference over the RMS: how much of the energy is high up.
+   * White noise keeps about 0.55 even after a low-bitrate coder has cut its top; voices, tones
+   * and music stay below 0.3. Absent from measurements that do not take it.
+   */
+  hfRatio?: number;
 }
 
 /** One video measuring window. Luma on the 0–255 scale. */
@@ -31,6 +37,13 @@ export type Impairment = AudioImpairment | VideoImpairment;
 export interface QualityThresholds {
   /** A run of bad windows at least this long is an impairment. */
   minRunSec: number;
+  /**
+   * How much shorter than minRunSec a run may be. An impairment seldom starts on a window
+   * boundary, and lossy coding smears its edges by tens of milliseconds, so its first and last
+   * windows are partly good and do not count: a 3-s silence measured in 0.1-s windows made a
+   * run of 2.9 s. Two audio windows.
+   */
+  runSlackSec: number;
   /** RMS below this is silence. */
   silenceRmsDb: number;
   /**
@@ -40,15 +53,28 @@ export interface QualityThresholds {
    */
   clippingShare: number;
   /**
-   * RMS above this is loud noise. Speech sits around -20 dBFS and loud music near -10; only a
-   * level measure is at hand, and a sine tone's crest factor is as low as noise's, so loudness
-   * alone decides.
+   * RMS above this is loud noise, for windows measured without hfRatio only: there loudness alone
+   * decides. With hfRatio it does not: a loud mix of four hosts (tones, voices) reaches -8 dBFS
+   * without being noise, and was flagged by this rule in the demo's composite.
    */
   noiseRmsDb: number;
+  /**
+   * RMS above this with hfRatio at least noiseHfRatio is noise too. Loud white noise comes out
+   * of a 44-kbit/s AAC coder 6 dB quieter than it went in (the coder drops everything above
+   * about 10 kHz), so noiseRmsDb alone missed it; the share of high frequencies tells it apart
+   * from speech and music as loud.
+   */
+  broadbandNoiseRmsDb: number;
+  noiseHfRatio: number;
   /** A picture darker and flatter than these is black. */
   blackLumaMean: number;
   blackLumaStdDev: number;
-  /** Less change than this between windows is a frozen picture (flat pictures count as black). */
+  /**
+   * Less change than this between windows is a frozen picture (flat pictures count as black).
+   * A still of a detailed picture coded at 5 Mbit/s with a keyframe every 5 frames flickers by
+   * up to 0.9 between windows, while the least moving picture tried (a small ball crossing a
+   * black picture) changed by 1.5 at least.
+   */
   frozenLumaChange: number;
   /** Scores below this send the snippet to review. */
   reviewBelow: number;
@@ -56,12 +82,15 @@ export interface QualityThresholds {
 
 export const DEFAULT_QUALITY_THRESHOLDS: QualityThresholds = {
   minRunSec: 3,
+  runSlackSec: 0.2,
   silenceRmsDb: -60,
   clippingShare: 0.05,
   noiseRmsDb: -10,
+  broadbandNoiseRmsDb: -20,
+  noiseHfRatio: 0.4,
   blackLumaMean: 24,
   blackLumaStdDev: 6,
-  frozenLumaChange: 0.3,
+  frozenLumaChange: 1,
   reviewBelow: 60,
 };
 
@@ -87,6 +116,11 @@ export function qualityThresholds(partial: Partial<QualityThresholds> = {}): Qua
   const t = { ...DEFAULT_QUALITY_THRESHOLDS, ...partial };
   const problems: string[] = [];
   if (!(t.minRunSec > 0)) problems.push('minRunSec must be above 0');
+  if (!(t.runSlackSec >= 0 && t.runSlackSec < t.minRunSec / 2))
+    problems.push('runSlackSec must be 0 or more and below half of minRunSec');
+  if (!(t.silenceRmsDb < t.broadbandNoiseRmsDb))
+    problems.push('silenceRmsDb must be below broadbandNoiseRmsDb');
+  if (!(t.noiseHfRatio > 0)) problems.push('noiseHfRatio must be above 0');
   if (!(t.reviewBelow >= 0 && t.reviewBelow <= 100)) problems.push('reviewBelow must be 0 to 100');
   if (!(t.silenceRmsDb < t.noiseRmsDb)) problems.push('silenceRmsDb must be below noiseRmsDb');
   if (!(t.clippingShare > 0 && t.clippingShare <= 1))
@@ -128,7 +162,7 @@ function score(reasons: QualityReason[], durationSec: number, t: QualityThreshol
 
 /**
  * Runs long enough to be an impairment. A run that touches the snippet's start or end may go on
- * in the neighbouring snippet, so there half of minRunSec is enough: an impairment of minRunSec
+ * in the neighbouring snippet, so there half of the length is enough: an impairment of minRunSec
  * cut by a boundary leaves at least that much on one side.
  */
 function reasonsFor(
@@ -141,7 +175,8 @@ function reasonsFor(
   return runs
     .filter((r) => {
       const edge = r.fromSec <= eps || r.toSec >= durationSec - eps;
-      return r.toSec - r.fromSec >= (edge ? t.minRunSec / 2 : t.minRunSec) - eps;
+      const needed = edge ? (t.minRunSec - t.runSlackSec) / 2 : t.minRunSec - t.runSlackSec;
+      return r.toSec - r.fromSec >= needed - eps;
     })
     .map((r) => ({ impairment, ...r }));
 }
@@ -160,7 +195,10 @@ export function scoreAudio(
   const t = thresholds;
   const silent = (w: AudioWindow) => w.rmsDb < t.silenceRmsDb;
   const clipped = (w: AudioWindow) => w.clippedShare >= t.clippingShare;
-  const noisy = (w: AudioWindow) => !clipped(w) && w.rmsDb > t.noiseRmsDb;
+  const broadband = (w: AudioWindow) =>
+    w.hfRatio !== undefined && w.hfRatio >= t.noiseHfRatio && w.rmsDb > t.broadbandNoiseRmsDb;
+  const noisy = (w: AudioWindow) =>
+    !clipped(w) && (w.hfRatio === undefined ? w.rmsDb > t.noiseRmsDb : broadband(w));
   return scored(
     [
       ...reasonsFor('silence', badRuns(windows, silent, durationSec), durationSec, t),

@@ -149,3 +149,28 @@ test('thresholds: defaults filled in, and every bad value named', () => {
       /blackLumaMean/.test(e.message),
   );
 });
+
+test(
+  'with the high-frequency share measured, a loud mix is not noise; broadband sound is',
+  { timeout: 5_000 },
+  () => {
+    const t = DEFAULT_QUALITY_THRESHOLDS;
+    const loudMix = windows<AudioWindow>(() => ({
+      rmsDb: -8,
+      peakDb: -1,
+      clippedShare: 0,
+      hfRatio: 0.12,
+    }));
+    assert.deepEqual(scoreAudio(loudMix, DURATION, t).reasons, []);
+    const hiss = windows<AudioWindow>(() => ({
+      rmsDb: -15,
+      peakDb: -3,
+      clippedShare: 0,
+      hfRatio: 0.56,
+    }));
+    assert.deepEqual(
+      scoreAudio(hiss, DURATION, t).reasons.map((r) => r.impairment),
+      ['noise'],
+    );
+  },
+);
