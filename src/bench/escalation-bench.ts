@@ -13,6 +13,8 @@ import { startDevServer } from '../orchestration/temporal/dev-server.ts';
 import { startControlWorker } from '../orchestration/worker.ts';
 import { guardedSpawn } from '../support/guarded-spawn.ts';
 import { clockTicksPerSecond, parseProcStat } from './process-usage.ts';
+import { splitLaunchArgs } from './media-bench.ts';
+import { launchDescription } from './scoring-bench.ts';
 import { spread, type Spread } from './stats.ts';
 
 export interface EscalationBenchOptions {
@@ -38,46 +40,32 @@ const SNIPPET_MS = 15_000;
 const SNIPPETS = 7;
 const FLAGGED = 3;
 
-/** One 15-s snippet as a host recording makes it: 640x360 H.264 at 5 Mbit/s, AAC, MP4. */
-async function makeSnippet(file: string): Promise<void> {
-  const child = guardedSpawn('gst-launch-1.0', [
-    '-q',
-    'videotestsrc',
-    'num-buffers=225',
-    'pattern=smpte',
-    'horizontal-speed=3',
-    '!',
-    'video/x-raw,width=640,height=360,framerate=15/1',
-    '!',
-    'x264enc',
-    'bitrate=5000',
-    'speed-preset=superfast',
-    'key-int-max=5',
-    '!',
-    'video/x-h264,profile=main',
-    '!',
-    'h264parse',
-    '!',
-    'mp4mux',
-    'name=m',
-    '!',
-    'filesink',
-    `location=${file}`,
-    'audiotestsrc',
-    'num-buffers=352',
-    'samplesperbuffer=2048',
-    '!',
-    'audio/x-raw,rate=48000,channels=2',
-    '!',
-    'voaacenc',
-    'bitrate=44000',
-    '!',
-    'aacparse',
-    '!',
-    'm.',
-  ]);
+/**
+ * A host track's snippets as the recorder cuts them (the same encoders and splitmuxsink): 640x360
+ * H.264 at 5 Mbit/s and AAC, moving bars and a tone, SNIPPETS x 15 s, made faster than real time.
+ */
+async function makeSnippets(dir: string): Promise<string[]> {
+  const totalSec = SNIPPETS * (SNIPPET_MS / 1000);
+  const description = launchDescription(
+    {
+      totalSec,
+      video: [{ sec: totalSec, source: 'smpte horizontal-speed=3' }],
+      audio: [{ sec: totalSec, tones: [{ wave: 'sine', freq: 440, levelDb: -20 }] }],
+    },
+    'mp4',
+    join(dir, 's%06d.mp4'),
+  );
+  const child = guardedSpawn('gst-launch-1.0', ['-q', ...splitLaunchArgs(description)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   const code = await new Promise<number | null>((r) => child.on('exit', r));
-  if (code !== 0) throw new Error(`gst-launch-1.0 could not make the test snippet (exit ${code})`);
+  const files = Array.from({ length: SNIPPETS }, (_, i) =>
+    join(dir, `s${String(i).padStart(6, '0')}.mp4`),
+  );
+  if (code !== 0) throw new Error(`gst-launch-1.0 could not make the snippets: ${stderr.trim()}`);
+  return files;
 }
 
 /** This process and its finished children (the merges): the moderation worker's side. */
@@ -123,12 +111,14 @@ export async function runEscalationBench(
       store,
       service: { builtIn: true },
       score: false,
+      log: say,
     });
     cleanups.push(() => m.close());
 
-    const snippet = join(dir, 'snippet.mp4');
-    await makeSnippet(snippet);
-    const { sha256 } = await sha256File(snippet);
+    const made = join(dir, 'made');
+    await mkdir(made, { recursive: true });
+    const files = await makeSnippets(made);
+    const sums = await Promise.all(files.map((f) => sha256File(f)));
     const livestreamId = 'bench-escalation';
     const t0 = Date.now() - 3_600_000;
 
@@ -137,9 +127,9 @@ export async function runEscalationBench(
         const startMs = t0 + seq * SNIPPET_MS;
         await store.putFile(
           snippetKey({ livestreamId, track, variant: 'mp4', startMs, seq }),
-          snippet,
+          files[seq]!,
           {
-            sha256,
+            sha256: sums[seq]!.sha256,
             contentType: 'video/mp4',
             metadata: {
               start: new Date(startMs).toISOString(),
@@ -166,6 +156,8 @@ export async function runEscalationBench(
       for (;;) {
         const queue = await m.moderation.listReviews({ livestreamId, track, status: 'open' });
         if (queue.length) return (performance.now() - begun) / 1000;
+        if (performance.now() - begun > 120_000)
+          throw new Error(`no review for ${track} after 120 s; see the log above`);
         await new Promise((r) => setTimeout(r, 25));
       }
     };

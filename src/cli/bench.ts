@@ -19,6 +19,7 @@ import {
   runScoringBench,
   toScoringJson,
 } from '../bench/scoring-bench.ts';
+import { runEscalation } from './bench-escalation.ts';
 import {
   choiceOption,
   intOption,
@@ -28,7 +29,7 @@ import {
   type Command,
 } from './command.ts';
 
-const SUBCOMMANDS = ['media', 'delivery', 'ingest', 'scoring'] as const;
+const SUBCOMMANDS = ['media', 'delivery', 'ingest', 'scoring', 'escalation'] as const;
 
 const mediaHelp = `Usage: tapedeck bench media [options]
 
@@ -89,7 +90,7 @@ Examples:
 export const benchCommand: Command = {
   name: 'bench',
   summary:
-    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer)',
+    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer), "bench escalation" (low score to review)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:
@@ -100,6 +101,7 @@ Subcommands:
   ingest    CPU of the WebRTC (WHIP) ingest per publisher and join time, with 1, 4, 8… publishers
   scoring   the quality scorer against snippets with known impairments and clean ones: detection
             rate, false positives and the CPU that scoring a snippet takes
+  escalation  from a low score to the review in the moderation service's queue, p50 and p99
 
 Run "tapedeck bench media --help" for what is measured and how to read it.
 `,
@@ -117,6 +119,7 @@ Run "tapedeck bench media --help" for what is measured and how to read it.
       throw new UsageError(`unknown bench "${sub}" (use ${SUBCOMMANDS.join(', ')})`);
     if (sub === 'ingest') return runIngest(rest);
     if (sub === 'scoring') return runScoring(rest);
+    if (sub === 'escalation') return runEscalation(rest);
     return sub === 'delivery' ? runDelivery(rest) : runMedia(rest);
   },
 };
