@@ -1,4 +1,4 @@
-import type { HostEventType } from './host-presence.ts';
+import { DEFAULT_PRESENCE_RULES, type HostEvent, type HostEventType } from './host-presence.ts';
 import { parseTrack } from './snippet-key.ts';
 import type { TimeRange } from './time-range.ts';
 
@@ -12,6 +12,18 @@ export interface PresenceChange {
   hostId: string;
   change: HostEventType;
   atMs: number;
+  /** Why, as the host event says: 'media' for what the ingest noticed in the packets. */
+  cause?: HostEvent['cause'];
+}
+
+/**
+ * When a change really happened. A camera the ingest finds off (no video for a while) was off
+ * from the start of that while: its last picture stood still, which is not a frozen camera.
+ */
+function effectiveMs(c: PresenceChange): number {
+  return c.change === 'camera-off' && c.cause === 'media'
+    ? c.atMs - DEFAULT_PRESENCE_RULES.videoTimeoutMs
+    : c.atMs;
 }
 
 interface HostState {
@@ -66,6 +78,7 @@ export function offAirRanges(
   const { hostId } = parseTrack(track);
   const mine = changes
     .filter((c) => hostId === null || c.hostId === hostId)
+    .map((c) => ({ ...c, atMs: effectiveMs(c) }))
     .sort((a, b) => a.atMs - b.atMs);
   const states = new Map<string, HostState>();
   const onAir = () => {

@@ -37,7 +37,12 @@ export async function trackPresence(bus: MessageBus): Promise<PresenceTracker> {
         }
         if (!entry.seen.has(d.event.id)) {
           entry.seen.add(d.event.id);
-          entry.changes.push({ hostId: e.hostId, change: e.change, atMs: Date.parse(e.at) });
+          entry.changes.push({
+            hostId: e.hostId,
+            change: e.change,
+            atMs: Date.parse(e.at),
+            cause: e.cause,
+          });
         }
       }
       await d.ack();

@@ -75,3 +75,17 @@ test(
     });
   },
 );
+
+test(
+  'a camera the ingest found off was off since its last picture, 2 s before it noticed',
+  { timeout: 5_000 },
+  () => {
+    const changes: PresenceChange[] = [
+      c('h1', 'joined', 0),
+      { ...c('h1', 'camera-off', 10), cause: 'media' },
+      { ...c('h1', 'camera-on', 12), cause: 'media' },
+      { ...c('h1', 'camera-off', 13), cause: 'control' },
+    ];
+    assert.deepEqual(offAirRanges(changes, 'host-h1', R(0, 15)).video, [R(8, 12), R(13, 15)]);
+  },
+);
