@@ -36,6 +36,16 @@ export function demoCameraScript(durationSec: number): CameraStep[] {
   ];
 }
 
+/** Without --impair, host 3 shows black for 10 s from a quarter of the run, then is silent for 10 s. */
+export function demoImpairments(durationSec: number): PlannedImpairment[] {
+  const from = Math.round(durationSec * 0.25);
+  const plan: PlannedImpairment[] = [
+    { host: 3, kind: 'black', fromSec: from, toSec: Math.min(durationSec, from + 10) },
+    { host: 3, kind: 'silence', fromSec: from + 10, toSec: Math.min(durationSec, from + 20) },
+  ];
+  return plan.filter((p) => p.toSec - p.fromSec >= 3);
+}
+
 export interface DemoSummary {
   root: string;
   livestreamId: string;
@@ -84,7 +94,7 @@ function demoReview(r: Review): DemoReview {
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run a 4-host livestream end to end on this machine and show what it made',
-  help: `Usage: tapedeck demo [--data DIR] [--duration SECONDS] [--impair HOST:KIND:FROM-TO]... [--json]
+  help: `Usage: tapedeck demo [--data DIR] [--duration SECONDS] [--impair HOST:KIND:FROM-TO]... [--no-impair] [--json]
 
 Starts a whole tapedeck node here (Temporal's dev server, the WHIP ingest, the control API, the
 worker with its media processes, a file store and the embedded bus), creates a livestream and has
@@ -107,6 +117,9 @@ Options:
                         is off from 30 % to 60 % of the run and host 4's from 65 %: impair host 1
                         or 3 to see MP4 reviews.
                         e.g. --impair 1:black:10-20 --impair 1:silence:25-35
+                        Without it, host 3 shows black for 10 s from a quarter of the run and is
+                        then silent for 10 s, so the run ends with a review.
+  --no-impair           no impairments at all (and so, normally, no review)
   --json                print the summary as one JSON line at the end
   -h, --help            this help
 `,
@@ -116,6 +129,7 @@ Options:
       duration: { type: 'string' },
       json: { type: 'boolean' },
       impair: { type: 'string', multiple: true },
+      'no-impair': { type: 'boolean' },
     });
     if (values.help) {
       process.stdout.write(this.help);
@@ -125,7 +139,11 @@ Options:
     const durationSec = numberOption('duration', values.duration, 60, 10, 3600);
     let impairments: PlannedImpairment[];
     try {
-      impairments = (values.impair ?? []).map((t) => parseImpairment(t, HOSTS, durationSec));
+      impairments = values['no-impair']
+        ? []
+        : values.impair?.length
+          ? values.impair.map((t) => parseImpairment(t, HOSTS, durationSec))
+          : demoImpairments(durationSec);
       checkImpairments(impairments);
     } catch (err) {
       if (err instanceof ImpairmentPlanError) throw new UsageError(err.message);
