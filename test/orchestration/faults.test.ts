@@ -132,11 +132,14 @@ test(
     const rig = await startNodeRig('orch-stopswitch-');
     const { livestreamId } = await rig.livestream(['h1', 'h2']);
     await sleep(6_000);
-    const [off, stop] = await Promise.all([
-      rig.api('POST', `/v1/livestreams/${livestreamId}/hosts/h1/events`, { event: 'camera-off' }),
-      rig.api('POST', `/v1/livestreams/${livestreamId}/stop`),
-    ]);
+    // The stop goes out as soon as the camera change is accepted: the switch to MP3 (a new media
+    // process, about 2 s) is then under way. Sent together, the stop could win the race and close
+    // the livestream first, and the camera change rightly got 404.
+    const off = await rig.api('POST', `/v1/livestreams/${livestreamId}/hosts/h1/events`, {
+      event: 'camera-off',
+    });
     assert.equal(off.status, 202);
+    const stop = await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`);
     assert.equal(stop.status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
     assert.equal(summary.recordings.length, 3);
