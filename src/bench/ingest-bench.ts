@@ -285,8 +285,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]
   const node = start(process.execPath, [
     ...process.execArgv,
     INGEST_NODE,
-    '--secret',
-    secret,
+    // One argument: a base64url secret may start with "-", which would read as an option.
+    `--secret=${secret}`,
     '--livestream',
     LIVESTREAM,
     ...(outDir ? ['--record', '--out', outDir] : []),
