@@ -27,13 +27,9 @@ import {
 } from '../../src/moderation/service/moderation-service.ts';
 import { snippetScoredEvent } from '../../src/domain/snippet-scored.ts';
 import { escalationStateQuery } from '../../src/orchestration/escalation/contracts.ts';
-import { connectClient, connectWorker } from '../../src/orchestration/temporal/connection.ts';
-import {
-  freeTcpPort,
-  startDevServer,
-  type DevServer,
-} from '../../src/orchestration/temporal/dev-server.ts';
-import { startControlWorker, type NodeWorker } from '../../src/orchestration/worker.ts';
+import { freeTcpPort, type DevServer } from '../../src/orchestration/temporal/dev-server.ts';
+import { startLocalTemporal } from '../../src/orchestration/temporal/local-temporal.ts';
+import type { NodeWorker } from '../../src/orchestration/worker.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
 import { tempDir } from '../support/tapedeck.ts';
@@ -60,15 +56,9 @@ before(
   async () => {
     const dir = await tempDir('escalation-');
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const dev = await startDevServer({ dataDir: join(dir, 'temporal'), uiPort: false });
-    cleanups.push(() => dev.stop());
-    const config = { address: dev.address, namespace: dev.namespace };
-    const client = await connectClient(config);
-    cleanups.push(() => client.connection.close());
-    const connection = await connectWorker(config);
-    cleanups.push(() => connection.close());
-    const control = await startControlWorker({ connection, namespace: dev.namespace });
-    cleanups.push(() => control.shutdown());
+    const temporal = await startLocalTemporal(dir);
+    cleanups.push(() => temporal.close());
+    const { dev, client, connection, control } = temporal;
     const store = openStore(`file://${join(dir, 'store')}`);
     const bus = await openBus('embedded', { dataDir: dir });
     cleanups.push(() => bus.close());
