@@ -51,8 +51,8 @@ test(
     assert.deepEqual(variants('composite'), new Set(['mp4']));
     // Every snippet is announced once on the embedded bus, and so are the hosts' camera changes.
     const events = (await readFile(summary.events, 'utf8'))
-      .trim()
       .split('\n')
+      .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as { type: string; data: { key?: string; hostId?: string } });
     const cameraWentOff = (hostId: string) =>
       events.some((e) => e.type === 'tapedeck.host.camera-off' && e.data.hostId === hostId);

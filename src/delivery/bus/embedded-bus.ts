@@ -24,7 +24,7 @@ import { fsyncDir, writeFileAtomic } from '../durable-file.ts';
 
 /**
  * The bus that needs no outside service: one append-only log (`events.log`, one
- * CloudEvent per line) and one cursor file per subscription, in a folder that
+ * CloudEvent per line; empty lines may occur and carry nothing) and one cursor file per subscription, in a folder that
  * several processes on the same machine may share. O_APPEND keeps each line whole
  * between processes on a local filesystem; every process keeps its own index.
  */
@@ -170,6 +170,15 @@ export class EmbeddedBus implements MessageBus {
     }
   }
 
+  private async endsMidLine(): Promise<boolean> {
+    const { size } = await this.fh.stat();
+    if (size <= this.indexed) return false;
+    // Lines other processes appended since our last look end in a newline too.
+    const last = Buffer.alloc(1);
+    const { bytesRead } = await this.fh.read(last, 0, 1, size - 1);
+    return bytesRead === 1 && last[0] !== 10;
+  }
+
   async check(): Promise<void> {
     if (this.closed) throw new BusError(`${this.describe} is closed`, false);
     try {
@@ -189,10 +198,10 @@ export class EmbeddedBus implements MessageBus {
     await this.exclusive(async () => {
       await this.refreshNow();
       if (this.firstOffset.has(event.id)) return;
-      const { size } = await this.fh.stat();
-      // Bytes past the last newline are a line torn by a crashed writer: end it, so it
-      // stays one unreadable line instead of spoiling ours.
-      const bytes = size > this.indexed ? Buffer.concat([Buffer.from('\n'), line]) : line;
+      // A log that does not end in a newline ends in a line torn by a crashed writer (or,
+      // rarely, one another process is writing right now): start ours on a new line so it
+      // cannot be spoiled. At worst that leaves an empty line, which readers skip.
+      const bytes = (await this.endsMidLine()) ? Buffer.concat([Buffer.from('\n'), line]) : line;
       try {
         // One write call: with O_APPEND another process cannot land inside it.
         const { bytesWritten } = await this.fh.write(bytes);

@@ -106,6 +106,25 @@ describe('embedded bus on disk', () => {
     assert.equal(lines[1], torn.slice(0, torn.length >> 1));
   });
 
+  test('writers racing on one log leave whole lines and no empty ones', T, async () => {
+    const folder = join(dir, 'race');
+    const buses = await Promise.all([0, 1, 2].map(() => openEmbeddedBus({ dir: folder, ...FAST })));
+    try {
+      await Promise.all(
+        buses.map(async (bus, b) => {
+          for (let n = 0; n < 40; n++) await bus.publish(testEvent('tapedeck.test.race', { b, n }));
+        }),
+      );
+    } finally {
+      await Promise.all(buses.map((b) => b.close()));
+    }
+    const lines = await logLines(folder);
+    assert.equal(lines.pop(), '', 'the log ends with a newline');
+    assert.equal(lines.filter((l) => l === '').length, 0, 'no empty lines');
+    assert.equal(lines.length, 120);
+    for (const l of lines) JSON.parse(l);
+  });
+
   test('a subscriber sees what another process publishes, alongside its own', T, async (t) => {
     const folder = join(dir, 'processes');
     const bus = await openEmbeddedBus({ dir: folder, ...FAST });
