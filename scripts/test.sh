@@ -47,7 +47,7 @@ if (($#)); then
   run_tests "${TEST_CONCURRENCY:-2}" "$@" || status=$?
 else
   # Recordings that use most of the machine by themselves run alone, after the rest.
-  heavy_pattern='/cli/demo\.test\.ts$|/orchestration/(livestream-workflows|faults)\.test\.ts$'
+  heavy_pattern='/cli/demo\.test\.ts$|/orchestration/(livestream-workflows|faults)\.test\.ts$|/bench/(soak|system-bench)\.test\.ts$'
   mapfile -t heavy < <(find test -name '*.test.ts' | grep -E "$heavy_pattern" | sort)
   mapfile -t files < <(find test -name '*.test.ts' | grep -vE "$heavy_pattern" | sort)
   run_tests "${TEST_CONCURRENCY:-2}" "${files[@]}" || status=$?

@@ -47,7 +47,8 @@ function ratio(a: number, b: number): string {
   return b > 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : 'n/a';
 }
 
-function table(header: string[], body: string[][], rightAligned: boolean[]): string {
+/** Columns padded to their widest cell, under a header and a rule. */
+export function table(header: string[], body: string[][], rightAligned: boolean[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]): string =>
     cells

@@ -28,6 +28,11 @@ export interface FfmpegRecorderSpec {
   preset: string;
   audioKbps: number;
   snippetSec: number;
+  /**
+   * Live RTP instead of synthetic sources: one SDP file per host, each with the host's video
+   * (unless audio-only) and audio. Stopped with SIGINT; durationSec may be Infinity.
+   */
+  sdpInputs?: string[];
 }
 
 export interface Grid {
@@ -125,11 +130,19 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
   const withVideo = spec.kind !== 'audio';
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
 
-  // Inputs: per host a video source (unless audio-only) then an audio source.
-  const perInput = withVideo ? 2 : 1;
+  // Inputs: per host a video source (unless audio-only) then an audio source, or one SDP
+  // that carries both.
+  const rtp = spec.sdpInputs;
+  if (rtp && rtp.length !== n) throw new RangeError(`${n} inputs but ${rtp.length} SDP files`);
+  const perInput = rtp ? 1 : withVideo ? 2 : 1;
   const videoIndex = (i: number): number => i * perInput;
-  const audioIndex = (i: number): number => i * perInput + (withVideo ? 1 : 0);
-  for (let i = 0; i < n; i++) {
+  const audioIndex = (i: number): number => i * perInput + (withVideo && !rtp ? 1 : 0);
+  for (let i = 0; rtp && i < n; i++)
+    args.push(
+      ...['-protocol_whitelist', 'file,udp,rtp', '-thread_queue_size', '1024'],
+      ...['-i', rtp[i]!],
+    );
+  for (let i = 0; !rtp && i < n; i++) {
     if (withVideo) {
       args.push(
         '-re',
@@ -188,7 +201,7 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
   }
   args.push('-b:a', `${spec.audioKbps}k`, '-ar', String(SAMPLE_RATE));
 
-  args.push('-t', String(spec.durationSec));
+  if (Number.isFinite(spec.durationSec)) args.push('-t', String(spec.durationSec));
   const ext = withVideo ? 'mp4' : 'mp3';
   args.push(
     '-f',

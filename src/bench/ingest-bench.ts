@@ -6,14 +6,14 @@
  * small machine as the ingest; perProcess runs one whip-publisher.py, with its own encoder, per
  * publisher instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { issueToken } from '../domain/whip-token.ts';
+import { JsonLinesChild as Child, type Line } from './json-lines-child.ts';
 import { watchProcessTree, type ProcessTreeWatcher } from './process-usage.ts';
 import { spread } from './stats.ts';
 
@@ -158,80 +158,6 @@ export function formatIngestReport(
     ...targets,
     '',
   ].join('\n');
-}
-
-interface Line {
-  event: string;
-  [k: string]: unknown;
-}
-
-/** A child with JSON lines on stdout, in its own process group. */
-class Child {
-  readonly lines: Line[] = [];
-  private readonly waiters = new Set<() => void>();
-  stderrTail = '';
-  exited = false;
-
-  constructor(readonly proc: ChildProcess) {
-    proc.stdin?.on('error', () => undefined);
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        this.lines.push(JSON.parse(l) as Line);
-      } catch {
-        return;
-      }
-      for (const w of this.waiters) w();
-    });
-    proc.stderr?.on('data', (d: Buffer) => {
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
-    });
-    proc.once('exit', () => {
-      this.exited = true;
-      for (const w of this.waiters) w();
-    });
-  }
-
-  /** Resolves with the first line from index `from` matching, or rejects after timeoutMs. */
-  waitFor(match: (l: Line) => boolean, timeoutMs: number, from = 0): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = this.lines.slice(from).find(match);
-        if (found || this.exited) {
-          this.waiters.delete(check);
-          clearTimeout(timer);
-          if (found) resolve(found);
-          else reject(new Error(`exited early: ${this.stderrTail.trim().slice(-400)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.exited || this.proc.pid === undefined) return;
-    try {
-      process.kill(-this.proc.pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-
-  /** SIGTERM to the group (unless term is false: it was asked to quit), SIGKILL after graceMs. */
-  async stop(graceMs: number, term = true): Promise<void> {
-    if (term) this.kill('SIGTERM');
-    const exited = new Promise<void>((r) =>
-      this.exited ? r() : this.proc.once('exit', () => r()),
-    );
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-    this.kill('SIGKILL'); // helpers left in the group
-  }
 }
 
 /**

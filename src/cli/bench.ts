@@ -20,6 +20,8 @@ import {
   toScoringJson,
 } from '../bench/scoring-bench.ts';
 import { runEscalation } from './bench-escalation.ts';
+import { runSoakCommand } from './bench-soak.ts';
+import { runSystem } from './bench-system.ts';
 import {
   choiceOption,
   intOption,
@@ -29,7 +31,15 @@ import {
   type Command,
 } from './command.ts';
 
-const SUBCOMMANDS = ['media', 'delivery', 'ingest', 'scoring', 'escalation'] as const;
+const SUBCOMMANDS = [
+  'media',
+  'delivery',
+  'ingest',
+  'scoring',
+  'escalation',
+  'system',
+  'soak',
+] as const;
 
 const mediaHelp = `Usage: tapedeck bench media [options]
 
@@ -90,7 +100,7 @@ Examples:
 export const benchCommand: Command = {
   name: 'bench',
   summary:
-    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer), "bench escalation" (low score to review)',
+    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer), "bench escalation" (low score to review), "bench system" (livestreams per node)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:
@@ -102,6 +112,10 @@ Subcommands:
   scoring   the quality scorer against snippets with known impairments and clean ones: detection
             rate, false positives and the CPU that scoring a snippet takes
   escalation  from a low score to the review in the moderation service's queue, p50 and p99
+  system    how many 4-host livestreams one node records at real time, per-process CPU and memory,
+            against a plain ffmpeg-based recorder
+  soak      livestreams for M minutes while faults are injected, then every track checked: lost,
+            unplayable, duplicate snippets, sha256 against events, memory and descriptor growth
 
 Run "tapedeck bench media --help" for what is measured and how to read it.
 `,
@@ -120,6 +134,8 @@ Run "tapedeck bench media --help" for what is measured and how to read it.
     if (sub === 'ingest') return runIngest(rest);
     if (sub === 'scoring') return runScoring(rest);
     if (sub === 'escalation') return runEscalation(rest);
+    if (sub === 'soak') return runSoakCommand(rest);
+    if (sub === 'system') return runSystem(rest);
     return sub === 'delivery' ? runDelivery(rest) : runMedia(rest);
   },
 };

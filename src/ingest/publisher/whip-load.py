@@ -108,11 +108,11 @@ class Load:
             f"max-size-time={BRANCH_QUEUE_NS}"
         )
         parts = [
-            f"videotestsrc is-live=true pattern={a.pattern} ! {raw_video} ! "
+            f"videotestsrc is-live=true pattern={a.pattern} horizontal-speed={a.scroll} ! {raw_video} ! "
             f"x264enc name=venc tune=zerolatency speed-preset=ultrafast bitrate={a.kbps} "
             f"key-int-max={a.fps * 2} ! "
             "video/x-h264,profile=constrained-baseline ! tee name=vtee allow-not-linked=true",
-            f"audiotestsrc is-live=true wave=sine freq={a.tone_hz} volume=0.3 ! "
+            f"audiotestsrc is-live=true wave=sine freq={a.tone_hz} volume={a.volume} ! "
             "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! "
             "opusenc bitrate=64000 ! tee name=atee allow-not-linked=true",
         ]
@@ -324,7 +324,13 @@ def parse_args(argv):
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--kbps", type=int, default=2500)
+    parser.add_argument(
+        "--scroll", type=int, default=0, help="pixels the pattern moves sideways per frame"
+    )
     parser.add_argument("--tone-hz", type=float, default=440.0)
+    parser.add_argument(
+        "--volume", type=float, default=0.3, help="tone level; a mix of N sessions sums N of them"
+    )
     parser.add_argument(
         "--pattern", default="snow", help="videotestsrc pattern; snow fills any --kbps"
     )

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { parseProcStat, parseStatusVmRssKiB } from '../process-usage.ts';
+
+/** What /proc says about the node's processes; every read tolerates a process that just ended. */
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function rssKiB(pid: number): number {
+  const status = read(`/proc/${pid}/status`);
+  return status ? parseStatusVmRssKiB(status) : 0;
+}
+
+export function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The media worker processes under the given worker processes, by pid. */
+export function mediaWorkers(parents: readonly number[]): number[] {
+  const wanted = new Set(parents);
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = read(`/proc/${name}/stat`);
+    if (!stat) continue;
+    let ppid: number;
+    try {
+      ppid = parseProcStat(stat).ppid;
+    } catch {
+      continue;
+    }
+    if (!wanted.has(ppid)) continue;
+    // The bundle's path keeps media/worker/main in the command line; that is how one is known.
+    const cmdline = read(`/proc/${name}/cmdline`) ?? '';
+    if (cmdline.includes('media/worker/main')) out.push(Number(name));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * The media workers that hold a recording: they have a snippet open in a spool. The others are
+ * the pool's spares, started ahead of need, whose loss costs nothing.
+ */
+export function recordingMediaWorkers(parents: readonly number[]): number[] {
+  return mediaWorkers(parents).filter((pid) => {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return false;
+    }
+    return fds.some((fd) => {
+      try {
+        return /\/spool\/.*\.mp[34]$/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * What one round of `tapedeck bench system` says about each recording, from what the store and
+ * the bus hold afterwards: pure functions over the snippets' announcements.
+ */
+import { spread, type Spread } from '../stats.ts';
+
+export interface SeenSnippet {
+  livestreamId: string;
+  track: string;
+  key: string;
+  startMs: number;
+  endMs: number;
+  durationMs: number;
+  /** When its tapedeck.snippet.ready event was made: stored, checked, announced. */
+  announcedMs: number;
+  /** Video samples in the file; null for audio-only snippets or when unreadable. */
+  videoFrames: number | null;
+}
+
+export interface RecordingFigures {
+  livestreamId: string;
+  track: string;
+  delivered: number;
+  expected: number;
+  /** Holes of more than a second between one snippet's end and the next one's start. */
+  holes: number;
+  late: number;
+  expectedFrames: number;
+  droppedFrames: number;
+  /**
+   * Media time advanced per wall second, between the first and the last whole snippet's
+   * announcement: 1.0 keeps up; below 1 falls further behind with every snippet. Null with
+   * fewer than two whole snippets.
+   */
+  realTimeFactor: number | null;
+  /** Seconds from a snippet's end (its last frame) to its announcement. */
+  latencySec: Spread;
+}
+
+export interface FigureRules {
+  snippetSec: number;
+  fps: number;
+  /** A snippet announced later than this after its end is late. */
+  lateAfterSec: number;
+  /** When the livestream was asked to stop: the end of what should have been recorded. */
+  stopAtMs: number;
+}
+
+const HOLE_MS = 1_000;
+/** A last snippet shorter than this may be left out by a recorder stopped just after a cut. */
+const SHORTEST_LAST_MS = 1_000;
+
+/** Snippets from the first one's start up to the stop: whole ones, and a last one of a second or more. */
+export function expectedSnippets(
+  firstStartMs: number,
+  stopAtMs: number,
+  snippetSec: number,
+): number {
+  const spanMs = Math.max(0, stopAtMs - firstStartMs);
+  const whole = Math.floor(spanMs / (snippetSec * 1000));
+  return whole + (spanMs - whole * snippetSec * 1000 >= SHORTEST_LAST_MS ? 1 : 0);
+}
+
+export function recordingFigures(
+  snippets: readonly SeenSnippet[],
+  rules: FigureRules,
+): RecordingFigures {
+  if (snippets.length === 0) throw new Error('a recording without snippets has no figures');
+  const sorted = [...snippets].sort((a, b) => a.startMs - b.startMs);
+  const first = sorted[0]!;
+  let holes = 0;
+  for (let i = 1; i < sorted.length; i++)
+    if (sorted[i]!.startMs - sorted[i - 1]!.endMs > HOLE_MS) holes += 1;
+  const latencies = sorted.map((s) => (s.announcedMs - s.endMs) / 1000);
+  let expectedFrames = 0;
+  let droppedFrames = 0;
+  for (const s of sorted) {
+    if (s.videoFrames === null) continue;
+    const want = Math.round((s.durationMs / 1000) * rules.fps);
+    expectedFrames += want;
+    droppedFrames += Math.max(0, want - s.videoFrames);
+  }
+  const whole = sorted.filter((s) => s.durationMs >= rules.snippetSec * 1000 - 100);
+  let realTimeFactor: number | null = null;
+  if (whole.length >= 2) {
+    const a = whole[0]!;
+    const b = whole.at(-1)!;
+    const wall = b.announcedMs - a.announcedMs;
+    if (wall > 0) realTimeFactor = (b.endMs - a.endMs) / wall;
+  }
+  return {
+    livestreamId: first.livestreamId,
+    track: first.track,
+    delivered: sorted.length,
+    expected: expectedSnippets(first.startMs, rules.stopAtMs, rules.snippetSec),
+    holes,
+    late: latencies.filter((l) => l > rules.lateAfterSec).length,
+    expectedFrames,
+    droppedFrames,
+    realTimeFactor,
+    latencySec: spread(latencies),
+  };
+}
+
+export interface HoldRules {
+  /** Lowest real-time factor that still holds real time. */
+  minRealTimeFactor: number;
+  /** Largest share of video frames a recording may be missing. */
+  maxDroppedShare: number;
+}
+
+export const DEFAULT_HOLD_RULES: HoldRules = { minRealTimeFactor: 0.97, maxDroppedShare: 0.01 };
+
+/** Why a round did not hold real time; empty when it did. */
+export function realTimeProblems(
+  recordings: readonly RecordingFigures[],
+  wantRecordings: number,
+  rules: HoldRules = DEFAULT_HOLD_RULES,
+): string[] {
+  const problems: string[] = [];
+  if (recordings.length < wantRecordings)
+    problems.push(
+      `${wantRecordings - recordings.length} of ${wantRecordings} recordings left no snippet`,
+    );
+  for (const r of recordings) {
+    const name = `${r.livestreamId}/${r.track}`;
+    if (r.delivered < r.expected)
+      problems.push(`${name}: ${r.delivered} of ${r.expected} snippets`);
+    if (r.holes > 0) problems.push(`${name}: ${r.holes} hole(s) between snippets`);
+    if (r.late > 0) problems.push(`${name}: ${r.late} late snippet(s)`);
+    if (r.realTimeFactor !== null && r.realTimeFactor < rules.minRealTimeFactor)
+      problems.push(`${name}: real-time factor ${r.realTimeFactor.toFixed(3)}`);
+    if (r.expectedFrames > 0 && r.droppedFrames / r.expectedFrames > rules.maxDroppedShare)
+      problems.push(`${name}: ${r.droppedFrames} of ${r.expectedFrames} frames dropped`);
+  }
+  return problems;
+}
+
+export interface Attempt {
+  livestreams: number;
+  holds: boolean;
+}
+
+/**
+ * The next number of livestreams to try, or null when the search is over: up from the first
+ * count while it holds, down while it does not, never past maxLivestreams or below 1, and
+ * never a count already tried.
+ */
+export function nextLivestreams(
+  attempts: readonly Attempt[],
+  maxLivestreams: number,
+): number | null {
+  if (attempts.length === 0) return null;
+  const tried = new Set(attempts.map((a) => a.livestreams));
+  const last = attempts.at(-1)!;
+  const next = last.holds ? last.livestreams + 1 : last.livestreams - 1;
+  if (next < 1 || next > maxLivestreams || tried.has(next)) return null;
+  return next;
+}
+
+/** The largest count that held real time, 0 when none did. */
+export function largestHolding(attempts: readonly Attempt[]): number {
+  return Math.max(0, ...attempts.filter((a) => a.holds).map((a) => a.livestreams));
+}

@@ -1,0 +1,220 @@
+/** What `tapedeck bench system` prints and returns: pure functions over the measured rounds. */
+import { table } from '../compare.ts';
+import { spread, type Spread } from '../stats.ts';
+import type { FfmpegRound } from './ffmpeg-contender.ts';
+import { totalsByRole, type ProcessRow, type RoleTotal } from './process-table.ts';
+import { largestHolding } from './recording-figures.ts';
+import type { TapedeckRound } from './tapedeck-round.ts';
+
+export const TARGET_LIVESTREAMS = 3;
+
+export interface CpuPerLivestream {
+  /** The whole node: ingest, API, Temporal server and workers, media, delivery, scoring. */
+  tapedeckPct: number;
+  /** Its media worker processes only. */
+  tapedeckMediaPct: number;
+  /** The ffmpeg recorders only. */
+  ffmpegPct: number;
+  /** The ffmpeg recorders and the node process whose ingest feeds them. */
+  ffmpegWithIngestPct: number;
+}
+
+export interface SystemResult {
+  rounds: RoundJson[];
+  /** The most livestreams that held real time; 0 when none did. */
+  largestLivestreams: number;
+  ffmpeg: FfmpegJson | null;
+  cpuPerLivestream: CpuPerLivestream | null;
+  targets: { name: string; met: boolean; detail: string }[];
+}
+
+export interface RoundJson {
+  livestreams: number;
+  recordings: number;
+  holds: boolean;
+  problems: string[];
+  snippets: { expected: number; delivered: number; late: number };
+  droppedFrames: number;
+  expectedFrames: number;
+  latencySec: Spread;
+  realTimeFactor: { min: number | null; each: Record<string, number | null> };
+  reviews: number;
+  processes: ProcessRow[];
+  byRole: RoleTotal[];
+}
+
+export interface FfmpegJson {
+  livestreams: number;
+  recorders: number;
+  segments: number;
+  problems: string[];
+  processes: ProcessRow[];
+  byRole: RoleTotal[];
+}
+
+const cpuOf = (rows: readonly ProcessRow[], pick: (r: ProcessRow) => boolean) =>
+  rows.filter(pick).reduce((n, r) => n + r.cpuPct, 0);
+
+export function roundJson(r: TapedeckRound): RoundJson {
+  const rtf = r.recordings.map((x) => x.realTimeFactor).filter((x): x is number => x !== null);
+  return {
+    livestreams: r.livestreams,
+    recordings: r.recordings.length,
+    holds: r.holds,
+    problems: r.problems,
+    snippets: r.snippets,
+    droppedFrames: r.droppedFrames,
+    expectedFrames: r.expectedFrames,
+    latencySec: spread(r.latenciesSec),
+    realTimeFactor: {
+      min: rtf.length ? Math.min(...rtf) : null,
+      each: Object.fromEntries(
+        r.recordings.map((x) => [`${x.livestreamId}/${x.track}`, x.realTimeFactor]),
+      ),
+    },
+    reviews: r.reviews,
+    processes: r.rows,
+    byRole: totalsByRole(r.rows),
+  };
+}
+
+export function ffmpegJson(f: FfmpegRound): FfmpegJson {
+  return {
+    livestreams: f.livestreams,
+    recorders: f.recorders,
+    segments: f.segments,
+    problems: f.problems,
+    processes: f.rows,
+    byRole: totalsByRole(f.rows),
+  };
+}
+
+/** CPU per livestream of tapedeck's round with as many livestreams as the ffmpeg round had. */
+export function cpuPerLivestream(t: RoundJson, f: FfmpegJson): CpuPerLivestream {
+  const k = t.livestreams;
+  return {
+    tapedeckPct: cpuOf(t.processes, () => true) / k,
+    tapedeckMediaPct: cpuOf(t.processes, (r) => r.role === 'media worker') / k,
+    ffmpegPct: cpuOf(f.processes, (r) => r.role === 'ffmpeg') / f.livestreams,
+    ffmpegWithIngestPct:
+      cpuOf(f.processes, (r) => r.role === 'ffmpeg' || r.role === 'node') / f.livestreams,
+  };
+}
+
+export function systemResult(rounds: RoundJson[], ffmpeg: FfmpegJson | null): SystemResult {
+  const largest = largestHolding(rounds);
+  const compared = ffmpeg && rounds.find((r) => r.livestreams === ffmpeg.livestreams);
+  const cpu = compared ? cpuPerLivestream(compared, ffmpeg) : null;
+  const targets = [
+    {
+      name: `at least ${TARGET_LIVESTREAMS} livestreams at real time, no late snippet`,
+      met: largest >= TARGET_LIVESTREAMS,
+      detail: `${largest} held`,
+    },
+  ];
+  if (cpu)
+    targets.push({
+      name: 'CPU per livestream below the ffmpeg-based recorder',
+      met: cpu.tapedeckPct < cpu.ffmpegWithIngestPct,
+      detail: `${cpu.tapedeckPct.toFixed(1)} % against ${cpu.ffmpegWithIngestPct.toFixed(1)} % (media alone ${cpu.tapedeckMediaPct.toFixed(1)} % against ${cpu.ffmpegPct.toFixed(1)} %)`,
+    });
+  return { rounds, largestLivestreams: largest, ffmpeg, cpuPerLivestream: cpu, targets };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+
+/**
+ * One row per process that did something; helpers (the watchdog shells, their sleeps, a scorer
+ * decode that happened to be caught by a sample) go into one row, their peak memory summed.
+ */
+function processTable(rows: readonly ProcessRow[]): string {
+  const sorted = [...rows].sort((a, b) => b.cpuPct - a.cpuPct);
+  const minor = (r: ProcessRow) =>
+    r.role === 'other' || (r.role === 'GStreamer tool' && r.cpuPct < 0.1);
+  const shown = sorted.filter((r) => !minor(r));
+  const rest = sorted.filter(minor);
+  const body = shown.map((r) => [
+    r.role,
+    r.pid ? String(r.pid) : '-',
+    f1(r.cpuPct),
+    f1(r.peakRssMiB),
+  ]);
+  if (rest.length)
+    body.push([
+      `${rest.length} helpers (shells, sleeps, short tools)`,
+      '-',
+      f1(rest.reduce((n, r) => n + r.cpuPct, 0)),
+      f1(rest.reduce((n, r) => n + r.peakRssMiB, 0)),
+    ]);
+  return table(['process', 'pid', 'CPU % core', 'peak RSS MiB'], body, [false, true, true, true]);
+}
+
+function roleTable(byRole: readonly RoleTotal[]): string {
+  const total = byRole.reduce((n, r) => n + r.cpuPct, 0);
+  return table(
+    ['by role', 'processes', 'CPU % core', 'peak RSS MiB'],
+    [
+      ...byRole.map((r) => [r.role, String(r.processes), f1(r.cpuPct), f1(r.peakRssMiB)]),
+      ['all', String(byRole.reduce((n, r) => n + r.processes, 0)), f1(total), ''],
+    ],
+    [false, true, true, true],
+  );
+}
+
+export function formatRound(r: RoundJson, round: TapedeckRound): string {
+  const recs = table(
+    ['recording', 'snippets', 'late', 'dropped frames', 'real-time factor', 'latency p50/p99 s'],
+    round.recordings.map((x) => [
+      `${x.livestreamId}/${x.track}`,
+      `${x.delivered}/${x.expected}`,
+      String(x.late),
+      `${x.droppedFrames}/${x.expectedFrames}`,
+      x.realTimeFactor === null ? 'n/a' : x.realTimeFactor.toFixed(3),
+      `${f2(x.latencySec.p50)}/${f2(x.latencySec.p99)}`,
+    ]),
+    [false, true, true, true, true, true],
+  );
+  return [
+    `== ${r.livestreams} livestream(s), ${r.recordings} recordings: ${r.holds ? 'holds real time' : 'does NOT hold real time'}`,
+    ...r.problems.map((p) => `   ${p}`),
+    `snippets ${r.snippets.delivered} delivered of ${r.snippets.expected} expected, ${r.snippets.late} late; ` +
+      `dropped frames ${r.droppedFrames} of ${r.expectedFrames}; availability latency p50 ${f2(r.latencySec.p50)} s, p99 ${f2(r.latencySec.p99)} s, max ${f2(r.latencySec.max)} s; reviews ${r.reviews}`,
+    '',
+    recs,
+    '',
+    processTable(r.processes),
+    '',
+    roleTable(r.byRole),
+    '',
+  ].join('\n');
+}
+
+export function formatFfmpeg(f: FfmpegJson): string {
+  return [
+    `== ffmpeg-based recorder: ${f.livestreams} livestream(s), ${f.recorders} ffmpeg processes fed by the same ingest, ${f.segments} segments written`,
+    ...f.problems.map((p) => `   ${p}`),
+    '',
+    roleTable(f.byRole),
+    '',
+  ].join('\n');
+}
+
+export function formatSummary(s: SystemResult): string {
+  const lines = [
+    '== summary',
+    `largest number of 4-host livestreams at real time: ${s.largestLivestreams} ` +
+      `(tried ${s.rounds.map((r) => `${r.livestreams}${r.holds ? ' held' : ' did not'}`).join(', ')})`,
+  ];
+  if (s.cpuPerLivestream) {
+    const c = s.cpuPerLivestream;
+    lines.push(
+      `CPU per livestream, % of one core: tapedeck ${f1(c.tapedeckPct)} (media workers ${f1(c.tapedeckMediaPct)}); ` +
+        `ffmpeg ${f1(c.ffmpegWithIngestPct)} with the ingest (recorders alone ${f1(c.ffmpegPct)}); ` +
+        `ratio ${c.ffmpegWithIngestPct > 0 ? (c.tapedeckPct / c.ffmpegWithIngestPct).toFixed(2) : 'n/a'}x`,
+    );
+  }
+  for (const t of s.targets)
+    lines.push(`target: ${t.name}: ${t.met ? 'met' : 'MISSED'} (${t.detail})`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { rtpSdp } from '../../src/bench/system/ffmpeg-contender.ts';
+import { ffmpegRecorderArgs } from '../../src/bench/ffmpeg-recorder.ts';
+import {
+  processRole,
+  totalsByRole,
+  type ProcessRow,
+} from '../../src/bench/system/process-table.ts';
+import {
+  expectedSnippets,
+  largestHolding,
+  nextLivestreams,
+  realTimeProblems,
+  recordingFigures,
+  type SeenSnippet,
+} from '../../src/bench/system/recording-figures.ts';
+import {
+  cpuPerLivestream,
+  systemResult,
+  type RoundJson,
+} from '../../src/bench/system/system-report.ts';
+
+const T = { timeout: 10_000 };
+const T0 = Date.UTC(2026, 11, 1, 4, 0, 0);
+
+/** n whole snippets from T0, each announced `lagMs` after its end, with `frames` video frames. */
+function snippets(
+  n: number,
+  o: { lagMs?: number | ((i: number) => number); frames?: number } = {},
+): SeenSnippet[] {
+  return Array.from({ length: n }, (_, i) => {
+    const startMs = T0 + i * 15_000;
+    const lag = typeof o.lagMs === 'function' ? o.lagMs(i) : (o.lagMs ?? 500);
+    return {
+      livestreamId: 'ls',
+      track: 'composite',
+      key: `ls/composite/mp4/${i}.mp4`,
+      startMs,
+      endMs: startMs + 15_000,
+      durationMs: 15_000,
+      announcedMs: startMs + 15_000 + lag,
+      videoFrames: o.frames ?? 225,
+    };
+  });
+}
+
+const rules = { snippetSec: 15, fps: 15, lateAfterSec: 5, stopAtMs: T0 + 60_000 };
+
+describe('recording figures', () => {
+  test(
+    'a recording that keeps up: every snippet, real-time factor 1, latency as announced',
+    T,
+    () => {
+      const f = recordingFigures(snippets(4), rules);
+      assert.equal(f.delivered, 4);
+      assert.equal(f.expected, 4);
+      assert.equal(f.holes, 0);
+      assert.equal(f.late, 0);
+      assert.equal(f.droppedFrames, 0);
+      assert.equal(f.expectedFrames, 4 * 225);
+      assert.equal(f.realTimeFactor, 1);
+      assert.equal(f.latencySec.p50, 0.5);
+      assert.deepEqual(realTimeProblems([f], 1), []);
+    },
+  );
+
+  test(
+    'a recording that falls behind: growing latency gives a factor below 1 and late snippets',
+    T,
+    () => {
+      const f = recordingFigures(snippets(4, { lagMs: (i) => 500 + i * 3_000 }), rules);
+      // 45 s of media advanced over 54 s of wall time.
+      assert.equal(f.realTimeFactor!.toFixed(4), (45 / 54).toFixed(4));
+      assert.equal(f.late, 2, 'announced 6.5 s and 9.5 s after their ends');
+      const problems = realTimeProblems([f], 1);
+      assert.ok(problems.some((p) => /late/.test(p)));
+      assert.ok(problems.some((p) => /real-time factor 0\.833/.test(p)));
+    },
+  );
+
+  test('missing snippets, holes and dropped frames are each a problem', T, () => {
+    const all = snippets(4, { frames: 200 });
+    const f = recordingFigures([all[0]!, all[2]!, all[3]!], rules);
+    assert.equal(f.delivered, 3);
+    assert.equal(f.holes, 1);
+    assert.equal(f.droppedFrames, 3 * 25);
+    const problems = realTimeProblems([f], 2);
+    // Too few recordings, a missing snippet, a hole, dropped frames.
+    assert.equal(problems.length, 4, problems.join('\n'));
+  });
+
+  test('expected snippets count a last one of a second or more', T, () => {
+    assert.equal(expectedSnippets(T0, T0 + 45_000, 15), 3);
+    assert.equal(expectedSnippets(T0, T0 + 45_900, 15), 3);
+    assert.equal(expectedSnippets(T0, T0 + 46_000, 15), 4);
+    assert.equal(expectedSnippets(T0, T0 - 5, 15), 0);
+  });
+
+  test('audio-only snippets count no frames, and one whole snippet gives no factor', T, () => {
+    const one = snippets(1).map((s) => ({ ...s, videoFrames: null }));
+    const f = recordingFigures(one, { ...rules, stopAtMs: T0 + 15_000 });
+    assert.equal(f.expectedFrames, 0);
+    assert.equal(f.realTimeFactor, null);
+    assert.throws(() => recordingFigures([], rules), /without snippets/);
+  });
+});
+
+describe('searching the count of livestreams', () => {
+  test('up while rounds hold, down while they do not, each count once', T, () => {
+    assert.equal(nextLivestreams([{ livestreams: 3, holds: true }], 8), 4);
+    assert.equal(
+      nextLivestreams(
+        [
+          { livestreams: 3, holds: true },
+          { livestreams: 4, holds: false },
+        ],
+        8,
+      ),
+      null,
+    );
+    assert.equal(nextLivestreams([{ livestreams: 3, holds: false }], 8), 2);
+    assert.equal(
+      nextLivestreams(
+        [
+          { livestreams: 3, holds: false },
+          { livestreams: 2, holds: true },
+        ],
+        8,
+      ),
+      null,
+    );
+    assert.equal(nextLivestreams([{ livestreams: 1, holds: false }], 8), null);
+    assert.equal(nextLivestreams([{ livestreams: 8, holds: true }], 8), null);
+    assert.equal(
+      largestHolding([
+        { livestreams: 3, holds: true },
+        { livestreams: 4, holds: false },
+      ]),
+      3,
+    );
+    assert.equal(largestHolding([{ livestreams: 1, holds: false }]), 0);
+  });
+});
+
+describe('process table', () => {
+  test('roles from command lines', T, () => {
+    assert.equal(processRole('node --import tsx src/cli/main.ts demo', true), 'node');
+    assert.equal(
+      processRole('/repo/.tools/bin/temporal server start-dev --port 7233 --db-filename x', false),
+      'Temporal server',
+    );
+    assert.equal(
+      processRole(
+        '/usr/bin/node --import /r/tsx/esm.mjs /r/src/cli/main.ts worker --node n1',
+        false,
+      ),
+      'Temporal worker',
+    );
+    assert.equal(
+      processRole(
+        '/usr/bin/node /r/node_modules/.cache/tapedeck/media/worker/main-ab12.mjs',
+        false,
+      ),
+      'media worker',
+    );
+    assert.equal(processRole('gst-launch-1.0 -q filesrc location=x', false), 'GStreamer tool');
+    assert.equal(processRole('ffmpeg -hide_banner -i x.sdp', false), 'ffmpeg');
+    assert.equal(processRole('/bin/sh -c true', false), 'other');
+    assert.equal(
+      processRole('/bin/sh -c exec "$@" guard temporal server start-dev --port 1', false),
+      'other',
+    );
+  });
+
+  test('totals per role, busiest first', T, () => {
+    const row = (role: ProcessRow['role'], cpuPct: number, peakRssMiB: number): ProcessRow => ({
+      pid: 1,
+      role,
+      command: '',
+      cpuPct,
+      peakRssMiB,
+      lastRssMiB: peakRssMiB,
+    });
+    const totals = totalsByRole([
+      row('media worker', 10, 100),
+      row('node', 5, 200),
+      row('media worker', 12, 110),
+    ]);
+    assert.deepEqual(totals, [
+      { role: 'media worker', processes: 2, cpuPct: 22, peakRssMiB: 210 },
+      { role: 'node', processes: 1, cpuPct: 5, peakRssMiB: 200 },
+    ]);
+  });
+});
+
+describe('the ffmpeg contender', () => {
+  test('an SDP per host with its video and audio ports and codecs', T, () => {
+    const sdp = rtpSdp(
+      'ls/h1',
+      {
+        port: 20_000,
+        codec: { codec: 'H264', payloadType: 96, clockRate: 90_000, fmtp: 'packetization-mode=1' },
+      },
+      { port: 20_002, codec: { codec: 'OPUS', payloadType: 111, clockRate: 48_000, fmtp: '' } },
+    );
+    assert.match(sdp, /^v=0\r\n/);
+    assert.match(sdp, /\r\nc=IN IP4 127\.0\.0\.1\r\n/);
+    assert.match(
+      sdp,
+      /\r\nm=video 20000 RTP\/AVP 96\r\na=rtpmap:96 H264\/90000\r\na=fmtp:96 packetization-mode=1\r\n/,
+    );
+    assert.match(sdp, /\r\nm=audio 20002 RTP\/AVP 111\r\na=rtpmap:111 opus\/48000\/2\r\n$/);
+  });
+
+  test('ffmpeg reads one SDP per host and runs until stopped', T, () => {
+    const args = ffmpegRecorderArgs({
+      kind: 'composite',
+      inputs: 2,
+      durationSec: Infinity,
+      outDir: '/tmp/x',
+      canvas: { width: 360, height: 640 },
+      fps: 15,
+      gopFrames: 5,
+      videoKbps: 5000,
+      preset: 'superfast',
+      audioKbps: 44,
+      snippetSec: 15,
+      sdpInputs: ['/tmp/a.sdp', '/tmp/b.sdp'],
+    });
+    const joined = args.join(' ');
+    assert.equal(args.filter((a) => a === '-i').length, 2);
+    assert.match(joined, /-protocol_whitelist file,udp,rtp .*-i \/tmp\/a\.sdp/);
+    assert.match(joined, /\[0:v\]scale.*\[1:v\]scale/);
+    assert.match(joined, /\[0:a\]\[1:a\]amix=inputs=2/);
+    assert.ok(!args.includes('-t'));
+    assert.ok(!args.includes('lavfi'));
+    assert.throws(
+      () =>
+        ffmpegRecorderArgs({
+          kind: 'host',
+          inputs: 1,
+          durationSec: 10,
+          outDir: '/tmp/x',
+          canvas: { width: 640, height: 360 },
+          fps: 15,
+          gopFrames: 5,
+          videoKbps: 5000,
+          preset: 'superfast',
+          audioKbps: 44,
+          snippetSec: 15,
+          sdpInputs: [],
+        }),
+      /1 inputs but 0 SDP files/,
+    );
+  });
+});
+
+describe('the system result', () => {
+  const round = (livestreams: number, holds: boolean, media: number, other: number): RoundJson => ({
+    livestreams,
+    recordings: livestreams * 5,
+    holds,
+    problems: [],
+    snippets: { expected: 0, delivered: 0, late: 0 },
+    droppedFrames: 0,
+    expectedFrames: 0,
+    latencySec: { n: 0, p50: 0, p99: 0, max: 0 },
+    realTimeFactor: { min: 1, each: {} },
+    reviews: 0,
+    processes: [
+      { pid: 2, role: 'media worker', command: '', cpuPct: media, peakRssMiB: 1, lastRssMiB: 1 },
+      { pid: 1, role: 'node', command: '', cpuPct: other, peakRssMiB: 1, lastRssMiB: 1 },
+    ],
+    byRole: [],
+  });
+
+  test('CPU per livestream against ffmpeg at the same count, and the targets', T, () => {
+    const ffmpeg = {
+      livestreams: 3,
+      recorders: 15,
+      segments: 60,
+      problems: [],
+      processes: [
+        { pid: 3, role: 'ffmpeg' as const, command: '', cpuPct: 120, peakRssMiB: 1, lastRssMiB: 1 },
+        { pid: 1, role: 'node' as const, command: '', cpuPct: 30, peakRssMiB: 1, lastRssMiB: 1 },
+      ],
+      byRole: [],
+    };
+    const r3 = round(3, true, 90, 30);
+    assert.deepEqual(cpuPerLivestream(r3, ffmpeg), {
+      tapedeckPct: 40,
+      tapedeckMediaPct: 30,
+      ffmpegPct: 40,
+      ffmpegWithIngestPct: 50,
+    });
+    const s = systemResult([r3, round(4, false, 150, 40)], ffmpeg);
+    assert.equal(s.largestLivestreams, 3);
+    assert.deepEqual(
+      s.targets.map((t) => t.met),
+      [true, true],
+    );
+    const none = systemResult([round(3, false, 90, 30), round(2, false, 60, 20)], null);
+    assert.equal(none.largestLivestreams, 0);
+    assert.equal(none.cpuPerLivestream, null);
+    assert.deepEqual(
+      none.targets.map((t) => t.met),
+      [false],
+    );
+  });
+});
