@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
+import { inspectMp4 } from '../delivery/check/mp4.ts';
 
 /**
  * Measures a snippet for scoring: GStreamer decodes it and hands over small raw pictures and the
@@ -134,17 +135,27 @@ export function videoWindows(frames: Uint8Array, pixels: number, windowSec = WIN
   return windows;
 }
 
+/** Keyframes per second of the file's video, 0 when it cannot be told. */
+async function keyframesPerSecond(file: string): Promise<number> {
+  const m = await inspectMp4(file).catch(() => null);
+  const video = m?.tracks.find((t) => t.handler === 'vide');
+  return video && video.durationMs > 0 ? video.syncSamples / (video.durationMs / 1000) : 0;
+}
+
 /**
  * Decodes the snippet once: each stream goes to its own branch by its caps (audio samples to
  * fd 1, small pictures to fd 3), so no stream of the file is left unlinked.
+ *
+ * Pictures are samples one window apart, so when the file has a keyframe at least every window
+ * (a recording's GOP is a third of a second) only keyframes are decoded: the pictures in
+ * between would be thrown away after costing most of the decoding.
  */
 export async function measureSnippet(
   file: string,
   o: { hasVideo: boolean; timeoutMs?: number },
 ): Promise<SnippetMeasurements> {
   const { width, height } = PICTURE;
-  const audioBranch = [
-    'd.',
+  const toAudio = [
     '!',
     'audio/x-raw',
     '!',
@@ -159,36 +170,43 @@ export async function measureSnippet(
     'fdsink',
     'fd=1',
   ];
-  const videoBranch = [
-    'd.',
+  // Thinned to one picture per window before anything touches their pixels, and shrunk before
+  // their format changes.
+  const toPictures = [
     '!',
     'video/x-raw',
     '!',
     'queue',
     '!',
-    'videoconvert',
+    'videorate',
+    '!',
+    `video/x-raw,framerate=${1 / WINDOW_SEC}/1`,
     '!',
     'videoscale',
     '!',
-    'videorate',
+    `video/x-raw,width=${width},height=${height}`,
     '!',
-    `video/x-raw,format=GRAY8,width=${width},height=${height},framerate=${1 / WINDOW_SEC}/1`,
+    'videoconvert',
+    '!',
+    `video/x-raw,format=GRAY8,width=${width},height=${height}`,
     '!',
     'fdsink',
     'fd=3',
   ];
-  const [raw, frames] = await gstLaunch(
-    [
-      'filesrc',
-      `location=${file}`,
-      '!',
-      'decodebin',
-      'name=d',
-      ...audioBranch,
-      ...(o.hasVideo ? videoBranch : []),
-    ],
-    o.timeoutMs ?? 60_000,
-  );
+  const keyframesOnly = o.hasVideo && (await keyframesPerSecond(file)) >= 1 / WINDOW_SEC;
+  const pipeline = keyframesOnly
+    ? [
+        ...['filesrc', `location=${file}`, '!', 'qtdemux', 'name=m'],
+        ...['m.', '!', 'audio/mpeg', '!', 'queue', '!', 'decodebin', 'name=a', 'a.', ...toAudio],
+        ...['m.', '!', 'video/x-h264', '!', 'queue', '!'],
+        ...['identity', 'drop-buffer-flags=delta-unit', '!', 'decodebin', 'name=v', 'v.'],
+        ...toPictures,
+      ]
+    : [
+        ...['filesrc', `location=${file}`, '!', 'decodebin', 'name=d', 'd.', ...toAudio],
+        ...(o.hasVideo ? ['d.', ...toPictures] : []),
+      ];
+  const [raw, frames] = await gstLaunch(pipeline, o.timeoutMs ?? 60_000);
   const samples = new Float32Array(
     raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
   );

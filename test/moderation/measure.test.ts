@@ -33,6 +33,35 @@ test(
 );
 
 test(
+  'a recording-like GOP (a keyframe every third of a second) is measured from its keyframes alone, to the same result',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-');
+    dirs.push(dir);
+    const full = await measureSnippet(await impairedSnippet(dir, 'black', 'silence', 'mp4', 15), {
+      hasVideo: true,
+    });
+    const keyframes = await measureSnippet(
+      await impairedSnippet(dir, 'black', 'silence', 'mp4', 5),
+      { hasVideo: true },
+    );
+    assert.equal(keyframes.video?.length, full.video?.length);
+    for (const m of [full, keyframes]) {
+      const video = scoreVideo(m.video!, m.durationSec);
+      assert.equal(video.reasons.length, 1, JSON.stringify(video.reasons));
+      assert.ok(near(video.reasons[0]!, 'black', 5, 10), JSON.stringify(video.reasons));
+      assert.equal(scoreAudio(m.audio, m.durationSec).reasons.length, 1);
+    }
+    // The scrolling picture changes between every two windows whichever way it was decoded.
+    const moving = (m: typeof full) =>
+      m
+        .video!.filter((w) => w.atSec > 0 && (w.atSec < 5 || w.atSec >= 10.5))
+        .every((w) => w.lumaChange > 1);
+    assert.ok(moving(full) && moving(keyframes));
+  },
+);
+
+test(
   'clean content and loud noise; an MP3 has audio windows only',
   { timeout: 120_000 },
   async () => {

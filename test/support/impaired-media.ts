@@ -13,8 +13,10 @@ export async function impairedSnippet(
   video: string,
   audio: string,
   container: 'mp4' | 'mp3',
+  /** Frames from one keyframe to the next. */
+  gopFrames = 15,
 ): Promise<string> {
-  const file = join(dir, `impaired-${video}-${audio}.${container}`);
+  const file = join(dir, `impaired-${video}-${audio}-${gopFrames}.${container}`);
   const v = (pattern: string) =>
     `videotestsrc num-buffers=75 pattern=${pattern} horizontal-speed=4 ! ${VIDEO} ! vc.`;
   const a = (wave: string, volume: number) =>
@@ -27,7 +29,7 @@ export async function impairedSnippet(
         : a('sine', 0.3);
   const pipeline =
     container === 'mp4'
-      ? `concat name=vc ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=15 ! h264parse ! mp4mux name=m ! filesink location=${file} ` +
+      ? `concat name=vc ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=${gopFrames} ! h264parse ! mp4mux name=m ! filesink location=${file} ` +
         `${v('smpte')} ${v(video === 'black' ? 'black' : 'smpte')} ${v('smpte')} ` +
         `concat name=ac ! audioconvert ! voaacenc bitrate=64000 ! aacparse ! m. `
       : `concat name=ac ! audioconvert ! lamemp3enc ! mpegaudioparse ! filesink location=${file} `;

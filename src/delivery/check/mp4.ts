@@ -5,6 +5,8 @@ export interface Mp4Track {
   handler: string;
   durationMs: number;
   samples: number;
+  /** Samples a decoder can start from (keyframes); all of them when the track has no stss. */
+  syncSamples: number;
 }
 
 export interface Mp4Inspection {
@@ -120,10 +122,12 @@ export async function inspectMp4(path: string): Promise<Mp4Inspection> {
         if (!mdhd || !hdlr || !stbl) return fail('a track lacks its media header or sample table');
         const media = mediaEnd(buf, stbl);
         end = Math.max(end, media.end);
+        const stss = findBox(buf, stbl.body, stbl.end, ['stss']);
         tracks.push({
           handler: buf.toString('latin1', hdlr.body + 8, hdlr.body + 12),
           durationMs: timedDuration(buf, mdhd, 'mdhd'),
           samples: media.samples,
+          syncSamples: stss ? u32(buf, stss.body + 4) : media.samples,
         });
       }
     } catch (err) {
