@@ -16,6 +16,7 @@ import {
   type SeenSnippet,
 } from '../../src/bench/system/recording-figures.ts';
 import {
+  compactRows,
   cpuPerLivestream,
   systemResult,
   type RoundJson,
@@ -308,4 +309,40 @@ describe('the system result', () => {
       [false],
     );
   });
+});
+
+describe('process rows in the report', () => {
+  test(
+    'helpers are summed into one row; processes that worked keep their own, busiest first',
+    { timeout: 10_000 },
+    () => {
+      const row = (pid: number, role: ProcessRow['role'], cpuPct: number): ProcessRow => ({
+        pid,
+        role,
+        command: '',
+        cpuPct,
+        peakRssMiB: 2,
+        lastRssMiB: 1,
+      });
+      const rows = compactRows([
+        row(1, 'node', 10),
+        row(2, 'other', 0.1),
+        row(3, 'GStreamer tool', 0.05),
+        row(4, 'media worker', 20),
+        row(5, 'GStreamer tool', 0.6),
+        row(6, 'other', 0),
+      ]);
+      assert.deepEqual(
+        rows.map((r) => [r.pid, r.role]),
+        [
+          [4, 'media worker'],
+          [1, 'node'],
+          [5, 'GStreamer tool'],
+          [0, 'other'],
+        ],
+      );
+      assert.equal(rows[3]!.command, '3 helpers (shells, sleeps, short tools)');
+      assert.equal(rows[3]!.peakRssMiB, 6);
+    },
+  );
 });

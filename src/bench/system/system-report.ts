@@ -55,6 +55,27 @@ export interface FfmpegJson {
 const cpuOf = (rows: readonly ProcessRow[], pick: (r: ProcessRow) => boolean) =>
   rows.filter(pick).reduce((n, r) => n + r.cpuPct, 0);
 
+/** Processes that did something, and one row for the helpers (shells, sleeps, short tools). */
+export function compactRows(rows: readonly ProcessRow[]): ProcessRow[] {
+  const minor = (r: ProcessRow) =>
+    r.role === 'other' || (r.role === 'GStreamer tool' && r.cpuPct < 0.1);
+  const rest = rows.filter(minor);
+  const kept = rows.filter((r) => !minor(r)).sort((a, b) => b.cpuPct - a.cpuPct);
+  if (rest.length === 0) return kept;
+  const sum = (f: (r: ProcessRow) => number) => rest.reduce((n, r) => n + f(r), 0);
+  return [
+    ...kept,
+    {
+      pid: 0,
+      role: 'other',
+      command: `${rest.length} helpers (shells, sleeps, short tools)`,
+      cpuPct: sum((r) => r.cpuPct),
+      peakRssMiB: sum((r) => r.peakRssMiB),
+      lastRssMiB: sum((r) => r.lastRssMiB),
+    },
+  ];
+}
+
 export function roundJson(r: TapedeckRound): RoundJson {
   const rtf = r.recordings.map((x) => x.realTimeFactor).filter((x): x is number => x !== null);
   return {
@@ -73,7 +94,7 @@ export function roundJson(r: TapedeckRound): RoundJson {
       ),
     },
     reviews: r.reviews,
-    processes: r.rows,
+    processes: compactRows(r.rows),
     byRole: totalsByRole(r.rows),
   };
 }
@@ -84,7 +105,7 @@ export function ffmpegJson(f: FfmpegRound): FfmpegJson {
     recorders: f.recorders,
     segments: f.segments,
     problems: f.problems,
-    processes: f.rows,
+    processes: compactRows(f.rows),
     byRole: totalsByRole(f.rows),
   };
 }
@@ -124,30 +145,18 @@ export function systemResult(rounds: RoundJson[], ffmpeg: FfmpegJson | null): Sy
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 
-/**
- * One row per process that did something; helpers (the watchdog shells, their sleeps, a scorer
- * decode that happened to be caught by a sample) go into one row, their peak memory summed.
- */
+/** Rows as compactRows leaves them. */
 function processTable(rows: readonly ProcessRow[]): string {
-  const sorted = [...rows].sort((a, b) => b.cpuPct - a.cpuPct);
-  const minor = (r: ProcessRow) =>
-    r.role === 'other' || (r.role === 'GStreamer tool' && r.cpuPct < 0.1);
-  const shown = sorted.filter((r) => !minor(r));
-  const rest = sorted.filter(minor);
-  const body = shown.map((r) => [
-    r.role,
-    r.pid ? String(r.pid) : '-',
-    f1(r.cpuPct),
-    f1(r.peakRssMiB),
-  ]);
-  if (rest.length)
-    body.push([
-      `${rest.length} helpers (shells, sleeps, short tools)`,
-      '-',
-      f1(rest.reduce((n, r) => n + r.cpuPct, 0)),
-      f1(rest.reduce((n, r) => n + r.peakRssMiB, 0)),
-    ]);
-  return table(['process', 'pid', 'CPU % core', 'peak RSS MiB'], body, [false, true, true, true]);
+  return table(
+    ['process', 'pid', 'CPU % core', 'peak RSS MiB'],
+    rows.map((r) => [
+      r.pid === 0 && r.role === 'other' ? r.command : r.role,
+      r.pid ? String(r.pid) : '-',
+      f1(r.cpuPct),
+      f1(r.peakRssMiB),
+    ]),
+    [false, true, true, true],
+  );
 }
 
 function roleTable(byRole: readonly RoleTotal[]): string {
