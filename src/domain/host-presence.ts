@@ -25,6 +25,7 @@ export type HostSignal =
   | { type: 'published'; at: number }
   | { type: 'unpublished'; at: number; reason: 'delete' | 'ice-failed' | 'timeout' }
   | { type: 'video'; at: number }
+  | { type: 'audio'; at: number }
   | {
       type: 'control';
       at: number;
@@ -52,6 +53,8 @@ export interface HostPresence {
   cameraOffByControl: boolean;
   microphoneOn: boolean;
   lastVideoAt: number | null;
+  /** Last audio of the current publish; null while it has sent none. */
+  lastAudioAt: number | null;
 }
 
 export function initialPresence(hostId: string): HostPresence {
@@ -63,7 +66,19 @@ export function initialPresence(hostId: string): HostPresence {
     cameraOffByControl: false,
     microphoneOn: false,
     lastVideoAt: null,
+    lastAudioAt: null,
   };
+}
+
+/**
+ * A host whose audio stopped with its video has not turned its camera off: it is gone (crashed,
+ * lost its network) and its session will fail, which is a drop. Calling it camera-off first would
+ * switch its recording to audio only seconds before the drop, and the grace period, which exists
+ * to keep a briefly lost host's recording whole, would never get to do so. A publish that sends
+ * no audio at all keeps the video rule alone.
+ */
+function silentToo(s: HostPresence, at: number, rules: PresenceRules): boolean {
+  return s.lastAudioAt !== null && at - s.lastAudioAt >= rules.videoTimeoutMs;
 }
 
 /** Applies one signal; returns the new state and the events it caused, in order. */
@@ -89,6 +104,7 @@ export function applySignal(
       s.connection = 'publishing';
       s.droppedAt = null;
       s.lastVideoAt = signal.at;
+      s.lastAudioAt = null;
       break;
     case 'unpublished':
       if (s.connection !== 'publishing') break;
@@ -108,6 +124,9 @@ export function applySignal(
         s.cameraOn = true;
         emit('camera-on', 'media');
       }
+      break;
+    case 'audio':
+      if (s.connection === 'publishing') s.lastAudioAt = signal.at;
       break;
     case 'control': {
       if (s.connection === 'absent') break;
@@ -137,7 +156,8 @@ export function applySignal(
         s.connection === 'publishing' &&
         s.cameraOn &&
         s.lastVideoAt !== null &&
-        signal.at - s.lastVideoAt >= rules.videoTimeoutMs
+        signal.at - s.lastVideoAt >= rules.videoTimeoutMs &&
+        !silentToo(s, signal.at, rules)
       ) {
         s.cameraOn = false;
         emit('camera-off', 'media', `no video for ${rules.videoTimeoutMs / 1000} s`);

@@ -80,6 +80,7 @@ interface HostSlot {
   /** Recorders that take this host's media; they outlive a session, so a rejoin finds them. */
   targets: Targets;
   lastVideoAt: number;
+  lastAudioAt: number;
   /**
    * Where the host's recorders send RTCP. Like their ports it outlives a session, so a host that
    * publishes again gets the keyframe requests of the recorders that were already there.
@@ -204,6 +205,7 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     });
     slot.media = { video: session.prepared.video ?? null, audio: session.prepared.audio ?? null };
     slot.lastVideoAt = 0;
+    slot.lastAudioAt = 0;
     this.signal(livestreamId, hostId, { type: 'published', at: Date.now() });
     return { sessionId, answerSdp };
   }
@@ -315,10 +317,16 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     const now = Date.now();
     for (const [livestreamId, hosts] of this.livestreams) {
       for (const [hostId, slot] of hosts) {
-        const at = slot.session?.counters().video?.lastPacketAt ?? 0;
+        const counters = slot.session?.counters();
+        const at = counters?.video?.lastPacketAt ?? 0;
         if (at > slot.lastVideoAt) {
           slot.lastVideoAt = at;
           this.signal(livestreamId, hostId, { type: 'video', at });
+        }
+        const audioAt = counters?.audio?.lastPacketAt ?? 0;
+        if (audioAt > slot.lastAudioAt) {
+          slot.lastAudioAt = audioAt;
+          this.signal(livestreamId, hostId, { type: 'audio', at: audioAt });
         }
         this.signal(livestreamId, hostId, { type: 'tick', at: now });
       }
@@ -335,6 +343,7 @@ function newSlot(hostId: string): HostSlot {
     media: null,
     targets: { video: [], audio: [] },
     lastVideoAt: 0,
+    lastAudioAt: 0,
     feedback: {
       socket,
       port: bindLoopback(socket),

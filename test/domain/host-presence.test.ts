@@ -143,3 +143,67 @@ test('host changes become CloudEvents with stable ids and a checked schema', T, 
   assert.throws(() => assertHostEvent(bad), /type must match data.change/);
   assert.throws(() => hostCloudEvent('../x', change), /not a valid id/);
 });
+
+/** Audio packets every 20 ms from `from` to `to`, as a publisher with its microphone on sends. */
+function audio(from: number, to: number): HostSignal[] {
+  const out: HostSignal[] = [];
+  for (let t = from; t < to; t += 20) out.push({ type: 'audio', at: t });
+  return out;
+}
+
+const byTime = (signals: HostSignal[]) => [...signals].sort((a, b) => a.at - b.at);
+
+test('video gone while audio goes on is a camera turned off', T, () => {
+  const r = run(
+    byTime([
+      { type: 'published', at: 0 },
+      ...frames(0, 3000),
+      ...audio(0, 7000),
+      ...ticks(3000, 6000),
+      ...frames(6000, 7000),
+    ]),
+  );
+  assert.deepEqual(r.events, ['0 joined publish', '5000 camera-off media', '6000 camera-on media']);
+});
+
+test(
+  'a host whose audio and video both stop is not reported camera-off: it drops and resumes with its camera on',
+  T,
+  () => {
+    // A publisher killed at 3 s: nothing arrives until its session fails for lack of RTP at 8 s.
+    const r = run(
+      byTime([
+        { type: 'published', at: 0 },
+        ...frames(0, 3000),
+        ...audio(0, 3000),
+        ...ticks(3000, 8000),
+        { type: 'unpublished', at: 8000, reason: 'timeout' },
+        ...ticks(8000, 11_000),
+        { type: 'published', at: 11_000 },
+        ...frames(11_000, 12_000),
+        ...audio(11_000, 12_000),
+      ]),
+    );
+    assert.deepEqual(r.events, [
+      '0 joined publish',
+      '8000 dropped publish',
+      '11000 resumed publish',
+    ]);
+    assert.equal(r.state.cameraOn, true);
+    // The new publish's audio counts afresh: one that sends none keeps the video rule alone.
+    const videoOnly = run([
+      { type: 'published', at: 0 },
+      ...audio(0, 1000),
+      { type: 'unpublished', at: 1000, reason: 'ice-failed' },
+      { type: 'published', at: 2000 },
+      ...frames(2000, 3000),
+      ...ticks(3000, 5000),
+    ]);
+    assert.deepEqual(videoOnly.events, [
+      '0 joined publish',
+      '1000 dropped publish',
+      '2000 resumed publish',
+      '5000 camera-off media',
+    ]);
+  },
+);
