@@ -1,5 +1,5 @@
 import type { Deliverer } from '../delivery/deliverer.ts';
-import { MediaWorker } from '../media/media-worker.ts';
+import { MediaWorker, WorkerClosedError } from '../media/media-worker.ts';
 import type { RecordingSpec } from '../media/pipeline/spec.ts';
 import { ensureWritableDir } from '../media/synthetic-recording.ts';
 import type { SnippetClosed, WorkerEvent } from '../media/worker/protocol.ts';
@@ -75,11 +75,18 @@ export class LiveRecording {
     return rec;
   }
 
-  /** Ends with EOS, so the last snippet is complete; safe to call more than once. */
+  /**
+   * Ends with EOS, so the last snippet is complete; safe to call more than once, and after the
+   * media worker died.
+   */
   stop(timeoutMs = 15_000): Promise<SnippetClosed[]> {
     this.stopping ??= (async () => {
       try {
         await this.worker.stop(timeoutMs);
+      } catch (err) {
+        // A worker that died has no EOS to give; the snippet it left open is recovered from the
+        // spool when the recording ends below, as after any crash.
+        if (!(err instanceof WorkerClosedError)) throw err;
       } finally {
         await this.worker.close();
         await Promise.allSettled(this.journal);

@@ -8,6 +8,7 @@ import { MediaWorker } from '../../src/media/media-worker.ts';
 import type { RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import { syntheticHost } from '../../src/media/synthetic-recording.ts';
 import type { SnippetClosed } from '../../src/media/worker/protocol.ts';
+import { LiveRecording } from '../../src/recorder/live-recording.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
@@ -60,3 +61,29 @@ for (const kind of ['composite', 'audio'] as const) {
     },
   );
 }
+
+test(
+  'a live recording whose media worker was killed still stops, without an error',
+  { timeout: 60_000 },
+  async () => {
+    const out = await tempDir('kill-live');
+    dirs.push(out);
+    const rec = await LiveRecording.start({
+      livestreamId: 'killed',
+      outDir: out,
+      spec: {
+        kind: 'audio',
+        recordingId: 'killed',
+        profile: { ...defaultProfile({ width: 360, height: 640 }), snippetSeconds: 6 },
+        inputs: [syntheticHost(1)],
+      },
+    });
+    const died = new Promise((resolve) => rec.worker.once('died', resolve));
+    await sleep(1000);
+    process.kill(rec.worker.pid!, 'SIGKILL');
+    await died;
+    // Stopping a recording whose worker died is what a node does next; it used to reject, and
+    // unawaited, that rejection ended the node's worker process with every recording in it.
+    assert.deepEqual(await rec.stop(), rec.snippets);
+  },
+);

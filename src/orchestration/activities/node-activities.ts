@@ -46,8 +46,8 @@ interface Entry {
   leaseLapsedAt: number;
   /** Set once EOS was asked for; resolves when the last snippet is finished. */
   stopping: Promise<RecordingResult> | null;
-  /** Set when the media worker died. */
-  failure: Error | null;
+  /** Set when the media worker died, with what it had done by then. */
+  failure: { error: Error; progress: RecordingProgress } | null;
   changed: () => void;
   changes: Promise<void>;
 }
@@ -91,12 +91,16 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
     })();
     return e.stopping;
   };
+  // Ended from a timer or an event, where nobody awaits it: a failure must be logged, not left to
+  // end this process (and every other recording in it) as an unhandled rejection.
+  const endInBackground = (e: Entry) =>
+    void end(e).catch((err: Error) => log(`${e.key}: ending it failed: ${err.message}`));
 
   const reaper = setInterval(() => {
     for (const e of entries.values())
       if (e.leases === 0 && !e.stopping && Date.now() - e.leaseLapsedAt > grace) {
         log(`${e.key}: nobody holds it any more; ending it`);
-        void end(e);
+        endInBackground(e);
       }
   }, 1_000);
   reaper.unref();
@@ -181,7 +185,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         throw err;
       });
       const replaced = req.replaces ? entries.get(req.replaces) : undefined;
-      if (replaced) void end(replaced);
+      if (replaced) endInBackground(replaced);
       const follower = new IngestFollower({
         ingest: deps.ingest,
         livestreamId: req.livestreamId,
@@ -222,9 +226,12 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       };
       entries.set(handle.handleId, made);
       recording.worker.once('died', ({ code, signal }) => {
-        made.failure = new Error(`media worker died (${signal ?? `exit code ${code}`})`);
+        made.failure = {
+          error: new Error(`media worker died (${signal ?? `exit code ${code}`})`),
+          progress: { ...progress, atMs: Date.now() },
+        };
         made.changed();
-        void end(made);
+        endInBackground(made);
       });
       try {
         await follower.start();
@@ -250,7 +257,13 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       try {
         for (;;) {
           ctx.heartbeat({ ...e.progress, atMs: Date.now() });
-          if (e.failure) throw ApplicationFailure.nonRetryable(e.failure.message, 'RecordingLost');
+          // The snippets it opened are numbered: the recording that takes over goes on after them.
+          if (e.failure)
+            throw ApplicationFailure.nonRetryable(
+              e.failure.error.message,
+              'RecordingLost',
+              e.failure.progress,
+            );
           if (e.stopping) {
             // Finishing (EOS, the last snippets into the store) takes seconds: keep the lease.
             const stopping = e.stopping;

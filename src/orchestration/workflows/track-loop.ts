@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -89,10 +90,19 @@ function recordingActivities(workerQueue: string) {
   return { awaitRecording: lease.awaitRecording, stopRecording: stop.stopRecording };
 }
 
-/** The progress a lost recording last reported, from its heartbeat timeout. */
-function lastHeartbeat(err: unknown): RecordingProgress | null {
-  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+/**
+ * The progress a lost recording last reported: from its heartbeat timeout (the worker process is
+ * gone), or from the failure its worker raised when the media worker under it died. Without it
+ * the recording that takes over would number its snippets from where the lost one started.
+ */
+export function lastHeartbeat(err: unknown): RecordingProgress | null {
+  if (!(err instanceof ActivityFailure)) return null;
+  if (err.cause instanceof TimeoutFailure) {
     const details = err.cause.lastHeartbeatDetails as RecordingProgress | undefined;
+    return details ?? null;
+  }
+  if (err.cause instanceof ApplicationFailure && err.cause.type === 'RecordingLost') {
+    const details = err.cause.details?.[0] as RecordingProgress | undefined;
     return details ?? null;
   }
   return null;
