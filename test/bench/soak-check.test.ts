@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hostAbsences, REJOIN_START_MS } from '../../src/bench/soak/collect.ts';
+import { hostCloudEvent } from '../../src/domain/host-event.ts';
+import type { HostEventType } from '../../src/domain/host-presence.ts';
 import { snippetEventId } from '../../src/domain/snippet-event.ts';
 import { snippetKey, type Variant } from '../../src/domain/snippet-key.ts';
 import {
@@ -204,6 +207,36 @@ describe('soak track check', () => {
     assert.equal(r.tracks[0]!.holesWhileAway, 1);
     assert.equal(checkTracks({ objects, events, gaps: [] }).lostOutsideGaps, 1);
   });
+
+  it(
+    'a host is away from its drop until it resumes, or joins again and its recording could start',
+    { timeout: 5_000 },
+    () => {
+      const ev = (hostId: string, type: HostEventType, sec: number) =>
+        hostCloudEvent(LS, { hostId, type, at: T0 + sec * 1000, cause: 'publish' });
+      const away = hostAbsences([
+        ev('h1', 'joined', 0),
+        ev('h1', 'dropped', 10),
+        ev('h1', 'resumed', 14),
+        ev('h2', 'joined', 0),
+        ev('h2', 'dropped', 10),
+        ev('h2', 'left', 20),
+        ev('h2', 'joined', 30),
+        ev('h3', 'joined', 0),
+        ev('h3', 'left', 50),
+      ]);
+      assert.deepEqual(
+        away.map((a) => [a.track, (a.fromMs - T0) / 1000, (a.toMs - T0) / 1000]),
+        [
+          // Resumed within the grace: the same recording goes on, at once.
+          ['host-h1', 10, 14],
+          // Joined again: a new recording, which takes as long to start as the first one did.
+          ['host-h2', 10, 30 + REJOIN_START_MS / 1000],
+          ['host-h3', 50, (Number.MAX_SAFE_INTEGER - T0) / 1000],
+        ],
+      );
+    },
+  );
 
   it('merges gaps widened by the tolerance', { timeout: 5_000 }, () => {
     assert.deepEqual(

@@ -127,8 +127,17 @@ export function announcedGaps(events: readonly CloudEvent[]): AnnouncedGap[] {
 }
 
 /**
- * When each host was away, from its host events: from a drop or a leave until it joined or
- * resumed again (or the end). Its track has nothing to record then.
+ * How long after a host joins again its recording may take to start. A host that left and joins
+ * again gets a new recording, started the way its first one was (workflow signal, media worker,
+ * pipeline); the seconds that takes at the first join are before the track's first snippet and
+ * never counted, so they are not counted at a later join either. Beyond this they are a loss.
+ */
+export const REJOIN_START_MS = 5_000;
+
+/**
+ * When each host was away, from its host events: from a drop or a leave until it resumed, or
+ * joined again and its recording had time to start (or the end). Its track has nothing to record
+ * then.
  */
 export function hostAbsences(events: readonly CloudEvent[]): AnnouncedGap[] {
   const byHost = new Map<string, HostEventData[]>();
@@ -152,7 +161,7 @@ export function hostAbsences(events: readonly CloudEvent[]): AnnouncedGap[] {
           livestreamId: d.livestreamId,
           track: `host-${d.hostId}`,
           fromMs: since,
-          toMs: at,
+          toMs: d.change === 'joined' ? at + REJOIN_START_MS : at,
         });
         since = null;
       }

@@ -17,12 +17,7 @@ import {
   readyEvents,
 } from './collect.ts';
 import { growthFigures, type UsageSample } from './growth.ts';
-import {
-  injectFault,
-  publishAgain,
-  type DeliveredEnds,
-  type SoakLivestream,
-} from './inject.ts';
+import { injectFault, publishAgain, type DeliveredEnds, type SoakLivestream } from './inject.ts';
 import { mediaWorkers, openFds, rssKiB } from './procs.ts';
 import { soakOk, soakTargets, type FaultRecord, type SoakResult } from './report.ts';
 import { countByKind, planFaults, type FaultKind, type PlannedFault } from './schedule.ts';
