@@ -16,7 +16,8 @@ export async function impairedSnippet(
   /** Frames from one keyframe to the next. */
   gopFrames = 15,
 ): Promise<string> {
-  const file = join(dir, `impaired-${video}-${audio}-${gopFrames}.${container}`);
+  const gop = gopFrames === 15 ? '' : `-gop${gopFrames}`;
+  const file = join(dir, `impaired-${video}-${audio}${gop}.${container}`);
   const v = (pattern: string) =>
     `videotestsrc num-buffers=75 pattern=${pattern} horizontal-speed=4 ! ${VIDEO} ! vc.`;
   const a = (wave: string, volume: number) =>
