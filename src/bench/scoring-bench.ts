@@ -25,6 +25,7 @@ import { mp3Recorder, mp4Recorder } from '../media/pipeline/outputs.ts';
 import { measureSnippet } from '../moderation/measure.ts';
 import { clockTicksPerSecond, parseProcStat } from './process-usage.ts';
 import { splitLaunchArgs } from './media-bench.ts';
+import { seededRandom } from './seeded-random.ts';
 import { percentile } from './stats.ts';
 
 export const SNIPPET_SEC = 15;
@@ -98,18 +99,6 @@ export interface CleanCase {
 
 // ---------------------------------------------------------------------------------------------
 // Pure: timelines.
-
-/** Deterministic pseudo-random numbers (mulberry32), so that a run can be repeated exactly. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where an impairment of durationSec sits on its timeline. */
 export function impairedRange(
@@ -288,7 +277,7 @@ export function impairedCases(durations: readonly number[] = DEFAULT_DURATIONS):
           : ['mp4', 'mp3'];
         for (const container of containers) {
           const i = n++;
-          const rnd = random(1000 + i);
+          const rnd = seededRandom(1000 + i);
           const source = backdrop(i);
           const voice = (sec: number) => speech(rnd, sec, { levelDb: -20, roomDb: -52 });
           const video = VIDEO_IMPAIRMENTS.includes(impairment)
@@ -329,7 +318,7 @@ export function impairedCases(durations: readonly number[] = DEFAULT_DURATIONS):
 export function cleanCases(count: number, seed = 7): CleanCase[] {
   const cases: CleanCase[] = [];
   for (let i = 0; i < count; i++) {
-    const rnd = random(seed * 100_003 + i);
+    const rnd = seededRandom(seed * 100_003 + i);
     const scenes = 1 + Math.floor(rnd() * 3);
     const video: VideoSegment[] = [];
     const sources: string[] = [];

@@ -7,9 +7,9 @@ import {
   MIN_SPACING_SEC,
   parseKindList,
   planFaults,
-  seededRandom,
   type ScheduleOptions,
 } from '../../src/bench/soak/schedule.ts';
+import { seededRandom } from '../../src/bench/seeded-random.ts';
 
 const base: ScheduleOptions = {
   seed: 7,

@@ -2,6 +2,7 @@
  * The soak's fault plan: which component breaks when, derived from a seed alone, so a run that
  * found something can be repeated with the same faults at the same times.
  */
+import { seededRandom } from '../seeded-random.ts';
 
 export const FAULT_KINDS = [
   'media-worker',
@@ -55,18 +56,6 @@ export interface ScheduleOptions {
   leadSec: number;
   tailSec: number;
   kinds?: readonly FaultKind[];
-}
-
-/** Small, fast and good enough to spread faults: mulberry32. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Shortest spacing the plan allows: a fault and its recovery take about this long. */
