@@ -77,6 +77,8 @@ interface Recording {
   live: boolean;
   /** Files inotify saw closed or moved in. */
   doneFiles: Set<string>;
+  /** Snippets ready while the recording is held, by number. */
+  held: Map<number, string>;
 }
 
 interface Task {
@@ -205,6 +207,44 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     await this.checkSpoolSize();
   }
 
+  /**
+   * Keeps the recording's snippets in the spool until release() or discard(): it took over a
+   * track whose earlier recording may still be running in a worker nobody could reach, and only
+   * one of the two may reach the store.
+   */
+  async hold(dir: string): Promise<void> {
+    const rec = this.must(dir);
+    rec.state.hold = 'held';
+    await rec.journal.append({ t: 'held' });
+  }
+
+  /** A held recording is the track's only one: what it made so far goes out, the rest as it comes. */
+  async release(dir: string): Promise<void> {
+    const rec = this.must(dir);
+    if (rec.state.hold !== 'held') return;
+    rec.state.hold = 'released';
+    await rec.journal.append({ t: 'released' });
+    const held = [...rec.held];
+    rec.held.clear();
+    for (const [seq, file] of held) this.enqueue(rec, seq, file);
+  }
+
+  /**
+   * A held recording repeats one that turned out to be running all along: its snippets are
+   * deleted, never delivered. Returns false (and keeps everything) if it was not held.
+   */
+  async discard(dir: string): Promise<boolean> {
+    const rec = this.must(dir);
+    if (rec.state.hold !== 'held') return false;
+    rec.state.hold = 'discarded';
+    await rec.journal.append({ t: 'discarded' });
+    const held = [...rec.held.values()];
+    rec.held.clear();
+    for (const file of held) await unlink(join(rec.dir, file)).catch(() => undefined);
+    await this.maybeForget(rec);
+    return true;
+  }
+
   /** The recording stopped (or its worker died): whatever it left open is recovered as a leftover. */
   async endRecording(dir: string): Promise<void> {
     const rec = this.must(dir);
@@ -276,6 +316,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       state,
       live: false,
       doneFiles: new Set(),
+      held: new Map(),
     };
     this.recordings.set(dir, rec);
     return rec;
@@ -293,7 +334,20 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     }
     rec.session = rec.state.session;
     if (files.length > 0) await this.waitForOldWorkers(rec);
-    for (const f of files) this.enqueue(rec, Number(SNIPPET_FILE.exec(f)![2]), f);
+    if (rec.state.hold === 'held') {
+      // Nobody said whether it or the recording it took over from is the track's: storing it
+      // could store the same moments twice, deleting it could lose them. Kept aside, with why.
+      rec.held.clear();
+      for (const f of files)
+        await this.quarantine(
+          rec,
+          Number(SNIPPET_FILE.exec(f)![2]),
+          f,
+          'held for a takeover that was never confirmed: the recording it took over from may have stored the same moments',
+        );
+    } else if (rec.state.hold === 'discarded') {
+      for (const f of files) await unlink(join(dir, f)).catch(() => undefined);
+    } else for (const f of files) this.enqueue(rec, Number(SNIPPET_FILE.exec(f)![2]), f);
     await this.maybeForget(rec);
   }
 
@@ -347,6 +401,17 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
   private enqueue(rec: Recording, seq: number, file: string): void {
     const id = `${rec.dir}#${seq}`;
     if (this.queued.has(id) || this.closed) return;
+    if (rec.state.hold === 'held') {
+      rec.held.set(seq, file);
+      return;
+    }
+    if (rec.state.hold === 'discarded') {
+      void unlink(join(rec.dir, file))
+        .catch(() => undefined)
+        .then(() => this.maybeForget(rec))
+        .catch(() => undefined);
+      return;
+    }
     this.queued.add(id);
     this.queue.push({ rec, seq, file });
     this.pump();

@@ -19,7 +19,17 @@ export type JournalEntry =
   | { t: 'closed'; seq: number; file: string; startUtcNs: string; endUtcNs: string }
   | { t: 'delivered'; seq: number; key: string }
   | { t: 'quarantined'; seq: number; file: string; reason: string }
-  | { t: 'ended' };
+  | { t: 'ended' }
+  | { t: 'held' }
+  | { t: 'released' }
+  | { t: 'discarded' };
+
+/**
+ * Whether a recording's snippets may be delivered: 'held' while it is not yet known to be the
+ * only recording of its track (it took over from one whose worker may still be running),
+ * 'discarded' once that one turned out to be alive (these snippets repeat its own).
+ */
+export type Hold = 'none' | 'held' | 'released' | 'discarded';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -32,6 +42,7 @@ export interface JournalState {
   quarantined: Set<number>;
   ended: boolean;
   maxSeq: number;
+  hold: Hold;
 }
 
 /** Folds journal lines into state; a line torn by a crash (the last one) is ignored. */
@@ -45,6 +56,7 @@ export function foldJournal(text: string): JournalState {
     quarantined: new Set(),
     ended: false,
     maxSeq: -1,
+    hold: 'none',
   };
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -59,6 +71,7 @@ export function foldJournal(text: string): JournalState {
         const { t: _t, at: _at, ...session } = e;
         state.session = session;
         state.ended = false;
+        state.hold = 'none';
         break;
       }
       case 'worker':
@@ -84,6 +97,11 @@ export function foldJournal(text: string): JournalState {
         break;
       case 'ended':
         state.ended = true;
+        break;
+      case 'held':
+      case 'released':
+      case 'discarded':
+        state.hold = e.t;
         break;
     }
   }

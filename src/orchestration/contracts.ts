@@ -19,6 +19,11 @@ export interface RecordingRequest {
    * soon as this one runs, by the same worker process, so the seam stays well under a second.
    */
   replaces?: string;
+  /**
+   * Keep its snippets in the spool until releaseRecording or abandonRecording: it takes over from
+   * a recording whose worker stopped answering but may still be running and storing.
+   */
+  hold?: boolean;
   /** Live outputs of the composite (RTMP and HLS off unless given). */
   rtmpUrl?: string;
   hlsDir?: string;
@@ -55,6 +60,15 @@ export interface NodeActivities {
   /** Runs until stopRecording or cancellation, heartbeating progress; both end with EOS. */
   awaitRecording(handle: RecordingHandle): Promise<RecordingResult>;
   stopRecording(handle: RecordingHandle): Promise<void>;
+  /**
+   * True when this worker still runs the recording and keeps it for a new lease (its lease lapsed
+   * while the process lived on: Temporal restarted, the process was paused); false when not.
+   */
+  reclaimRecording(handle: RecordingHandle): Promise<boolean>;
+  /** A held recording is the track's only one: its snippets go to the store. */
+  releaseRecording(handle: RecordingHandle): Promise<void>;
+  /** A held recording repeats one still running: it ends and its snippets are deleted. */
+  abandonRecording(handle: RecordingHandle): Promise<void>;
   /** Puts a `tapedeck.recording.gap` event in the node's outbox. */
   announceGap(gap: RecordingGap): Promise<void>;
 }

@@ -16,6 +16,8 @@ export interface LiveRecordingOptions {
   startSeq?: number;
   /** A worker process started ahead (from a pool); a new one otherwise. */
   worker?: MediaWorker;
+  /** Keep the snippets in the spool until release() or discard() (a takeover not yet confirmed). */
+  hold?: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export class LiveRecording {
         sessionFor(o.livestreamId, o.spec),
         o.startSeq ?? 0,
       ));
+      if (o.hold) await o.deliverer.hold(dir);
     } else {
       if (!o.outDir) throw new Error('a live recording needs a deliverer or an outDir');
       dir = o.outDir;
@@ -95,6 +98,16 @@ export class LiveRecording {
       return this.snippets;
     })();
     return this.stopping;
+  }
+
+  /** Lets a held recording's snippets go to the store. */
+  async release(): Promise<void> {
+    if (this.deliverer) await this.deliverer.release(this.dir);
+  }
+
+  /** Deletes a held recording's snippets, now and to come; false if it was not held. */
+  async discard(): Promise<boolean> {
+    return this.deliverer ? this.deliverer.discard(this.dir) : false;
   }
 
   private track(p: Promise<void>, onEvent?: (event: WorkerEvent) => void): void {

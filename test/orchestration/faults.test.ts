@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors } from '../support/ffprobe.ts';
@@ -32,6 +34,24 @@ async function assertNumbering(rig: NodeRig, livestreamId: string): Promise<Map<
     );
   }
   return out;
+}
+
+/** What the recording workflows' histories say: leases timed out, activities scheduled by name. */
+async function activityHistory(
+  rig: NodeRig,
+  livestreamId: string,
+): Promise<{ timedOut: number; scheduled: Record<string, number> }> {
+  let timedOut = 0;
+  const scheduled: Record<string, number> = {};
+  for (const w of await rig.node.livestreams.recordingWorkflows(livestreamId)) {
+    const history = await rig.node.client.workflow.getHandle(w.workflowId).fetchHistory();
+    for (const e of history.events ?? []) {
+      if (e.activityTaskTimedOutEventAttributes) timedOut++;
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (name) scheduled[name] = (scheduled[name] ?? 0) + 1;
+    }
+  }
+  return { timedOut, scheduled };
 }
 
 test(
@@ -149,5 +169,55 @@ test(
     await assertNumbering(rig, livestreamId);
     // Nothing left behind on the node: no recording runs, the spools are empty.
     assert.deepEqual(rig.node.ingest.snapshot(livestreamId), []);
+  },
+);
+
+test(
+  'a worker paused past its leases keeps its recordings: nothing stored twice, no gap, nothing set aside',
+  { timeout: 300_000, skip },
+  async () => {
+    const rig = await startNodeRig('orch-pause-');
+    const { livestreamId } = await rig.livestream(['h1', 'h2', 'h3', 'h4']);
+    await sleep(10_000);
+    // Stopped, not killed: its leases time out (1.5 s) while its recordings run on, as when the
+    // Temporal server restarts. Another worker must not store the same moments as well.
+    const victim = rig.node.workers[0]!.pid!;
+    process.kill(victim, 'SIGSTOP');
+    try {
+      await sleep(6_000);
+    } finally {
+      process.kill(victim, 'SIGCONT');
+    }
+    await sleep(20_000);
+    assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
+    const summary = await rig.node.livestreams.result(livestreamId);
+
+    // The pause must have cost leases and started takeovers, or this proves nothing.
+    const acts = await activityHistory(rig, livestreamId);
+    assert.ok(acts.timedOut >= 1, `no lease timed out: ${JSON.stringify(acts)}`);
+    assert.ok((acts.scheduled.reclaimRecording ?? 0) >= 1, JSON.stringify(acts));
+    assert.equal(summary.recordings.length, 5);
+    for (const r of summary.recordings)
+      assert.ok(
+        r.segments.every((s) => s.ended !== 'lost'),
+        `${r.track} was taken over although its recording ran on: ${JSON.stringify(r.segments)}`,
+      );
+    const gaps = (await busEvents(rig)).filter((e) => e.type === 'tapedeck.recording.gap');
+    assert.deepEqual(gaps, [], 'no gap: nothing was lost');
+    await assertNumbering(rig, livestreamId);
+    for (const [track, snippets] of await storedTracks(rig, livestreamId))
+      for (const variant of ['mp4', 'mp3'] as const) {
+        const list = snippets.filter((s) => s.variant === variant);
+        for (let i = 1; i < list.length; i++)
+          assert.ok(
+            list[i]!.startMs >= list[i - 1]!.startMs + 14_000,
+            `${track}/${variant}: ${list[i - 1]!.key} and ${list[i]!.key} overlap`,
+          );
+      }
+    const setAside = await readdir(join(rig.dir, 'worker-1', 'quarantine'), {
+      recursive: true,
+    }).catch(() => [] as string[]);
+    assert.deepEqual(setAside, [], 'no held recording was left undecided');
+    console.log(`paused worker: ${JSON.stringify(acts)}`);
   },
 );

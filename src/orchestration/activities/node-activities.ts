@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Deliverer, EventSink } from '../../delivery/deliverer.ts';
 import { gapCloudEvent, type RecordingGap } from '../../domain/gap-event.ts';
@@ -53,6 +53,19 @@ interface Entry {
 }
 
 const HEARTBEAT_MS = 500;
+
+/**
+ * The name a recording's RTP copies are attached under at the node's ingest: one per worker
+ * process. A recording that takes over in another process must neither replace nor detach the
+ * ports of one still running there (its lease lapsed while the process lived on), while a process
+ * that restarts replaces its own. An id (64 characters at most), as the node API requires.
+ */
+export function recorderOwner(recordingId: string, workerQueue: string): string {
+  const slot = workerQueue.slice(workerQueue.lastIndexOf('-') + 1);
+  const owner = `${recordingId}_${slot}`;
+  if (owner.length <= 64 && /^[A-Za-z0-9_-]+$/.test(slot)) return owner;
+  return `r_${createHash('sha256').update(`${recordingId}\n${workerQueue}`).digest('hex').slice(0, 40)}`;
+}
 
 /**
  * The activities that run a node's recordings. A recording lives in this process between
@@ -110,6 +123,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
   return {
     async startRecording(req: RecordingRequest): Promise<RecordingHandle> {
       const key = `${req.livestreamId}/${req.recordingId}`;
+      const owner = recorderOwner(req.recordingId, deps.workerQueue);
       const asked = Date.now();
       const existing = findByKey(key);
       // A retried start finds the recording its first attempt made.
@@ -164,12 +178,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       // A host's ports are attached before the pipeline starts, so its first samples are the
       // host's own and the recording it replaces can end the moment this one runs.
       if (only)
-        await deps.ingest.attach(
-          req.livestreamId,
-          only.hostId,
-          req.recordingId,
-          portsOf(only.source),
-        );
+        await deps.ingest.attach(req.livestreamId, only.hostId, owner, portsOf(only.source));
       const recording = await LiveRecording.start({
         livestreamId: req.livestreamId,
         spec,
@@ -177,11 +186,10 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         startSeq: req.startSeq,
         onEvent,
         ...(deps.pool ? { worker: deps.pool.take() } : {}),
+        ...(req.hold ? { hold: true } : {}),
       }).catch(async (err: unknown) => {
         if (only)
-          await deps.ingest
-            .detach(req.livestreamId, only.hostId, req.recordingId)
-            .catch(() => undefined);
+          await deps.ingest.detach(req.livestreamId, only.hostId, owner).catch(() => undefined);
         throw err;
       });
       const replaced = req.replaces ? entries.get(req.replaces) : undefined;
@@ -190,7 +198,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         ingest: deps.ingest,
         livestreamId: req.livestreamId,
         recording,
-        owner: req.recordingId,
+        owner,
         kinds: req.kind === 'audio' ? 'audio' : 'video+audio',
         ...(only ? { only } : {}),
         onLog: log,
@@ -300,6 +308,32 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
     async stopRecording(handle: RecordingHandle): Promise<void> {
       const e = entries.get(handle.handleId);
       if (e) await end(e);
+    },
+
+    async reclaimRecording(handle: RecordingHandle): Promise<boolean> {
+      const e = entries.get(handle.handleId);
+      if (!e || e.stopping || e.failure) return false;
+      // The new lease is on its way: the grace for a recording nobody holds starts again.
+      e.leaseLapsedAt = Date.now();
+      log(`${e.key}: kept after its lease lapsed`);
+      return true;
+    },
+
+    async releaseRecording(handle: RecordingHandle): Promise<void> {
+      const e = entries.get(handle.handleId);
+      if (!e)
+        throw ApplicationFailure.nonRetryable(
+          `recording ${handle.recordingId} is not running on this node`,
+          'RecordingLost',
+        );
+      await e.recording.release();
+    },
+
+    async abandonRecording(handle: RecordingHandle): Promise<void> {
+      const e = entries.get(handle.handleId);
+      if (!e) return;
+      if (await e.recording.discard()) log(`${e.key}: repeated a recording still running; deleted`);
+      await end(e);
     },
 
     async announceGap(gap: RecordingGap): Promise<void> {

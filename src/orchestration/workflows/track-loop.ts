@@ -87,7 +87,24 @@ function recordingActivities(workerQueue: string) {
     startToCloseTimeout: '90 seconds',
     retry: { initialInterval: '500 ms', maximumAttempts: 3 },
   });
-  return { awaitRecording: lease.awaitRecording, stopRecording: stop.stopRecording };
+  return {
+    awaitRecording: lease.awaitRecording,
+    stopRecording: stop.stopRecording,
+    releaseRecording: stop.releaseRecording,
+    abandonRecording: stop.abandonRecording,
+  };
+}
+
+/** Asks the worker that held a lost lease whether it still runs the recording. */
+function reclaimActivities(workerQueue: string) {
+  return proxyActivities<NodeActivities>({
+    taskQueue: workerQueue,
+    // Long enough for a live worker to poll again after Temporal came back. A dead one never
+    // answers; the recording that took over records meanwhile, so the wait delays uploads, not media.
+    scheduleToStartTimeout: '10 seconds',
+    startToCloseTimeout: '10 seconds',
+    retry: { maximumAttempts: 1 },
+  });
 }
 
 /**
@@ -136,6 +153,8 @@ export async function runTrack(
     sinceMs: number;
     handle: RecordingHandle;
     variant: Variant;
+    /** Its lease timed out: the worker may live on and still be recording. */
+    maybeRunning: boolean;
   } | null = null;
 
   const hold = (running: RunningRecording, segment: RecordingSegment): Lease => {
@@ -165,6 +184,7 @@ export async function runTrack(
         sinceMs: progress?.atMs ?? l.running.handle.startedAtMs,
         handle: l.running.handle,
         variant: l.running.variant,
+        maybeRunning: l.error instanceof ActivityFailure && l.error.cause instanceof TimeoutFailure,
       };
     const lastSeq = progress?.lastSeq ?? null;
     l.segment.lastSeq = lastSeq;
@@ -173,53 +193,8 @@ export async function runTrack(
     state.nextSeq = afterLastSeq(state.nextSeq, l.running.variant, lastSeq);
   };
 
-  const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease> => {
-    const request = o.request(variant, state.nextSeq[variant]);
-    let handle: RecordingHandle | null = null;
-    if (replacing && !replacing.done) {
-      const { workerQueue, handleId } = replacing.running.handle;
-      try {
-        handle = await switchActivities(workerQueue).startRecording({
-          ...request,
-          replaces: handleId,
-        });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        log.warn('switching in the same worker failed; starting anywhere', { err });
-      }
-    }
-    // A lease can lapse while its worker lives on (Temporal restarted, a long pause): that worker
-    // hands the same recording back at once, and nothing was lost. A dead worker does not answer
-    // within 0.3 s, and the recording starts anywhere.
-    if (!handle && lost && lost.variant === variant) {
-      try {
-        const again = await switchActivities(lost.handle.workerQueue, '300 ms').startRecording(
-          request,
-        );
-        if (again.handleId === lost.handle.handleId) {
-          const segment = state.segments.find(
-            (s) => s.recordingId === again.recordingId && s.startedAtMs === again.startedAtMs,
-          );
-          lost = null;
-          if (segment) {
-            segment.ended = 'running';
-            segment.endedAtMs = null;
-            return hold({ variant, handle: again }, segment);
-          }
-        }
-        handle = again;
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-      }
-    }
-    if (!handle && !lost && o.preferredQueue) {
-      try {
-        handle = await switchActivities(o.preferredQueue, '500 ms').startRecording(request);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-      }
-    }
-    handle ??= await acts.startRecording(request);
+  /** Books a recording that now runs for the track, and announces the gap a lost one left. */
+  const started = async (variant: Variant, handle: RecordingHandle): Promise<Lease> => {
     const segment: RecordingSegment = {
       recordingId: handle.recordingId,
       variant,
@@ -246,6 +221,101 @@ export async function runTrack(
       await acts.announceGap(gap);
     }
     return hold({ variant, handle }, segment);
+  };
+
+  /** The lost recording goes on under a new lease, in the segment it had. */
+  const keep = (variant: Variant, handle: RecordingHandle): Lease | null => {
+    const segment = state.segments.find(
+      (s) => s.recordingId === handle.recordingId && s.startedAtMs === handle.startedAtMs,
+    );
+    if (!segment) return null;
+    lost = null;
+    segment.ended = 'running';
+    segment.endedAtMs = null;
+    return hold({ variant, handle }, segment);
+  };
+
+  /**
+   * A lease timed out, so the worker may live on with the recording still running (Temporal
+   * restarted, the process was paused). A new recording starts at once so no media is missed, but
+   * held: its snippets stay in its spool while the old worker is asked whether it still runs the
+   * old one. If it does, the old one goes on and the new one is deleted; if it does not, or never
+   * answers, the new one's snippets go to the store. Only one of the two ever stores.
+   */
+  const takeOver = async (
+    variant: Variant,
+    request: RecordingRequest,
+    from: RecordingHandle,
+  ): Promise<Lease> => {
+    const held = await acts.startRecording({ ...request, hold: true });
+    // The old worker answered the start itself: it handed back the recording it still runs.
+    if (held.handleId === from.handleId) return keep(variant, from) ?? started(variant, held);
+    let stillRunning = false;
+    try {
+      stillRunning = await reclaimActivities(from.workerQueue).reclaimRecording(from);
+    } catch (err) {
+      if (isCancellation(err)) {
+        // Ending now: what the new one recorded is kept rather than risked.
+        await CancellationScope.nonCancellable(async () => {
+          const acts2 = recordingActivities(held.workerQueue);
+          await acts2.releaseRecording(held).catch(() => undefined);
+          await acts2.stopRecording(held).catch(() => undefined);
+        });
+        throw err;
+      }
+      log.warn('the worker of a lost recording did not answer; the new recording stands', { err });
+    }
+    const acts2 = recordingActivities(held.workerQueue);
+    if (stillRunning) {
+      const kept = keep(variant, from);
+      if (kept) {
+        await acts2.abandonRecording(held).catch((err: unknown) => {
+          log.warn('abandoning a held recording failed; its node ends it unstored', { err });
+        });
+        return kept;
+      }
+    }
+    await acts2.releaseRecording(held).catch((err: unknown) => {
+      log.warn('releasing a held recording failed; its lease will tell', { err });
+    });
+    return started(variant, held);
+  };
+
+  const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease> => {
+    const request = o.request(variant, state.nextSeq[variant]);
+    let handle: RecordingHandle | null = null;
+    if (replacing && !replacing.done) {
+      const { workerQueue, handleId } = replacing.running.handle;
+      try {
+        handle = await switchActivities(workerQueue).startRecording({
+          ...request,
+          replaces: handleId,
+        });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn('switching in the same worker failed; starting anywhere', { err });
+      }
+    }
+    if (!handle && lost && lost.variant === variant && lost.maybeRunning)
+      return takeOver(variant, request, lost.handle);
+    // Its worker said the recording is gone (its media process died) and still answers: the
+    // new one starts there when it can within 0.3 s, anywhere else otherwise.
+    if (!handle && lost && lost.variant === variant) {
+      try {
+        handle = await switchActivities(lost.handle.workerQueue, '300 ms').startRecording(request);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    if (!handle && !lost && o.preferredQueue) {
+      try {
+        handle = await switchActivities(o.preferredQueue, '500 ms').startRecording(request);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    handle ??= await acts.startRecording(request);
+    return started(variant, handle);
   };
 
   const finish = async (l: Lease, how: RecordingSegment['ended']): Promise<void> => {
