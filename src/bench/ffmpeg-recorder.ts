@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { mp3Bitrate } from '../media/pipeline/encoders.ts';
 
 export type RecorderKind = 'composite' | 'host' | 'audio';
 
@@ -27,6 +28,8 @@ export interface FfmpegRecorderSpec {
   /** x264 preset, the same as tapedeck's so the encoders do the same work. */
   preset: string;
   audioKbps: number;
+  /** Channels encoded, as tapedeck's profile says (its sources and mixers are stereo by default). */
+  audioChannels: number;
   snippetSec: number;
   /**
    * Live RTP instead of synthetic sources: one SDP file per host, each with the host's video
@@ -199,7 +202,10 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
   } else {
     args.push('-c:a', 'libmp3lame');
   }
-  args.push('-b:a', `${spec.audioKbps}k`, '-ar', String(SAMPLE_RATE));
+  // The same audio as tapedeck's: its channel count (lavfi's sine is mono, which would halve the
+  // encoder's work), and for MP3 the same valid bitrate it rounds up to.
+  const audioKbps = withVideo ? spec.audioKbps : mp3Bitrate(spec.audioKbps);
+  args.push('-b:a', `${audioKbps}k`, '-ar', String(SAMPLE_RATE), '-ac', String(spec.audioChannels));
 
   if (Number.isFinite(spec.durationSec)) args.push('-t', String(spec.durationSec));
   const ext = withVideo ? 'mp4' : 'mp3';

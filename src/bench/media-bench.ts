@@ -123,6 +123,7 @@ export function benchSpecs(
     videoKbps: profile.video.bitrateKbps,
     preset: profile.video.preset,
     audioKbps: profile.audio.bitrateKbps,
+    audioChannels: profile.audio.channels,
     snippetSec: profile.snippetSeconds,
   };
   return { recording, ffmpeg };

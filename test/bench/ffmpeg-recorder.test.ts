@@ -19,6 +19,7 @@ const base = {
   videoKbps: 5000,
   preset: 'superfast',
   audioKbps: 44,
+  audioChannels: 2,
   snippetSec: 15,
 };
 const composite4: FfmpegRecorderSpec = {
@@ -129,7 +130,7 @@ describe('ffmpegRecorderArgs', { timeout: 5_000 }, () => {
       assert.match(graph, /amix=inputs=4/);
       assert.ok(hasSequence(args, ['-map', '[vout]', '-map', '[aout]']));
       assert.ok(hasSequence(args, VIDEO_SETTINGS));
-      assert.ok(hasSequence(args, ['-c:a', 'aac', '-b:a', '44k', '-ar', '48000']));
+      assert.ok(hasSequence(args, ['-c:a', 'aac', '-b:a', '44k', '-ar', '48000', '-ac', '2']));
       assert.equal(after(args, '-t'), '20');
       assert.ok(hasSequence(args, SEGMENT_MP4));
       assert.equal(args.at(-1), '/tmp/out/ffmpeg_%06d.mp4');
@@ -144,7 +145,7 @@ describe('ffmpegRecorderArgs', { timeout: 5_000 }, () => {
     assert.match(graph, /scale=640:360:/);
     assert.doesNotMatch(graph, /xstack|amix/);
     assert.ok(hasSequence(args, VIDEO_SETTINGS));
-    assert.ok(hasSequence(args, ['-c:a', 'aac', '-b:a', '44k', '-ar', '48000']));
+    assert.ok(hasSequence(args, ['-c:a', 'aac', '-b:a', '44k', '-ar', '48000', '-ac', '2']));
     assert.ok(hasSequence(args, SEGMENT_MP4));
     assert.throws(() => ffmpegRecorderArgs({ ...host, inputs: 2 }), RangeError);
   });
@@ -157,7 +158,7 @@ describe('ffmpegRecorderArgs', { timeout: 5_000 }, () => {
     assert.ok(!args.includes('-c:v'));
     assert.ok(!args.includes('[vout]'));
     assert.match(after(args, '-filter_complex') ?? '', /amix=inputs=3/);
-    assert.ok(hasSequence(args, ['-c:a', 'libmp3lame', '-b:a', '44k', '-ar', '48000']));
+    assert.ok(hasSequence(args, ['-c:a', 'libmp3lame', '-b:a', '48k', '-ar', '48000', '-ac', '2']));
     assert.ok(
       hasSequence(args, [
         '-f',
@@ -181,13 +182,13 @@ describe('ffmpegRecorderArgs', { timeout: 5_000 }, () => {
   });
 });
 
-function probe(file: string, entries: string, stream = false): string {
+function probe(file: string, entries: string, stream: false | 'v:0' | 'a:0' = false): string {
   return execFileSync(
     'ffprobe',
     [
       '-v',
       'error',
-      ...(stream ? ['-select_streams', 'v:0'] : []),
+      ...(stream ? ['-select_streams', stream] : []),
       '-show_entries',
       entries,
       '-of',
@@ -216,7 +217,9 @@ describe('runFfmpegRecorder (live)', { timeout: 60_000 }, () => {
         const first = join(outDir, files[0] ?? '');
         const duration = Number(probe(first, 'format=duration'));
         assert.ok(Math.abs(duration - 15) < 0.5, `first snippet lasts ${duration} s`);
-        assert.equal(probe(first, 'stream=codec_name,width,height', true), 'h264,640,360');
+        assert.equal(probe(first, 'stream=codec_name,width,height', 'v:0'), 'h264,640,360');
+        // Stereo like tapedeck's recordings, not the mono of its sine source.
+        assert.equal(probe(first, 'stream=codec_name,channels', 'a:0'), 'aac,2');
       } finally {
         rmSync(outDir, { recursive: true, force: true });
       }

@@ -226,6 +226,7 @@ describe('the ffmpeg contender', () => {
       videoKbps: 5000,
       preset: 'superfast',
       audioKbps: 44,
+      audioChannels: 2,
       snippetSec: 15,
       sdpInputs: ['/tmp/a.sdp', '/tmp/b.sdp'],
     });
@@ -249,6 +250,7 @@ describe('the ffmpeg contender', () => {
           videoKbps: 5000,
           preset: 'superfast',
           audioKbps: 44,
+          audioChannels: 2,
           snippetSec: 15,
           sdpInputs: [],
         }),

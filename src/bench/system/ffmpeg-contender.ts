@@ -171,6 +171,7 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
             videoKbps: v.bitrateKbps,
             preset: v.preset,
             audioKbps: p.profile.audio.bitrateKbps,
+            audioChannels: p.profile.audio.channels,
             snippetSec: p.profile.snippetSeconds,
             sdpInputs: p.inputs.map((i) => i.file),
           }),
