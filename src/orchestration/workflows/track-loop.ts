@@ -242,11 +242,12 @@ export async function runTrack(
    * old one. If it does, the old one goes on and the new one is deleted; if it does not, or never
    * answers, the new one's snippets go to the store. Only one of the two ever stores.
    */
-  const takeOver = async (
-    variant: Variant,
-    request: RecordingRequest,
-    from: RecordingHandle,
-  ): Promise<Lease> => {
+  const takeOver = async (variant: Variant, from: RecordingHandle): Promise<Lease> => {
+    // Numbered one past the next: heartbeats reach the server at most every 1.2 s, so the lost
+    // recording may have opened one snippet its last heartbeat did not report, and that snippet
+    // is still delivered (its media process finishes it, the restarted worker stores it). The
+    // number is then either that snippet's or missing inside the announced gap, never used twice.
+    const request = o.request(variant, state.nextSeq[variant] + 1);
     const held = await acts.startRecording({ ...request, hold: true });
     // The old worker answered the start itself: it handed back the recording it still runs.
     if (held.handleId === from.handleId) return keep(variant, from) ?? started(variant, held);
@@ -297,7 +298,7 @@ export async function runTrack(
       }
     }
     if (!handle && lost && lost.variant === variant && lost.maybeRunning)
-      return takeOver(variant, request, lost.handle);
+      return takeOver(variant, lost.handle);
     // Its worker said the recording is gone (its media process died) and still answers: the
     // new one starts there when it can within 0.3 s, anywhere else otherwise.
     if (!handle && lost && lost.variant === variant) {
