@@ -275,6 +275,10 @@ export async function runTrack(
         });
         return kept;
       }
+      // Running, but this run has no segment for it: it ends before the new one stores.
+      await recordingActivities(from.workerQueue)
+        .stopRecording(from)
+        .catch(() => undefined);
     }
     await acts2.releaseRecording(held).catch((err: unknown) => {
       log.warn('releasing a held recording failed; its lease will tell', { err });
