@@ -182,6 +182,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
         videoKbps: 5000,
         preset: 'superfast',
         audioKbps: 44,
+        audioChannels: 2,
         snippetSec: 15,
       });
     }
