@@ -87,6 +87,8 @@ function validate(spec: FfmpegRecorderSpec): void {
   for (const key of ['durationSec', 'fps', 'videoKbps', 'audioKbps', 'snippetSec'] as const) {
     if (!(spec[key] > 0)) throw new RangeError(`${key} must be > 0, got ${spec[key]}`);
   }
+  if (spec.audioChannels !== 1 && spec.audioChannels !== 2)
+    throw new RangeError(`audioChannels must be 1 or 2, got ${spec.audioChannels}`);
   if (spec.kind !== 'audio' && !(spec.canvas.width >= 2 && spec.canvas.height >= 2)) {
     throw new RangeError(`bad canvas ${spec.canvas.width}x${spec.canvas.height}`);
   }

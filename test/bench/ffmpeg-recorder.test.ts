@@ -179,6 +179,7 @@ describe('ffmpegRecorderArgs', { timeout: 5_000 }, () => {
     assert.throws(() => ffmpegRecorderArgs({ ...composite4, inputs: 0 }), RangeError);
     assert.throws(() => ffmpegRecorderArgs({ ...composite4, inputs: 10 }), RangeError);
     assert.throws(() => ffmpegRecorderArgs({ ...composite4, durationSec: 0 }), RangeError);
+    assert.throws(() => ffmpegRecorderArgs({ ...composite4, audioChannels: 6 }), RangeError);
   });
 });
 
