@@ -128,39 +128,6 @@ export function asksForKeyframe(datagram: Buffer): boolean {
   return false;
 }
 
-/**
- * The packet's bytes as they came out of SRTP. werift parses the decrypted datagram without
- * copying it, so the payload is a view into it right behind the header; taking that datagram
- * back spares serializing every packet again: a zeroed buffer per packet for the garbage
- * collector, a copy of the payload and the header rebuilt bit by bit. The header bytes in front
- * of the payload must match what werift parsed; a packet werift put together itself (from RTX or
- * RED) does not, and is serialized as before. Rewriting the result in place is safe: werift has
- * read the header by the time the track sees the packet, and keeps no other reference to it.
- */
-export function decryptedDatagram(rtp: RtpPacket): Buffer {
-  const { header, payload } = rtp;
-  const headerLength = header.payloadOffset;
-  const start = payload.byteOffset - headerLength;
-  const length = headerLength + payload.length + header.paddingSize;
-  if (headerLength >= 12 && start >= 0 && start + length <= payload.buffer.byteLength) {
-    const d = Buffer.from(payload.buffer, start, length);
-    if (
-      d[0]! >> 6 === 2 &&
-      ((d[0]! & 0x20) !== 0) === header.padding &&
-      ((d[0]! & 0x10) !== 0) === header.extension &&
-      (d[0]! & 0x0f) === header.csrcLength &&
-      (d[1]! & 0x7f) === header.payloadType &&
-      d[1]! >> 7 === (header.marker ? 1 : 0) &&
-      d.readUInt16BE(2) === header.sequenceNumber &&
-      d.readUInt32BE(4) === header.timestamp &&
-      d.readUInt32BE(8) === header.ssrc &&
-      (!header.padding || d[length - 1] === header.paddingSize)
-    )
-      return d;
-  }
-  return rtp.serialize();
-}
-
 /** REMB's bitrate is an 18-bit mantissa times a power of two. */
 function rembFields(bps: number): { brExp: number; brMantissa: number } {
   let mantissa = Math.max(0, Math.floor(bps));
@@ -407,9 +374,9 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     forwarder.transceiver = this.pc.getTransceivers().find((t) => t.receiver.track === track);
     this.subscriptions.push(
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
+        this.lastRtpAt = performance.now();
+        const datagram = rtp.serialize();
         const now = performance.now();
-        this.lastRtpAt = now;
-        const datagram = decryptedDatagram(rtp);
         if (forwarder.packets === 0 && kind === 'video')
           forwarder.settledAt = now + this.options.videoSettleMs;
         const settled = now >= (forwarder.settledAt ?? 0);
@@ -424,7 +391,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;
-        if (forwarder.packets === 1) this.emit('first-rtp', kind, now - this.startedAt);
+        if (forwarder.packets === 1)
+          this.emit('first-rtp', kind, performance.now() - this.startedAt);
       }),
     );
   }
