@@ -251,6 +251,7 @@ export async function runTrack(
     const held = await acts.startRecording({ ...request, hold: true });
     // The old worker answered the start itself: it handed back the recording it still runs.
     if (held.handleId === from.handleId) return keep(variant, from) ?? started(variant, held);
+    const heldActs = recordingActivities(held.workerQueue);
     let stillRunning = false;
     try {
       stillRunning = await reclaimActivities(from.workerQueue).reclaimRecording(from);
@@ -258,19 +259,17 @@ export async function runTrack(
       if (isCancellation(err)) {
         // Ending now: what the new one recorded is kept rather than risked.
         await CancellationScope.nonCancellable(async () => {
-          const acts2 = recordingActivities(held.workerQueue);
-          await acts2.releaseRecording(held).catch(() => undefined);
-          await acts2.stopRecording(held).catch(() => undefined);
+          await heldActs.releaseRecording(held).catch(() => undefined);
+          await heldActs.stopRecording(held).catch(() => undefined);
         });
         throw err;
       }
       log.warn('the worker of a lost recording did not answer; the new recording stands', { err });
     }
-    const acts2 = recordingActivities(held.workerQueue);
     if (stillRunning) {
       const kept = keep(variant, from);
       if (kept) {
-        await acts2.abandonRecording(held).catch((err: unknown) => {
+        await heldActs.abandonRecording(held).catch((err: unknown) => {
           log.warn('abandoning a held recording failed; its node ends it unstored', { err });
         });
         return kept;
@@ -280,7 +279,7 @@ export async function runTrack(
         .stopRecording(from)
         .catch(() => undefined);
     }
-    await acts2.releaseRecording(held).catch((err: unknown) => {
+    await heldActs.releaseRecording(held).catch((err: unknown) => {
       log.warn('releasing a held recording failed; its lease will tell', { err });
     });
     return started(variant, held);
