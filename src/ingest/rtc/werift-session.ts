@@ -15,6 +15,10 @@ import {
   type RtpPacket,
 } from 'werift';
 import { prepareOffer, type ChosenCodec, type MediaKind, type PreparedOffer } from './offer.ts';
+import { installWeriftFastPath } from './werift-fast-path.ts';
+
+// TAPEDECK_WERIFT_FAST_PATH=0 keeps werift's own per-packet code: for comparing, or a way out.
+if (process.env['TAPEDECK_WERIFT_FAST_PATH'] !== '0') installWeriftFastPath();
 
 const LOOPBACK = '127.0.0.1';
 
