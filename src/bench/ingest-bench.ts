@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueToken } from '../domain/whip-token.ts';
 import { JsonLinesChild as Child, type Line } from './json-lines-child.ts';
+import { OTHER_LOAD_WARNING, otherCpuShare, sampleMachine } from './machine-load.ts';
 import { watchProcessTree, type ProcessTreeWatcher } from './process-usage.ts';
 import { spread } from './stats.ts';
 
@@ -46,6 +47,10 @@ export interface IngestRow {
   joinBasis: JoinBasis;
   /** Datagrams that reached the benchmark's own sinks per second; null with --record. */
   packetsPerSec: number | null;
+  /** The publishers' processes (the load generator), % of one core. */
+  publishersCpuPct: number;
+  /** Everything else on the machine in the window, % of one core; null where /proc/stat is not. */
+  otherCpuPct: number | null;
   problem?: string;
 }
 
@@ -72,6 +77,8 @@ export function summarizeRound(m: {
   joinMs: number[];
   joinBasis: JoinBasis;
   packets: number | null;
+  publishersCpuShare: number;
+  otherCpuShare: number;
   problem?: string;
 }): IngestRow {
   const treeCpuPct = m.treeCpuShare * 100;
@@ -91,6 +98,8 @@ export function summarizeRound(m: {
     joinMs: { p50: s.p50, p99: s.p99, max: s.max },
     joinBasis: m.joinBasis,
     packetsPerSec: m.packets === null ? null : m.packets / m.durationSec,
+    publishersCpuPct: m.publishersCpuShare * 100,
+    otherCpuPct: Number.isFinite(m.otherCpuShare) ? m.otherCpuShare * 100 : null,
     ...(m.problem ? { problem: m.problem } : {}),
   };
 }
@@ -118,6 +127,8 @@ export function formatIngestReport(
     'join p50 ms',
     'join p99 ms',
     'packets/s',
+    'publishers CPU %',
+    'other CPU %',
   ];
   const widths = header.map((h) => h.length);
   const lines = rows.map((r) =>
@@ -131,6 +142,8 @@ export function formatIngestReport(
         fmt(r.joinMs.p50, 0),
         fmt(r.joinMs.p99, 0),
         fmt(r.packetsPerSec, 0),
+        fmt(r.publishersCpuPct),
+        fmt(r.otherCpuPct),
       ],
       widths,
     ),
@@ -145,6 +158,7 @@ export function formatIngestReport(
     const join = `join p99 ${fmt(r.joinMs.p99, 0)} ms ${r.joinMs.p99 <= TARGET_JOIN_P99_MS ? 'ok' : 'MISSED'}`;
     return `  ${r.publishers} publisher${r.publishers === 1 ? '' : 's'}: ${perCore}${join}${r.problem ? ` (${r.problem})` : ''}`;
   });
+  const busy = rows.filter((r) => (r.otherCpuPct ?? 0) > OTHER_LOAD_WARNING * 100);
   return [
     pad(header, widths),
     ...lines,
@@ -154,6 +168,11 @@ export function formatIngestReport(
       ? `The publishers' own CPU (one GStreamer process per publisher, each encoding its own ${o.kbps} kbit/s) is NOT counted.`
       : `The publishers' own CPU (one GStreamer process: video encoded once at ${o.kbps} kbit/s, audio once, sent to every publisher's own WebRTC session) is NOT counted.`,
     basis,
+    'other: the rest of the machine (not the ingest, the publishers or this command), % of one core.',
+    ...busy.map(
+      (r) =>
+        `WARNING: other work used ${fmt(r.otherCpuPct)} % of a core while ${r.publishers} publishers were measured; those figures are less reliable`,
+    ),
     `targets: >= ${TARGET_PUBLISHERS_PER_CORE} publishers per core (ingest only), join p99 <= ${TARGET_JOIN_P99_MS} ms`,
     ...targets,
     '',
@@ -295,12 +314,21 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]
       // The ingest and its workers have been running since before the window (the joins, earlier
       // counts): only what they use inside it is the steady state.
       const tree = watchProcessTree(node.proc.pid!, { sinceNow: true });
+      const publisherTrees = publishers.map((p) =>
+        watchProcessTree(p.proc.pid!, { sinceNow: true }),
+      );
+      const machineStart = sampleMachine();
       const workers: ProcessTreeWatcher[] = o.record
         ? before.workerPids.map((pid) => watchProcessTree(pid, { sinceNow: true }))
         : [];
       await Promise.race([new Promise((r) => setTimeout(r, o.durationSec * 1000)), aborted]);
       const after = await stats();
+      const machineEnd = sampleMachine();
       const treeUsage = await tree.stop();
+      const publishersCpuSec = (await Promise.all(publisherTrees.map((t) => t.stop()))).reduce(
+        (sum, u) => sum + u.cpuSec,
+        0,
+      );
       const workerUsage = await Promise.all(workers.map((w) => w.stop()));
       const recorderCpuSec = workerUsage.reduce((sum, u) => sum + u.cpuSec, 0);
       const row = summarizeRound({
@@ -311,6 +339,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestRow[]
         joinMs,
         joinBasis: o.record ? 'snippet-file' : 'forwarded-rtp',
         packets: o.record ? null : after.packets - before.packets,
+        publishersCpuShare: publishersCpuSec / treeUsage.wallSec,
+        otherCpuShare: otherCpuShare(machineStart, machineEnd, treeUsage.cpuSec + publishersCpuSec),
         ...(problem ? { problem } : {}),
       });
       rows.push(row);

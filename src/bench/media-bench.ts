@@ -4,7 +4,6 @@
  * another on the same synthetic inputs and output settings, each under a process-tree watcher.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,13 @@ import {
   type StartedContender,
 } from './compare.ts';
 import { runFfmpegRecorder, type FfmpegRecorderSpec } from './ffmpeg-recorder.ts';
-import { clockTicksPerSecond, watchProcessTree } from './process-usage.ts';
+import {
+  OTHER_LOAD_WARNING,
+  otherCpuShare,
+  sampleMachine,
+  type MachineSample,
+} from './machine-load.ts';
+import { watchProcessTree } from './process-usage.ts';
 
 export type BenchKind = 'composite' | 'host' | 'audio';
 export const BENCH_KINDS: readonly BenchKind[] = ['composite', 'host', 'audio'];
@@ -149,22 +154,6 @@ export interface BenchRow extends ContenderResult {
    * one core: other work competing for the cores makes the figures less reliable.
    */
   otherCpuShareOfCore: number;
-}
-
-/** Other load above this share of a core gets a warning beside the figures. */
-export const OTHER_LOAD_WARNING = 0.1;
-
-/** Busy clock ticks of all cores from the text of /proc/stat (its aggregate "cpu" line). */
-export function parseCpuBusyTicks(procStat: string): number {
-  const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
-  if (!line) throw new Error('no aggregate "cpu" line in /proc/stat');
-  // user nice system idle iowait irq softirq steal (guest time is already in user and nice).
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return user + nice + system + irq + softirq + steal;
 }
 
 /** Seconds left out of the steady CPU figure: a quarter of the run, at most 10 s. */
@@ -751,7 +740,7 @@ async function runContender(
       : Number.NaN;
   const otherCpuShareOfCore =
     machineStart && machineEnd && e
-      ? Math.max(0, otherCpuShare(machineStart, machineEnd, e.cpuSec))
+      ? otherCpuShare(machineStart, machineEnd, e.cpuSec)
       : Number.NaN;
   const later = running?.problem();
   if (!problem || (later?.fatal && !problem.fatal)) problem = later ?? problem;
@@ -774,30 +763,4 @@ async function runContender(
     steadyCpuShareOfCore,
     otherCpuShareOfCore,
   };
-}
-
-interface MachineSample {
-  /** Busy CPU seconds of all cores. */
-  busySec: number;
-  /** This process's own CPU seconds. */
-  selfSec: number;
-  at: number;
-}
-
-function sampleMachine(): MachineSample {
-  const self = process.cpuUsage();
-  let busySec = Number.NaN;
-  try {
-    busySec = parseCpuBusyTicks(readFileSync('/proc/stat', 'utf8')) / clockTicksPerSecond();
-  } catch {
-    // not Linux: no figure
-  }
-  return { busySec, selfSec: (self.user + self.system) / 1e6, at: performance.now() };
-}
-
-/** CPU share of one core used by everything but the contender and this process. */
-function otherCpuShare(a: MachineSample, b: MachineSample, contenderCpuSec: number): number {
-  const wallSec = (b.at - a.at) / 1000;
-  const others = b.busySec - a.busySec - contenderCpuSec - (b.selfSec - a.selfSec);
-  return wallSec > 0 ? others / wallSec : Number.NaN;
 }

@@ -332,10 +332,17 @@ Reading the output, one row per count:
   packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record);
                    at 2500 kbit/s about 300 per publisher. Well below that, the machine (the
                    publishers included) did not keep up, and the CPU figures understate the cost
+  publishers CPU % the publishers' processes (the load generator), same unit: not in the figures
+                   above, but on the same cores
+  other CPU %      the rest of the machine in the window; above 10 % of a core a WARNING says the
+                   figures are less reliable (a busy machine slows the ingest and, on shared
+                   machines, can inflate the CPU time it is charged)
   targets          reported, not enforced: >= 40 publishers per core (ingest only), join p99 <= 1 s
 
 The publishers' own CPU (encoding, and their side of each session's encryption and sending) is
-NOT counted; they run on the same machine, so a busy machine slows everything. All traffic stays
+NOT counted in the ingest's figures; they run on the same machine, so a busy machine slows
+everything. TAPEDECK_WERIFT_FAST_PATH=0 runs werift's own RTP parse and SRTP decrypt instead of
+tapedeck's equivalents, to compare. All traffic stays
 on 127.0.0.1. Ctrl-C stops every child and prints what was measured. A run takes about
 (duration + 10 s) per count.
 
@@ -349,7 +356,7 @@ Options:
                       {"kbps","record","perProcess","rows":[{"publishers","joined","durationSec",
                       "treeCpuPct","recorderCpuPct","ingestCpuPct","perPublisherPct",
                       "publishersPerCore","joinMs":{"p50","p99","max"},"joinBasis",
-                      "packetsPerSec","problem"}]}
+                      "packetsPerSec","publishersCpuPct","otherCpuPct","problem"}]}
   -h, --help          this help
 
 Examples:

@@ -32,12 +32,16 @@ describe('bench ingest helpers', () => {
       joinMs: [100, 300, 200, 400],
       joinBasis: 'snippet-file',
       packets: null,
+      publishersCpuShare: 0.9,
+      otherCpuShare: Number.NaN,
     });
     assert.ok(Math.abs(row.ingestCpuPct - 20) < 1e-9);
     assert.ok(Math.abs(row.perPublisherPct - 5) < 1e-9);
     assert.ok(Math.abs(row.publishersPerCore - 20) < 1e-9);
     assert.deepEqual(row.joinMs, { p50: 200, p99: 400, max: 400 });
     assert.equal(row.packetsPerSec, null);
+    assert.ok(Math.abs(row.publishersCpuPct - 90) < 1e-9);
+    assert.equal(row.otherCpuPct, null);
   });
 
   it('prints a table with targets', () => {
@@ -49,15 +53,20 @@ describe('bench ingest helpers', () => {
       joinMs: [250, 1500],
       joinBasis: 'forwarded-rtp',
       packets: 1000,
+      publishersCpuShare: 0.5,
+      otherCpuShare: 0.02,
     });
     const text = formatIngestReport([row], { kbps: 2500, record: false });
     assert.match(text, /publishers\s+ingest CPU %/);
-    assert.match(text, /^\s+2\/2\s+4\.0\s+2\.00\s+50\s+250\s+1500\s+200$/m);
+    assert.match(text, /^\s+2\/2\s+4\.0\s+2\.00\s+50\s+250\s+1500\s+200\s+50\.0\s+2\.0$/m);
+    assert.doesNotMatch(text, /WARNING/);
     assert.match(text, /publishers\/core 50 ok, join p99 1500 ms MISSED/);
     assert.match(text, /NOT counted/);
     assert.match(text, /video encoded once at 2500 kbit\/s/);
     const perProcess = formatIngestReport([row], { kbps: 1500, record: false, perProcess: true });
     assert.match(perProcess, /one GStreamer process per publisher, each encoding its own 1500/);
+    const busy = formatIngestReport([{ ...row, otherCpuPct: 35 }], { kbps: 2500, record: false });
+    assert.match(busy, /WARNING: other work used 35\.0 % of a core while 2 publishers/);
   });
 });
 

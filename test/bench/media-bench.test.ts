@@ -8,7 +8,6 @@ import {
   formatKindReport,
   formatOtherLoad,
   formatTargets,
-  parseCpuBusyTicks,
   parseKinds,
   rowLabel,
   splitLaunchArgs,
@@ -20,6 +19,7 @@ import {
   type BenchRow,
   type ContenderName,
 } from '../../src/bench/media-bench.ts';
+import { parseCpuBusyTicks } from '../../src/bench/machine-load.ts';
 import { buildPipeline } from '../../src/media/pipeline/build.ts';
 
 const TAPEDECK = fileURLToPath(new URL('../../tapedeck', import.meta.url));
