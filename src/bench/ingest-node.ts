@@ -25,7 +25,6 @@ import { LiveIngest } from '../ingest/live-ingest.ts';
 import type { SessionBackend } from '../ingest/whip/backend.ts';
 import { startWhipServer } from '../ingest/whip/server.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
-import { spareMediaWorkers } from '../media/media-worker-pool.ts';
 
 type JoinBasis = 'forwarded-rtp' | 'snippet-file';
 
@@ -109,8 +108,6 @@ if (record) {
     composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
     host: defaultProfile(DEFAULT_HOST_CANVAS),
     outDir: values.out ?? '.',
-    // A typical show's four hosts join together; each records from its first keyframe.
-    spareWorkers: spareMediaWorkers(process.env, 4),
     onLog: (line) => {
       if (/warning|error|fail/i.test(line)) say({ event: 'warning', message: line });
     },

@@ -13,7 +13,6 @@ import { drainDelivery, parseDeliveryConfig, startDelivery } from '../recorder/d
 import { announceHostEvents } from '../recorder/host-events.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
-import { spareMediaWorkers } from '../media/media-worker-pool.ts';
 
 const SECRET_ENV = 'TAPEDECK_WHIP_SECRET';
 
@@ -61,9 +60,6 @@ Options:
 
 ICE is offered on 127.0.0.1 only: put a TURN server or an SFU in front for publishers elsewhere.
 
-TAPEDECK_SPARE_MEDIA_WORKERS (0 to 16, default 4) media processes are kept loaded, so that hosts
-joining together record from their first keyframe instead of waiting for GStreamer to load.
-
 Example:
   export ${SECRET_ENV}=$(head -c 32 /dev/urandom | base64)
   tapedeck live --livestream show1 --out /var/lib/tapedeck &
@@ -108,8 +104,6 @@ Example:
       composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
       host: defaultProfile(DEFAULT_HOST_CANVAS),
       deliverer: runtime.deliverer,
-      // A typical show's four hosts join together; each records from its first keyframe.
-      spareWorkers: spareMediaWorkers(process.env, 4),
       onLog: log,
     });
     try {

@@ -53,18 +53,3 @@ export class MediaWorkerPool {
     }
   }
 }
-
-/**
- * How many spare media workers to keep: TAPEDECK_SPARE_MEDIA_WORKERS (0 to 16), else the
- * caller's default. Each spare costs about 75 MiB and 0.2 % of a core while idle.
- */
-export function spareMediaWorkers(env: NodeJS.ProcessEnv = process.env, fallback = 3): number {
-  const raw = env['TAPEDECK_SPARE_MEDIA_WORKERS'];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 16)
-    throw new Error(
-      `TAPEDECK_SPARE_MEDIA_WORKERS must be a whole number from 0 to 16, not "${raw}"`,
-    );
-  return n;
-}

@@ -4,7 +4,6 @@ import type { OutputProfile } from '../domain/profile.ts';
 import type { Deliverer } from '../delivery/deliverer.ts';
 import type { HostMedia, IngestHostEvent, LiveIngest } from '../ingest/live-ingest.ts';
 import type { MediaKind } from '../ingest/rtc/offer.ts';
-import { MediaWorkerPool } from '../media/media-worker-pool.ts';
 import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
@@ -21,12 +20,6 @@ export interface LivestreamRecorderOptions {
   displayName?: (hostId: string) => string;
   /** Everything worth a log line: host events, worker warnings, failures. */
   onLog?: (line: string) => void;
-  /**
-   * Media worker processes kept started for host recordings. A host that joins then records
-   * from its first keyframe instead of after a worker start (Node, node-gtk and GStreamer
-   * loading: about 0.3 s, seconds on a busy machine). Default 0: each starts its own.
-   */
-  spareWorkers?: number;
 }
 
 interface HostRecordings {
@@ -50,7 +43,6 @@ export class LivestreamRecorder {
   /** Recordings started per host: a host that left and joins again gets a new one. */
   private readonly generations = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
-  private pool: MediaWorkerPool | undefined;
   private readonly listener = (e: IngestHostEvent) => {
     if (e.livestreamId === this.o.livestreamId) this.enqueue(() => this.apply(e.event, e.media));
   };
@@ -65,7 +57,6 @@ export class LivestreamRecorder {
       ...this.where('composite'),
       onEvent: (e) => this.workerEvent('composite', e),
     });
-    if (this.o.spareWorkers) this.pool = new MediaWorkerPool(this.o.spareWorkers);
     this.o.ingest.on('host', this.listener);
   }
 
@@ -86,7 +77,6 @@ export class LivestreamRecorder {
     await Promise.allSettled(this.stopping);
     for (const h of this.hosts.values()) h.detach.forEach((d) => d());
     await Promise.allSettled(this.recordings().map((r) => r.stop()));
-    await this.pool?.close();
   }
 
   private where(recordingId: string) {
@@ -191,7 +181,6 @@ export class LivestreamRecorder {
         profile: this.o.host,
         inputs: [input(hostSource)],
       },
-      ...(this.pool ? { worker: this.pool.take() } : {}),
       ...this.where(recordingId),
       onEvent: (e) => this.workerEvent(recordingId, e),
     }).then(
