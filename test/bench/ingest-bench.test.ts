@@ -166,11 +166,15 @@ describe('tapedeck bench ingest', { timeout: 120_000 }, () => {
   it('measures two publishers from one load generator', async () => {
     const r = await tapedeck(['bench', 'ingest', '--publishers', '2', '--duration', '3']);
     assert.equal(r.code, 0, r.stderr);
-    const row = /^\s+2\/2\s+(\d+\.\d)\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(r.stdout);
+    const row =
+      /^\s+2\/2\s+(\d+\.\d)\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d)\s+(\d+\.\d)$/m.exec(
+        r.stdout,
+      );
     assert.ok(row, r.stdout);
     assert.ok(Number(row[1]) > 0, 'CPU figure');
     assert.ok(Number(row[2]) > 0, 'join time');
     assert.ok(Number(row[4]) > 0, 'packets forwarded');
+    assert.ok(Number(row[5]) > 0, "the load generator's CPU");
     assert.match(r.stdout, /one GStreamer process: video encoded once at 2500 kbit\/s/);
   });
 
@@ -179,10 +183,14 @@ describe('tapedeck bench ingest', { timeout: 120_000 }, () => {
       ...['bench', 'ingest', '--per-process', '--publishers', '1', '--duration', '3'],
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const row = /^\s+1\/1\s+(\d+\.\d)\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(r.stdout);
+    const row =
+      /^\s+1\/1\s+(\d+\.\d)\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d)\s+(\d+\.\d)$/m.exec(
+        r.stdout,
+      );
     assert.ok(row, r.stdout);
     assert.ok(Number(row[1]) > 0, 'CPU figure');
     assert.ok(Number(row[4]) > 0, 'packets forwarded');
+    assert.ok(Number(row[5]) > 0, "the publisher process's CPU");
     assert.match(r.stdout, /one GStreamer process per publisher/);
   });
 });
