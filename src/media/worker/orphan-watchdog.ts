@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
  * the worker started with, it waits out the grace and kills the worker. It kills only while the
  * worker is still its own parent, so a pid used again by another process is never hit, and it
  * leaves as soon as the worker is gone. A worker thread did the same before, at 30-45 ms of CPU
- * and about 10 MiB per worker; this costs a few milliseconds once and about 4 MiB.
+ * and about 10 MiB per worker; this costs a few milliseconds once and about 5 MiB.
  */
 const WATCH = `
 my ($worker, $parent, $grace) = @ARGV;
