@@ -105,6 +105,9 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
 
   constructor(private readonly options: LiveIngestOptions = {}) {
     super();
+    // Every running recording follows the host events, so a node with three livestreams has
+    // fifteen listeners by design, not a leak; Node's warning at eleven would only mislead.
+    this.setMaxListeners(0);
     this.rules = options.rules ?? DEFAULT_PRESENCE_RULES;
     this.timer = setInterval(() => this.tick(), options.tickMs ?? 100);
   }
