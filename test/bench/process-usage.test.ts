@@ -69,23 +69,35 @@ describe('parseStatusVmRssKiB', { timeout: 5_000 }, () => {
   });
 });
 
+/**
+ * Node code that spins until the process has used `seconds` of CPU: a fixed amount of CPU time
+ * rather than of work, so what the watcher must see does not depend on the machine's speed.
+ */
+function burn(seconds: number, o: { children?: boolean } = {}): string {
+  const child = o.children
+    ? "if (++n % 50 === 0) require('node:child_process').spawnSync('true');"
+    : '';
+  return (
+    `let n = 0; const t = process.cpuUsage();` +
+    `while (process.cpuUsage(t).user + process.cpuUsage(t).system < ${seconds * 1e6}) { ${child} }`
+  );
+}
+
 describe('watchProcessTree (live)', { timeout: 20_000 }, () => {
   it('clock tick is positive', { timeout: 5_000 }, () => {
     assert.ok(clockTicksPerSecond() > 0);
   });
 
   it(
-    'measures a ~1 s busy loop of a sh child (and its reaped children)',
+    'measures a child that burns 0.8 s of CPU (and its reaped children)',
     { timeout: 15_000 },
     async () => {
-      // Fixed-work shell arithmetic loop, about 1 s of CPU on an idle core (a fixed amount of work
-      // rather than a fixed wall time, so the CPU figure does not depend on what else the shared
-      // machine runs). After each block it runs `env true`, a short-lived child whose time is only
-      // visible through sh's cutime/cstime once reaped.
-      const loop =
-        'j=0; while [ $j -lt 10 ]; do i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done; ' +
-        'env true; j=$((j+1)); done';
-      const busy = spawn('sh', ['-c', loop], { stdio: 'ignore' });
+      // Burns until its own CPU time reaches 0.8 s, however fast the machine is, running a
+      // short-lived child now and then whose time is only visible through cutime/cstime once
+      // reaped.
+      const busy = spawn(process.execPath, ['-e', burn(0.8, { children: true })], {
+        stdio: 'ignore',
+      });
       assert.ok(busy.pid);
       const exited = new Promise((resolve) => busy.once('exit', resolve));
       const watcher = watchProcessTree(busy.pid, { intervalMs: 100 });
@@ -102,8 +114,8 @@ describe('watchProcessTree (live)', { timeout: 20_000 }, () => {
 
   it('sinceNow leaves out the CPU used before the watch', { timeout: 15_000 }, async () => {
     // Burns CPU, says so, then idles: a watch started after the line sees (almost) nothing.
-    const script = 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo burnt; exec sleep 1';
-    const busy = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const script = `${burn(0.4)}; console.log('burnt'); setTimeout(() => undefined, 1000);`;
+    const busy = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     assert.ok(busy.pid);
     const exited = new Promise((resolve) => busy.once('exit', resolve));
     await new Promise<void>((resolve) => busy.stdout!.once('data', () => resolve()));
