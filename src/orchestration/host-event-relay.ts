@@ -13,7 +13,7 @@ export function relayHostEvents(
   ingest: LiveIngest,
   sink: HostEventSink,
   onWarning: (message: string) => void,
-): { stop(): void; idle(): Promise<void> } {
+): { stop(): void; idle(): Promise<void>; busyLivestreams(): number } {
   const queues = new Map<string, Promise<void>>();
   let stopped = false;
   const send = async (e: IngestHostEvent): Promise<void> => {
@@ -33,6 +33,10 @@ export function relayHostEvents(
   const listener = (e: IngestHostEvent) => {
     const q = (queues.get(e.livestreamId) ?? Promise.resolve()).then(() => send(e));
     queues.set(e.livestreamId, q);
+    // A node runs for months and sees livestreams come and go: a drained queue is forgotten.
+    void q.then(() => {
+      if (queues.get(e.livestreamId) === q) queues.delete(e.livestreamId);
+    });
   };
   ingest.on('host', listener);
   return {
@@ -42,6 +46,10 @@ export function relayHostEvents(
     },
     async idle() {
       await Promise.all(queues.values());
+    },
+    /** Livestreams with events still on their way. */
+    busyLivestreams() {
+      return queues.size;
     },
   };
 }

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { test } from 'node:test';
+import type { HostEvent } from '../../src/domain/host-presence.ts';
+import type { LiveIngest } from '../../src/ingest/live-ingest.ts';
+import { relayHostEvents } from '../../src/orchestration/host-event-relay.ts';
+
+const event = (hostId: string, type: HostEvent['type']): HostEvent =>
+  ({ hostId, type, at: Date.now() }) as HostEvent;
+
+test(
+  'host events reach the sink in order per livestream, through failures, and drained livestreams are forgotten',
+  { timeout: 20_000 },
+  async () => {
+    const ingest = new EventEmitter();
+    const got: string[] = [];
+    let failuresLeft = 2;
+    const warnings: string[] = [];
+    const relay = relayHostEvents(
+      ingest as unknown as LiveIngest,
+      {
+        hostEvent(livestreamId, e) {
+          if (livestreamId === 'a' && failuresLeft > 0) {
+            failuresLeft--;
+            return Promise.reject(new Error('Temporal unreachable'));
+          }
+          got.push(`${livestreamId}:${e.hostId}:${e.type}`);
+          return Promise.resolve();
+        },
+      },
+      (w) => warnings.push(w),
+    );
+    try {
+      for (let i = 0; i < 50; i++) {
+        const livestreamId = i < 3 ? 'a' : `show-${i}`;
+        ingest.emit('host', { livestreamId, event: event(`h${i}`, 'joined') });
+      }
+      ingest.emit('host', { livestreamId: 'a', event: event('h0', 'left') });
+      assert.ok(relay.busyLivestreams() > 0);
+      await relay.idle();
+      // The forgetting runs one turn after each queue drains.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(
+        got.filter((g) => g.startsWith('a:')),
+        ['a:h0:joined', 'a:h1:joined', 'a:h2:joined', 'a:h0:left'],
+      );
+      assert.equal(got.length, 51);
+      assert.equal(warnings.length, 1, 'one warning for the first failed attempt');
+      assert.equal(relay.busyLivestreams(), 0);
+    } finally {
+      relay.stop();
+    }
+    assert.equal(ingest.listenerCount('host'), 0);
+  },
+);
