@@ -202,20 +202,36 @@ function parseSrtpHeader(packet: Buffer): RtpHeaderFields {
 
 let installed: WeriftOriginals | undefined;
 
-/** The AES-CM cipher class, reached through a throwaway session: werift does not export it. */
+/**
+ * Two ends of one AES-CM SRTP session with fresh random keys: what the sender encrypts, every
+ * receiver made decrypts (each with its own rollover state).
+ */
+export function srtpSessionPair(): { sender: SrtpSession; newReceiver: () => SrtpSession } {
+  const [a, b] = [
+    { key: randomBytes(16), salt: randomBytes(14) },
+    { key: randomBytes(16), salt: randomBytes(14) },
+  ];
+  const session = (local: typeof a, remote: typeof a) =>
+    new SrtpSession({
+      keys: {
+        localMasterKey: local.key,
+        localMasterSalt: local.salt,
+        remoteMasterKey: remote.key,
+        remoteMasterSalt: remote.salt,
+      },
+      profile: AES_CM_SHA1_80,
+    } as ConstructorParameters<typeof SrtpSession>[0]);
+  return { sender: session(a, b), newReceiver: () => session(b, a) };
+}
+
+/** The cipher a session decrypts received packets with: werift does not export its class. */
+export function receivingCipher(session: SrtpSession): object | undefined {
+  return (session as unknown as { remoteContext?: { cipher?: object } }).remoteContext?.cipher;
+}
+
+/** The AES-CM cipher class, reached through a throwaway session. */
 function ctrCipherPrototype(): { decryptRtp?: unknown } | undefined {
-  const key = (n: number) => randomBytes(n);
-  const session = new SrtpSession({
-    keys: {
-      localMasterKey: key(16),
-      localMasterSalt: key(14),
-      remoteMasterKey: key(16),
-      remoteMasterSalt: key(14),
-    },
-    profile: AES_CM_SHA1_80,
-  } as ConstructorParameters<typeof SrtpSession>[0]);
-  const cipher = (session as unknown as { remoteContext?: { cipher?: CtrCipher } }).remoteContext
-    ?.cipher;
+  const cipher = receivingCipher(srtpSessionPair().newReceiver()) as CtrCipher | undefined;
   if (!cipher || cipher.authTagLength !== AUTH_TAG_LENGTH) return undefined;
   if (!Buffer.isBuffer(cipher.srtpSessionSalt) || cipher.srtpSessionSalt.length !== 14) {
     return undefined;

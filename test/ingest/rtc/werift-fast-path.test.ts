@@ -6,6 +6,8 @@ import {
   decryptRtpAesCm,
   installWeriftFastPath,
   parseRtpHeader,
+  receivingCipher,
+  srtpSessionPair,
   type WeriftOriginals,
 } from '../../../src/ingest/rtc/werift-fast-path.ts';
 import { seededRandom } from '../../../src/bench/seeded-random.ts';
@@ -78,22 +80,12 @@ test('the fast RTP header parser gives what werift gives, for good and broken pa
   assert.equal((RtpHeader as unknown as { deSerialize: unknown }).deSerialize, parseRtpHeader);
 });
 
-interface CipherHandle {
-  cipher: object;
-  session: SrtpSession;
-}
-
-function sessions(): { tx: SrtpSession; rx: CipherHandle } {
-  const [k1, s1, k2, s2] = [randomBytes(16), randomBytes(14), randomBytes(16), randomBytes(14)];
-  const config = (lk: Buffer, ls: Buffer, rk: Buffer, rs: Buffer) =>
-    ({
-      keys: { localMasterKey: lk, localMasterSalt: ls, remoteMasterKey: rk, remoteMasterSalt: rs },
-      profile: 1,
-    }) as ConstructorParameters<typeof SrtpSession>[0];
-  const tx = new SrtpSession(config(k1, s1, k2, s2));
-  const session = new SrtpSession(config(k2, s2, k1, s1));
-  const cipher = (session as unknown as { remoteContext: { cipher: object } }).remoteContext.cipher;
-  return { tx, rx: { cipher, session } };
+function sessions(): { tx: SrtpSession; rx: { cipher: object; session: SrtpSession } } {
+  const { sender, newReceiver } = srtpSessionPair();
+  const session = newReceiver();
+  const cipher = receivingCipher(session);
+  assert.ok(cipher);
+  return { tx: sender, rx: { cipher, session } };
 }
 
 test('the fast SRTP decrypt gives what werift gives, and refuses what werift refuses', () => {
