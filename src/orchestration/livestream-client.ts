@@ -35,11 +35,29 @@ export class LivestreamClient {
     await this.client.workflow.getHandle(workflowIds.livestream(livestreamId)).signal(stopSignal);
   }
 
-  /** Waits for the livestream workflow to finish (after stop) and returns its summary. */
-  async result(livestreamId: string): Promise<LivestreamSummary> {
-    return (await this.client.workflow
+  /**
+   * Waits for the livestream workflow to finish (after stop) and returns its summary, once its
+   * recording workflows have closed too: each one reports its end to the livestream before it
+   * completes, so under load the livestream could finish a moment before the last of them.
+   */
+  async result(livestreamId: string, closeWaitMs = 30_000): Promise<LivestreamSummary> {
+    const summary = (await this.client.workflow
       .getHandle(workflowIds.livestream(livestreamId))
       .result()) as LivestreamSummary;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        summary.recordings.map((r) =>
+          this.client.workflow
+            .getHandle(r.workflowId)
+            .result()
+            .catch(() => undefined),
+        ),
+      ),
+      new Promise((resolve) => (timer = setTimeout(resolve, closeWaitMs))),
+    ]);
+    clearTimeout(timer);
+    return summary;
   }
 
   /** Whether the livestream's workflow exists (running or not); needs no worker. */

@@ -165,14 +165,8 @@ export class LivestreamRecorder {
     };
     this.hosts.set(hostId, h);
 
-    // The composite first and without waiting for the host's own recording: starting a worker
-    // takes seconds, and hosts joining together must not queue up behind each other.
-    try {
-      await this.composite!.worker.addInput(input(compositeSource));
-      this.attach(hostId, h, compositeSource);
-    } catch (err) {
-      this.log(`host ${hostId}: not added to the composite: ${(err as Error).message}`);
-    }
+    // Its own recording starts first and is not waited for: a new worker takes most of the time
+    // to the host's first recorded frame, and the composite's input is added meanwhile.
     h.starting = LiveRecording.start({
       livestreamId: this.o.livestreamId,
       spec: {
@@ -201,6 +195,12 @@ export class LivestreamRecorder {
         return null;
       },
     );
+    try {
+      await this.composite!.worker.addInput(input(compositeSource));
+      this.attach(hostId, h, compositeSource);
+    } catch (err) {
+      this.log(`host ${hostId}: not added to the composite: ${(err as Error).message}`);
+    }
   }
 
   /** Without a feedback port the host is still recorded, only its recorders cannot ask for keyframes. */
