@@ -68,6 +68,12 @@ test('host is 640x360 MP4 with one input; audio is MP3 only', T, () => {
   assert.ok(!audio.launch.includes('x264enc') && !audio.launch.includes('compositor'));
   assert.ok(audio.launch.includes('buffer-mode=unbuffered'));
   assert.equal(mp3Bitrate(44), 48);
+  // Audio alone moves in 100 ms buffers, from every source through the mixer; with video, 40 ms.
+  assert.match(audio.launch, /output-buffer-duration=100000000 /);
+  assert.equal(audio.launch.match(/samplesperbuffer=(\d+)/g)?.length, 2);
+  assert.ok(audio.launch.match(/samplesperbuffer=(\d+)/g)!.every((m) => m.endsWith('=4800')));
+  assert.match(host.launch, /output-buffer-duration=40000000 /);
+  assert.ok(host.launch.match(/samplesperbuffer=(\d+)/g)!.every((m) => m.endsWith('=1920')));
 });
 
 test('bad specs are refused before any element exists', T, () => {
