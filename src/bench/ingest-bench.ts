@@ -149,7 +149,7 @@ export function formatIngestReport(
     ),
   );
   const basis = o.record
-    ? "join: from the WHIP POST (createSession called) to the host recording's first snippet file on disk (includes starting its media worker)"
+    ? "join: from the WHIP POST (createSession called) to the host recording's first media written to disk (includes starting its media worker)"
     : 'join: from the WHIP POST (createSession called) to the first video RTP datagram forwarded to a sink';
   const targets = rows.map((r) => {
     const perCore = o.record

@@ -12,7 +12,8 @@
  * Usage: node --import tsx src/bench/ingest-node.ts --secret S --livestream ID [--record --out DIR]
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -88,13 +89,19 @@ async function sink(hostId: string, kind: 'video' | 'audio'): Promise<void> {
   );
 }
 
-/** Resolves when the host's own recording has its first snippet file on disk. */
+/**
+ * Resolves when the host's own recording has written its first media to disk. The snippet file
+ * appears empty when the muxer opens it, a few hundred ms before its first fragment is written.
+ */
 async function watchSnippet(recorder: LivestreamRecorder, hostId: string): Promise<void> {
   for (let i = 0; i < 3000 && !joinedAt.has(hostId); i++) {
     const rec = recorder.hostRecording(hostId);
     if (rec) {
       const names = await readdir(rec.dir).catch(() => [] as string[]);
-      if (names.some((n) => /\.(mp4|mp3)$/.test(n))) return joined(hostId, 'snippet-file');
+      for (const name of names.filter((n) => /\.(mp4|mp3)$/.test(n))) {
+        const size = (await stat(join(rec.dir, name)).catch(() => null))?.size ?? 0;
+        if (size > 0) return joined(hostId, 'snippet-file');
+      }
     }
     await new Promise((r) => setTimeout(r, 10));
   }

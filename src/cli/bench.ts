@@ -327,8 +327,8 @@ Reading the output, one row per count:
   publishers/core  100 / per publisher %: how many publishers one core would take
   join p50/p99 ms  from the WHIP POST reaching the ingest (its createSession called, after the
                    token and SDP checks) to the first video RTP datagram forwarded to a sink;
-                   with --record, to the host recording's first snippet file on disk, which
-                   includes starting its media worker
+                   with --record, to the host recording's first media written to disk (its
+                   snippet file no longer empty), which includes starting its media worker
   packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record);
                    at 2500 kbit/s about 300 per publisher. Well below that, the machine (the
                    publishers included) did not keep up, and the CPU figures understate the cost

@@ -65,11 +65,15 @@ test(
             },
           ],
         },
-        durationSec: 7,
+        durationSec: 8,
       });
-      assert.ok(summary.snippets.length >= 2, `${summary.snippets.length} snippets`);
+      assert.ok(summary.snippets.length >= 3, `${summary.snippets.length} snippets`);
+      // Snippets keep to the 3-s grid of the pipeline's clock: on a loaded machine the first one
+      // can start late and be shorter, the next one is whole.
       const first = summary.snippets[0]!;
-      assert.ok(Math.abs(first.durationSec - 3) < 0.01, `${first.durationSec} s`);
+      assert.ok(first.durationSec > 0 && first.durationSec < 3.01, `${first.durationSec} s`);
+      const second = summary.snippets[1]!;
+      assert.ok(Math.abs(second.durationSec - 3) < 0.01, `${second.durationSec} s`);
       const info = await probeMedia(first.location);
       assert.deepEqual([info.video?.width, info.video?.height], [640, 360]);
       assert.equal(info.audio?.codec, 'aac');
