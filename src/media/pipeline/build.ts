@@ -1,6 +1,6 @@
 import { gridLayout, type Rect } from '../../domain/layout.ts';
 import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
-import { AUDIO_BUFFER_NS, audioBufferSamples, inputFragments, inputNames } from './inputs.ts';
+import { audioBufferNs, audioBufferSamples, inputFragments, inputNames } from './inputs.ts';
 import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput, rtmpValves } from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
 
@@ -76,7 +76,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
   const recorder = { location, startIndex: options.startIndex ?? 0 };
 
   const base: string[] = [
-    `audiotestsrc is-live=true wave=silence samplesperbuffer=${audioBufferSamples(p.audio.sampleRate)} ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
+    `audiotestsrc is-live=true wave=silence samplesperbuffer=${audioBufferSamples(p.audio.sampleRate, hasVideo)} ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
   ];
   const outputs: string[] = [];
   const coreOutputs: string[] = [];
@@ -97,7 +97,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
 
   const videoMixer = (extra: string) =>
     `compositor name=${names.videoMixer} background=black sink_0::zorder=0${extra} ! ${videoEncoder(p)}`;
-  const audioMixer = `audiomixer name=${names.audioMixer} output-buffer-duration=${AUDIO_BUFFER_NS} ! ${hasVideo ? aacEncoder(p) : mp3Encoder(p)}`;
+  const audioMixer = `audiomixer name=${names.audioMixer} output-buffer-duration=${audioBufferNs(hasVideo)} ! ${hasVideo ? aacEncoder(p) : mp3Encoder(p)}`;
 
   const core = [...(hasVideo ? [videoMixer('')] : []), audioMixer, ...base, ...coreOutputs];
 

@@ -158,21 +158,22 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
 }
 
 /**
- * Audio moves in 100 ms buffers, the mixer's output included: every buffer costs its way through
+ * Audio moves in 40 ms buffers, the mixer's output included: every buffer costs its way through
  * mixer, converter, encoder and muxer, and at GStreamer's default 10 ms that per-buffer work cost
- * more than the MP3 encoding itself. Timestamps do not depend on it, so sync does not either; it
- * adds 100 ms to what the live outputs lag behind. Against 40 ms, measured on the bare pipelines
- * (30 s steady, two runs each): MP3 1.3-1.5 % of a core instead of 2.1-2.3 %, host MP4 6.4-7.0 %
- * instead of 7.1-7.2 %.
+ * more than the MP3 encoding itself. 40 ms adds no delay a recording can notice. An audio-only
+ * recording has no picture to keep in step with, so it takes 100 ms: its bare pipeline measured
+ * 1.3-1.5 % of a core against 2.1-2.3 % at 40 ms (steady, two runs each).
  */
-export const AUDIO_BUFFER_NS = 100_000_000;
+export function audioBufferNs(withVideo: boolean): number {
+  return withVideo ? 40_000_000 : 100_000_000;
+}
 
-export function audioBufferSamples(sampleRate: number): number {
-  return Math.round((sampleRate * AUDIO_BUFFER_NS) / 1e9);
+export function audioBufferSamples(sampleRate: number, withVideo: boolean): number {
+  return Math.round((sampleRate * audioBufferNs(withVideo)) / 1e9);
 }
 
 function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
-  const ts = `samplesperbuffer=${audioBufferSamples(o.sampleRate)} timestamp-offset=${o.timestampOffsetNs}`;
+  const ts = `samplesperbuffer=${audioBufferSamples(o.sampleRate, o.withVideo)} timestamp-offset=${o.timestampOffsetNs}`;
   const src = input.source;
   if (src.type === 'rtp') {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
