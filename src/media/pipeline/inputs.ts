@@ -162,7 +162,8 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
  * mixer, converter, encoder and muxer, and at GStreamer's default 10 ms that per-buffer work cost
  * more than the MP3 encoding itself. 40 ms adds no delay a recording can notice. An audio-only
  * recording has no picture to keep in step with, so it takes 100 ms: its bare pipeline measured
- * 1.3-1.5 % of a core against 2.1-2.3 % at 40 ms (steady, two runs each).
+ * 1.3-1.5 % of a core against 2.1-2.3 % at 40 ms (steady, two runs each). With video, 100 ms put
+ * the composite's audio up to 60 ms off its picture (the runtime-changes test allows 40).
  */
 export function audioBufferNs(withVideo: boolean): number {
   return withVideo ? 40_000_000 : 100_000_000;
