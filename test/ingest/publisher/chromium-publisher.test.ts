@@ -199,10 +199,22 @@ async function recordsOneHost(t: TestContext, videoCodec: 'H264' | 'VP8'): Promi
         .filter((token) => token !== '')
         .map((token) => token.replaceAll('"', '')),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(recorder);
   const recorderErr = stderrOf(recorder);
+  const playing = new Promise<void>((resolve) => {
+    let said = '';
+    recorder.stdout?.on('data', (c: Buffer) => {
+      said = (said + c.toString('utf8')).slice(-500);
+      if (said.includes('PLAYING')) resolve();
+    });
+  });
+  // The recorder starts listening after the publish began, so the browser's first keyframe may
+  // have gone by; a VP8 depayloader waits for one and asks only after a loss, and Chromium sends
+  // the next one minutes later. A recorder attached through the ingest gets the same requests.
+  await within(playing, 20_000, () => `recorder not playing: ${recorderErr()}`);
+  session.requestKeyframeSoon();
 
   const host = await within(publishing, 20_000, () => 'publish() did not finish');
   assert.equal(host.name, 'Host A');
