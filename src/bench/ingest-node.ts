@@ -23,6 +23,7 @@ import {
   DEFAULT_HOST_CANVAS,
 } from '../domain/profile.ts';
 import { LiveIngest } from '../ingest/live-ingest.ts';
+import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import type { SessionBackend } from '../ingest/whip/backend.ts';
 import { startWhipServer } from '../ingest/whip/server.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
@@ -108,8 +109,13 @@ async function watchSnippet(recorder: LivestreamRecorder, hostId: string): Promi
 }
 
 let recorder: LivestreamRecorder | undefined;
+let pool: MediaWorkerPool | undefined;
 if (record) {
+  // As on a node: hosts' recordings take media workers loaded ahead of need.
+  pool = new MediaWorkerPool(spareMediaWorkers());
+  await pool.loaded();
   recorder = new LivestreamRecorder({
+    pool,
     ingest,
     livestreamId,
     composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
@@ -151,6 +157,7 @@ async function quit(): Promise<void> {
   await server.close().catch(() => undefined);
   await ingest.close().catch(() => undefined);
   await recorder?.stop().catch(() => undefined);
+  await pool?.close().catch(() => undefined);
   for (const d of detaches) d();
   for (const s of sinks) s.close();
   process.exit(0);
@@ -158,14 +165,22 @@ async function quit(): Promise<void> {
 
 createInterface({ input: process.stdin })
   .on('line', (line) => {
-    if (line.trim() === 'stats') {
-      const workerPids = (recorder?.recordings() ?? []).flatMap((r) =>
-        r.worker.pid === undefined ? [] : [r.worker.pid],
-      );
-      say({ event: 'stats', packets, workerPids });
-    } else if (line.trim() === 'quit') void quit();
+    if (line.trim() === 'stats') void stats();
+    else if (line.trim() === 'quit') void quit();
   })
   .on('close', () => void quit());
 process.on('SIGTERM', () => void quit());
+
+/**
+ * Answers once the pool has replaced the spares the joins took: its new processes loading belong
+ * to the joins, not to the steady state the bench measures after them.
+ */
+async function stats(): Promise<void> {
+  await pool?.settled();
+  const workerPids = (recorder?.recordings() ?? []).flatMap((r) =>
+    r.worker.pid === undefined ? [] : [r.worker.pid],
+  );
+  say({ event: 'stats', packets, workerPids });
+}
 
 say({ event: 'ready', url: server.url });

@@ -315,7 +315,9 @@ with an encoder of its own instead: closer to real hosts, but N encoders need N 
 Without --record the ingest forwards every host's RTP (video and audio) to UDP sinks of its own
 process, as it would to recorders, and counts the datagrams. With --record a LivestreamRecorder
 (a composite and one recording per host, snippets into a temporary folder) takes the RTP instead;
-its media workers are children of the ingest process and are measured separately.
+its media workers are children of the ingest process and are measured separately. As on a node,
+hosts' recordings take spare media workers kept loaded (TAPEDECK_SPARE_MEDIA_WORKERS, default 4);
+the window starts once the spares taken by the joins are replaced.
 
 Reading the output, one row per count:
   publishers       joined / started
@@ -328,7 +330,7 @@ Reading the output, one row per count:
   join p50/p99 ms  from the WHIP POST reaching the ingest (its createSession called, after the
                    token and SDP checks) to the first video RTP datagram forwarded to a sink;
                    with --record, to the host recording's first media written to disk (its
-                   snippet file no longer empty), which includes starting its media worker
+                   snippet file no longer empty), which includes starting its pipeline
   packets/s        RTP datagrams forwarded to the sinks per second (not shown with --record);
                    at 2500 kbit/s about 300 per publisher. Well below that, the machine (the
                    publishers included) did not keep up, and the CPU figures understate the cost

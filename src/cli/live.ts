@@ -11,6 +11,7 @@ import { LiveIngest } from '../ingest/live-ingest.ts';
 import { startWhipServer } from '../ingest/whip/server.ts';
 import { drainDelivery, parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
+import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
 
@@ -60,6 +61,10 @@ Options:
 
 ICE is offered on 127.0.0.1 only: put a TURN server or an SFU in front for publishers elsewhere.
 
+Environment:
+  TAPEDECK_SPARE_MEDIA_WORKERS  media processes kept loaded and warmed up, so a joining host's
+                                recording starts without loading GStreamer  [default: 4, 0-16]
+
 Example:
   export ${SECRET_ENV}=$(head -c 32 /dev/urandom | base64)
   tapedeck live --livestream show1 --out /var/lib/tapedeck &
@@ -98,7 +103,9 @@ Example:
     const stopAnnouncing = announceHostEvents(ingest, runtime.outbox, (err) =>
       log(`host event not queued: ${err.message}`),
     );
+    const pool = new MediaWorkerPool(spareMediaWorkers());
     const recorder = new LivestreamRecorder({
+      pool,
       ingest,
       livestreamId,
       composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
@@ -140,6 +147,7 @@ Example:
       stopAnnouncing();
       await ingest.close();
       await recorder.stop();
+      await pool.close();
       await runtime.close();
     }
   },

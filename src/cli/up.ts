@@ -43,6 +43,8 @@ Environment:
   TAPEDECK_TEMPORAL_SERVER_NAME, TAPEDECK_TEMPORAL_API_KEY   TLS, mTLS or an API key
   TAPEDECK_API_KEYS             comma-separated API keys (default: one kept in DATA/secrets/api-key)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3   for s3:// stores
+  TAPEDECK_SPARE_MEDIA_WORKERS  media processes each worker keeps loaded for recordings about to
+                                start (hosts joining, a takeover)            [default: 4, 0-16]
 
 Example:
   tapedeck up --data /var/lib/tapedeck &

@@ -117,6 +117,9 @@ export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
   stats() {
     return this.request('stats', {});
   }
+  warmUp() {
+    return this.request('warmUp', {});
+  }
 
   /** Finishes the recording with EOS (the last snippet stays whole) and ends the process. */
   async stop(timeoutMs = 15_000): Promise<ResultOf['stop']> {

@@ -9,7 +9,7 @@ import {
 import { CONTROL_TASK_QUEUE, nodeTaskQueue, workerTaskQueue } from '../domain/recording-plan.ts';
 import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
-import { MediaWorkerPool } from '../media/media-worker-pool.ts';
+import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { createNodeActivities } from './activities/node-activities.ts';
 
 const WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -98,23 +98,6 @@ export async function startControlWorker(o: {
       await done.catch(() => undefined);
     },
   };
-}
-
-/**
- * Media worker processes kept loaded and idle. After the other worker of a node dies this one
- * takes over its recordings all at once (about three of a four-host show's five); a recording
- * without a spare waits for a process to load GStreamer, which pushed a takeover past 5 s. Each
- * spare costs about 75 MiB. TAPEDECK_SPARE_MEDIA_WORKERS sets the number (0 to 16).
- */
-export function spareMediaWorkers(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.TAPEDECK_SPARE_MEDIA_WORKERS;
-  if (raw === undefined || raw === '') return 3;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 16)
-    throw new Error(
-      `TAPEDECK_SPARE_MEDIA_WORKERS must be a whole number from 0 to 16, not "${raw}"`,
-    );
-  return n;
 }
 
 /**

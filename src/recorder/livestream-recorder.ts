@@ -4,6 +4,7 @@ import type { OutputProfile } from '../domain/profile.ts';
 import type { Deliverer } from '../delivery/deliverer.ts';
 import type { HostMedia, IngestHostEvent, LiveIngest } from '../ingest/live-ingest.ts';
 import type { MediaKind } from '../ingest/rtc/offer.ts';
+import type { MediaWorkerPool } from '../media/media-worker-pool.ts';
 import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
@@ -20,6 +21,8 @@ export interface LivestreamRecorderOptions {
   displayName?: (hostId: string) => string;
   /** Everything worth a log line: host events, worker warnings, failures. */
   onLog?: (line: string) => void;
+  /** Loaded media workers for the hosts' own recordings; without it each starts a new one. */
+  pool?: MediaWorkerPool;
 }
 
 interface HostRecordings {
@@ -27,12 +30,17 @@ interface HostRecordings {
   recording: LiveRecording | null;
   /** Resolves once the host's own recording runs (null when it failed to start). */
   starting: Promise<LiveRecording | null>;
+  /** Changes to the host's own recording, in event order, after it started. */
+  ops: Promise<unknown>;
   detach: (() => void)[];
 }
 
 /**
  * Records one livestream from its ingest: a composite that follows hosts joining, dropping and
- * leaving, and one recording per host. Host events arrive in order and are applied one at a time.
+ * leaving, and one recording per host. Host events arrive in order and are handed on in that
+ * order, to the composite's chain of changes and to each host's own: a change that waits for a
+ * media worker (a host's recording starting, the composite adding an input) holds up only the
+ * changes behind it on the same recording, never another host's join.
  */
 export class LivestreamRecorder {
   composite: LiveRecording | null = null;
@@ -43,6 +51,7 @@ export class LivestreamRecorder {
   /** Recordings started per host: a host that left and joins again gets a new one. */
   private readonly generations = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
+  private compositeOps: Promise<unknown> = Promise.resolve();
   private readonly listener = (e: IngestHostEvent) => {
     if (e.livestreamId === this.o.livestreamId) this.enqueue(() => this.apply(e.event, e.media));
   };
@@ -73,7 +82,8 @@ export class LivestreamRecorder {
   async stop(): Promise<void> {
     this.o.ingest.off('host', this.listener);
     await this.queue;
-    await Promise.allSettled([...this.hosts.values()].map((h) => h.starting));
+    await this.compositeOps;
+    await Promise.allSettled([...this.hosts.values()].map((h) => h.ops));
     await Promise.allSettled(this.stopping);
     for (const h of this.hosts.values()) h.detach.forEach((d) => d());
     await Promise.allSettled(this.recordings().map((r) => r.stop()));
@@ -87,6 +97,23 @@ export class LivestreamRecorder {
 
   private enqueue(step: () => Promise<void>): void {
     this.queue = this.queue.then(step).catch((err: Error) => this.log(`recorder: ${err.message}`));
+  }
+
+  /** Runs a change of the composite after the ones before it; not awaited by the event queue. */
+  private onComposite(what: string, step: (composite: LiveRecording) => Promise<unknown>): void {
+    const composite = this.composite;
+    if (!composite) return;
+    this.compositeOps = this.compositeOps
+      .then(() => step(composite))
+      .catch((err: Error) => this.log(`composite ${what}: ${err.message}`));
+  }
+
+  /** Runs a change of the host's own recording once it started, after the ones before it. */
+  private onHost(h: HostRecordings, step: (recording: LiveRecording) => Promise<unknown>): void {
+    h.ops = h.ops
+      .then(() => h.starting)
+      .then((rec) => (rec ? step(rec) : undefined))
+      .catch((err: Error) => this.log(`host recording: ${err.message}`));
   }
 
   private log(line: string): void {
@@ -109,20 +136,20 @@ export class LivestreamRecorder {
         // Same ports, same recordings: the new publish reaches the recorders that attached.
         if (h && media && !sameCodecs(h.media, media))
           this.log(`host ${event.hostId} came back with other codecs; its picture may stay frozen`);
-        await this.setCamera(
+        this.setCamera(
           event.hostId,
           this.o.ingest.presence(this.o.livestreamId, event.hostId)?.cameraOn ?? true,
         );
         break;
       case 'dropped':
-        await this.setCamera(event.hostId, false);
+        this.setCamera(event.hostId, false);
         break;
       case 'camera-off':
       case 'camera-on':
-        await this.setCamera(event.hostId, event.type === 'camera-on');
+        this.setCamera(event.hostId, event.type === 'camera-on');
         break;
       case 'left':
-        await this.leave(event.hostId);
+        this.leave(event.hostId);
         break;
       default:
         break;
@@ -161,12 +188,21 @@ export class LivestreamRecorder {
       media,
       recording: null,
       starting: Promise.resolve(null),
+      ops: Promise.resolve(),
       detach: [],
     };
     this.hosts.set(hostId, h);
 
-    // Its own recording starts first and is not waited for: a new worker takes most of the time
-    // to the host's first recorded frame, and the composite's input is added meanwhile.
+    // The ports are attached before the pipeline starts: the host's packets are what brings it to
+    // PLAYING at once, and a pipeline started without them waited 0.3-0.6 s for its mixers to time
+    // out. Not awaited: a new worker takes most of the time to the host's first recorded frame.
+    let own: (() => void)[] = [];
+    try {
+      own = this.attach(hostId, hostSource);
+      h.detach.push(...own);
+    } catch (err) {
+      this.log(`host ${hostId}: not attached to its recording: ${(err as Error).message}`);
+    }
     h.starting = LiveRecording.start({
       livestreamId: this.o.livestreamId,
       spec: {
@@ -176,31 +212,26 @@ export class LivestreamRecorder {
         inputs: [input(hostSource)],
       },
       ...this.where(recordingId),
+      ...(this.o.pool ? { worker: this.o.pool.take() } : {}),
       onEvent: (e) => this.workerEvent(recordingId, e),
     }).then(
       (recording) => {
         // Known before anything else can fail, so that nothing leaves it running.
         this.made.push(recording);
         h.recording = recording;
-        try {
-          if (this.hosts.get(hostId) === h) this.attach(hostId, h, hostSource);
-        } catch (err) {
-          // The ingest closed while the recording started; stop() ends it.
-          this.log(`host ${hostId}: not attached to its recording: ${(err as Error).message}`);
-        }
         return recording;
       },
       (err: Error) => {
+        own.forEach((d) => d());
         this.log(`host ${hostId}: its recording did not start: ${err.message}`);
         return null;
       },
     );
-    try {
-      await this.composite!.worker.addInput(input(compositeSource));
-      this.attach(hostId, h, compositeSource);
-    } catch (err) {
-      this.log(`host ${hostId}: not added to the composite: ${(err as Error).message}`);
-    }
+    h.ops = h.starting;
+    this.onComposite(`add ${hostId}`, async (composite) => {
+      await composite.worker.addInput(input(compositeSource));
+      if (this.hosts.get(hostId) === h) h.detach.push(...this.attach(hostId, compositeSource));
+    });
   }
 
   /** Without a feedback port the host is still recorded, only its recorders cannot ask for keyframes. */
@@ -213,33 +244,35 @@ export class LivestreamRecorder {
     }
   }
 
-  private attach(hostId: string, h: HostRecordings, source: RtpSource): void {
-    for (const kind of ['video', 'audio'] as MediaKind[]) {
+  /** The detaches, one per kind of media the source takes. */
+  private attach(hostId: string, source: RtpSource): (() => void)[] {
+    return (['video', 'audio'] as MediaKind[]).flatMap((kind) => {
       const port = source[kind]?.port;
-      if (port !== undefined)
-        h.detach.push(this.o.ingest.attach(this.o.livestreamId, hostId, kind, { port }));
-    }
+      return port === undefined
+        ? []
+        : [this.o.ingest.attach(this.o.livestreamId, hostId, kind, { port })];
+    });
   }
 
-  private async setCamera(hostId: string, on: boolean): Promise<void> {
+  private setCamera(hostId: string, on: boolean): void {
     const h = this.hosts.get(hostId);
     if (!h) return;
-    await Promise.allSettled([
-      this.composite?.worker.setCamera(hostId, on),
-      h.starting.then((rec) => rec?.worker.setCamera(hostId, on)),
-    ]);
+    this.onComposite(`camera ${hostId}`, (composite) => composite.worker.setCamera(hostId, on));
+    this.onHost(h, (rec) => rec.worker.setCamera(hostId, on));
   }
 
-  private async leave(hostId: string): Promise<void> {
+  private leave(hostId: string): void {
     const h = this.hosts.get(hostId);
     if (!h) return;
     this.hosts.delete(hostId);
     h.detach.forEach((d) => d());
-    await this.composite?.worker.removeInput(hostId).catch((err: Error) => this.log(err.message));
-    // Not awaited: the last snippet's EOS must not hold up the next host event.
-    const stopped = h.starting.then(async (rec) => {
-      await rec?.stop();
-    });
+    this.onComposite(`remove ${hostId}`, (composite) => composite.worker.removeInput(hostId));
+    // The last snippet's EOS holds up nothing but stop().
+    const stopped = h.ops
+      .then(() => h.starting)
+      .then(async (rec) => {
+        await rec?.stop();
+      });
     this.stopping.push(stopped);
     stopped.catch((err: Error) => this.log(`host ${hostId} stop: ${err.message}`));
   }

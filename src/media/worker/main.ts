@@ -7,6 +7,7 @@ import { loadGst } from './gst.ts';
 import { killWhenOrphaned } from './orphan-watchdog.ts';
 import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
 import { Recording } from './recording.ts';
+import { warmUp } from './warm-up.ts';
 
 if (!process.send) {
   console.error('the media worker runs as a child of tapedeck (it needs an IPC channel)');
@@ -52,6 +53,10 @@ async function handle(request: RequestMessage): Promise<unknown> {
     if (recording) throw new Error('this worker already runs a recording');
     recording = new Recording(Gst, request.params.spec, request.params.startIndex, emit);
     return recording.start();
+  }
+  if (request.method === 'warmUp') {
+    if (recording) throw new Error('warm-up comes before a recording starts');
+    return warmUp(Gst);
   }
   if (!recording) throw new Error(`cannot ${request.method}: no recording has started`);
   switch (request.method) {

@@ -8,7 +8,9 @@ export type WorkerRequest =
   | { method: 'removeInput'; params: { id: string } }
   | { method: 'setCamera'; params: { id: string; on: boolean } }
   | { method: 'setLayout'; params: { order: string[] } }
-  | { method: 'stats'; params: Record<string, never> };
+  | { method: 'stats'; params: Record<string, never> }
+  /** Before start only: loads plugins and fonts while the worker is idle (a pool's spare). */
+  | { method: 'warmUp'; params: Record<string, never> };
 
 export type WorkerMethod = WorkerRequest['method'];
 
@@ -33,6 +35,7 @@ export interface ResultOf {
   setCamera: { runningTimeNs: string };
   setLayout: { runningTimeNs: string };
   stats: WorkerStats;
+  warmUp: { ms: number };
 }
 
 export type RequestMessage = WorkerRequest & { id: number };
