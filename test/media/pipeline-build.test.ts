@@ -134,9 +134,9 @@ test(
     ];
     const b = buildPipeline(spec);
     for (const part of [
-      'udpsrc address=127.0.0.1 port=40000 buffer-size=4194304 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102" ! rtpjitterbuffer latency=200 mode=slave',
+      'udpsrc address=127.0.0.1 port=40000 buffer-size=4194304 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102" ! rtpjitterbuffer latency=100 mode=slave',
       'rtph264depay request-keyframe=true ! h264parse ! avdec_h264 ! videorate max-duplication-time=1000000000 ! video/x-raw,framerate=15/1 ! videoconvertscale add-borders=true ! video/x-raw,format=I420,width=640,height=360,pixel-aspect-ratio=1/1 ! queue name=in_ana_v',
-      'udpsrc address=127.0.0.1 port=40002 buffer-size=4194304 caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111" ! rtpjitterbuffer latency=200 mode=slave',
+      'udpsrc address=127.0.0.1 port=40002 buffer-size=4194304 caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111" ! rtpjitterbuffer latency=100 mode=slave',
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! queue name=in_ana_a',
       'rtpvp8depay request-keyframe=true ! vp8dec',
       // No microphone track: the host still has an audio branch, silent, so the mix keeps its shape.
@@ -184,7 +184,7 @@ test(
           `! in_${id}_vs.recv_rtp_sink`,
         `in_${id}_vs.send_rtcp_src ! udpsink host=127.0.0.1 port=${port} sync=false async=false`,
         // The video jitter buffer keeps its mode and latency behind the session.
-        `in_${id}_vs.recv_rtp_src ! rtpssrcdemux ! rtpjitterbuffer latency=200 mode=slave ! rtpptdemux ! rtph264depay request-keyframe=true`,
+        `in_${id}_vs.recv_rtp_src ! rtpssrcdemux ! rtpjitterbuffer latency=100 mode=slave ! rtpptdemux ! rtph264depay request-keyframe=true`,
       ])
         assert.ok(b.launch.includes(part), part);
     assert.equal(b.launch.match(/rtpsession name=/g)?.length, 2, 'one session per camera');
@@ -193,6 +193,6 @@ test(
     const plain = buildPipeline(spec).launch;
     for (const absent of ['rtpsession', 'rtcp-fb', 'udpsink', 'rtpssrcdemux', 'rtpptdemux'])
       assert.ok(!plain.includes(absent), `${absent} without a feedback port`);
-    assert.ok(plain.includes('! rtpjitterbuffer latency=200 mode=slave ! rtph264depay'));
+    assert.ok(plain.includes('! rtpjitterbuffer latency=100 mode=slave ! rtph264depay'));
   },
 );

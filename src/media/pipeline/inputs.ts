@@ -61,8 +61,9 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
   return fragments;
 }
 
-// A jitter buffer of 200 ms rides out loopback hiccups and lets NACKed packets arrive in time.
-const JITTER_MS = 200;
+// A jitter buffer of 100 ms rides out loopback hiccups (nothing on loopback resends, so it waits
+// for no retransmission); every 100 ms of it is 100 ms later a joining host's first recorded frame.
+const JITTER_MS = 100;
 const SECOND_NS = 1_000_000_000;
 const UDP_BUFFER = 4 * 1024 * 1024;
 
