@@ -14,6 +14,7 @@ export interface GstPad extends GstObject {
   getPeer(): GstPad | null;
   setOffset(offsetNs: bigint | number): void;
   getParentElement(): GstElement | null;
+  sendEvent(event: unknown): boolean;
   queryPosition(format: number): [boolean, bigint];
   [property: string]: unknown;
 }
@@ -70,7 +71,9 @@ export interface GstModule {
   utilSetObjectArg(object: GstObject, name: string, value: string): void;
   SystemClock: { obtain(): GstClock };
   GhostPad: { new: (name: string, target: GstPad) => GstPad };
-  Event: { newEos(): unknown };
+  Event: { newEos(): unknown; newCustom(type: number, structure: unknown): unknown };
+  EventType: { CUSTOM_UPSTREAM: number };
+  Structure: { newFromString(text: string): unknown };
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };
   MessageType: Record<

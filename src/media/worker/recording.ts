@@ -85,6 +85,7 @@ export class Recording {
           this.baseTimeUtcNs = this.pipeline.getBaseTime();
           if (spec.rtmpUrl) this.attachRtmp();
           this.watchForStall();
+          this.shortenFirstGop();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
         this.onMessage(message);
@@ -399,6 +400,22 @@ export class Recording {
   }
 
   /** A fresh branch each time, linked behind the valves, which open once it plays. */
+  /**
+   * splitmuxsink hands a GOP to the muxer only once the next keyframe arrives, so nothing reaches
+   * the file before the first GOP is whole. Asking the encoder for a keyframe as soon as the
+   * pipeline plays makes that first GOP a frame or two long.
+   */
+  private shortenFirstGop(): void {
+    const { Gst } = this;
+    const pad = this.pipeline.getByName(names.videoEncoder)?.getStaticPad('src');
+    if (!pad) return;
+    const event = Gst.Event.newCustom(
+      Gst.EventType.CUSTOM_UPSTREAM,
+      Gst.Structure.newFromString('GstForceKeyUnit, all-headers=(boolean)true'),
+    );
+    pad.sendEvent(event);
+  }
+
   private attachRtmp(): void {
     const { Gst } = this;
     const branch = Gst.parseBinFromDescription(rtmpBranch(this.spec.rtmpUrl!), false);
