@@ -60,6 +60,7 @@ export interface GstMessage {
 }
 export interface GstBus {
   addSignalWatch(): void;
+  removeSignalWatch(): void;
   on(signal: 'message', handler: (message: GstMessage) => void): void;
 }
 

@@ -30,5 +30,6 @@ export async function warmUp(Gst: GstModule, timeoutMs = 3_000): Promise<{ ms: n
     if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) done();
   });
   pipeline.setState(Gst.State.NULL);
+  bus.removeSignalWatch();
   return { ms: Math.round(performance.now() - started) };
 }
