@@ -23,9 +23,9 @@ import {
   DEFAULT_HOST_CANVAS,
 } from '../domain/profile.ts';
 import { LiveIngest } from '../ingest/live-ingest.ts';
-import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import type { SessionBackend } from '../ingest/whip/backend.ts';
 import { startWhipServer } from '../ingest/whip/server.ts';
+import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
 
 type JoinBasis = 'forwarded-rtp' | 'snippet-file';

@@ -9,9 +9,9 @@ import {
 import { issueToken } from '../domain/whip-token.ts';
 import { LiveIngest } from '../ingest/live-ingest.ts';
 import { startWhipServer } from '../ingest/whip/server.ts';
+import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { drainDelivery, parseDeliveryConfig, startDelivery } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
-import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { LivestreamRecorder } from '../recorder/livestream-recorder.ts';
 import { numberOption, parseOptions, UsageError, type Command } from './command.ts';
 

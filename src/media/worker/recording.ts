@@ -399,7 +399,6 @@ export class Recording {
     }, delay);
   }
 
-  /** A fresh branch each time, linked behind the valves, which open once it plays. */
   /**
    * splitmuxsink hands a GOP to the muxer only once the next keyframe arrives, so nothing reaches
    * the file before the first GOP is whole. Asking the encoder for a keyframe as soon as the
@@ -416,6 +415,7 @@ export class Recording {
     pad.sendEvent(event);
   }
 
+  /** A fresh branch each time, linked behind the valves, which open once it plays. */
   private attachRtmp(): void {
     const { Gst } = this;
     const branch = Gst.parseBinFromDescription(rtmpBranch(this.spec.rtmpUrl!), false);
