@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   defaultProfile,
+  encoderThreads,
   gopFrames,
   parseCanvas,
   ProfileError,
@@ -25,6 +26,14 @@ test('default profile follows the product spec', T, () => {
   assert.equal(p.snippetSeconds, 15);
   assert.equal(gopFrames(p.video), 5);
   validateProfile(p);
+});
+
+test('small canvases encode on one thread; above 720p30 x264 chooses', T, () => {
+  const v = defaultProfile({ width: 360, height: 640 }).video;
+  assert.equal(encoderThreads(v), 1);
+  assert.equal(encoderThreads({ ...v, width: 1280, height: 720, fps: 30 }), 1);
+  assert.equal(encoderThreads({ ...v, width: 1280, height: 720, fps: 60 }), 0);
+  assert.equal(encoderThreads({ ...v, width: 1920, height: 1080, fps: 30 }), 0);
 });
 
 test('canvas parsing refuses odd, tiny, huge and malformed sizes', T, () => {

@@ -22,7 +22,7 @@ test('composite: encoders at the profile, exact snippets, crash-safe MP4', T, ()
   for (const part of [
     'video/x-raw,format=I420,width=360,height=640,framerate=15/1',
     'x264enc name=venc bitrate=5000',
-    'key-int-max=5 option-string=scenecut=0',
+    'key-int-max=5 threads=1 option-string=scenecut=0',
     'video/x-h264,profile=main',
     'voaacenc name=aenc bitrate=44000',
     'max-size-time=15000000000 send-keyframe-requests=true async-finalize=true',

@@ -1,4 +1,4 @@
-import { gopFrames, type OutputProfile } from '../../domain/profile.ts';
+import { encoderThreads, gopFrames, type OutputProfile } from '../../domain/profile.ts';
 
 /** MP3 allows only these bitrates; the profile's AAC rate maps to the nearest one at or above it. */
 const MP3_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
@@ -29,7 +29,7 @@ export function videoEncoder(p: OutputProfile): string {
     // mp4mux refuses with a stream error; dropping the repeat keeps the recording alive.
     `videorate drop-only=true ! queue name=venc_q max-size-time=1000000000 ! ` +
     `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=${v.preset} tune=zerolatency ` +
-    `key-int-max=${gopFrames(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
+    `key-int-max=${gopFrames(v)} threads=${encoderThreads(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
     `tee name=${names.videoTee}`
   );
 }
