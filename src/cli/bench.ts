@@ -44,7 +44,7 @@ const SUBCOMMANDS = [
 const mediaHelp = `Usage: tapedeck bench media [options]
 
 Measures what a recording costs in CPU and memory. For each kind, three contenders record the
-same synthetic hosts with the same output settings (H.264 15 fps 5000 kbit/s with a 1-second GOP
+same synthetic hosts with the same output settings (H.264 15 fps 5000 kbit/s with a 5-frame GOP
 and AAC 44 kbit/s in MP4, or MP3 for audio; 15-second snippets into a temporary folder), one after
 another, each for --duration seconds:
 
@@ -54,7 +54,8 @@ another, each for --duration seconds:
   gst-launch  the very same pipeline under gst-launch-1.0 -e, stopped with SIGINT (EOS): the cost
               of the GStreamer pipeline alone, without Node.
   ffmpeg      an equivalent ffmpeg recorder (lavfi test sources, libx264 at the same preset, segment muxer),
-              stopped with SIGINT.
+              stopped with SIGINT. ffmpeg picks its own encoder threads; tapedeck encodes on one
+              thread up to 720p30.
 
 Kinds: composite (4 hosts on a 360x640 canvas), host (1 host, 640x360), audio (1 host, MP3).
 

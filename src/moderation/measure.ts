@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
-import { inspectMp4 } from '../delivery/check/mp4.ts';
+import { keyframeIndex, keyframePerWindow, keyframeStream } from './keyframe-index.ts';
 
 /**
  * Measures a snippet for scoring: GStreamer decodes it and hands over small raw pictures and the
@@ -135,20 +136,45 @@ export function videoWindows(frames: Uint8Array, pixels: number, windowSec = WIN
   return windows;
 }
 
-/** Keyframes per second of the file's video, 0 when it cannot be told. */
-async function keyframesPerSecond(file: string): Promise<number> {
-  const m = await inspectMp4(file).catch(() => null);
-  const video = m?.tracks.find((t) => t.handler === 'vide');
-  return video && video.durationMs > 0 ? video.syncSamples / (video.durationMs / 1000) : 0;
+/** The keyframe each picture window is drawn from, and those keyframes as a stream to decode. */
+interface KeyframePlan {
+  stream: Buffer;
+  /** Per window, which of the decoded pictures it shows. */
+  pictureOfWindow: number[];
 }
 
 /**
- * Decodes the snippet once: each stream goes to its own branch by its caps (audio samples to
- * fd 1, small pictures to fd 3), so no stream of the file is left unlinked.
+ * Null unless the file has a keyframe at least every window (a recording's GOP is a third of a
+ * second); such a file is then decoded in full and thinned after.
+ */
+async function keyframePlan(file: string): Promise<KeyframePlan | null> {
+  const buf = await readFile(file).catch(() => null);
+  if (!buf) return null;
+  let index;
+  try {
+    index = keyframeIndex(buf);
+  } catch {
+    return null;
+  }
+  if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / WINDOW_SEC)
+    return null;
+  const picks = keyframePerWindow(index.keyframes, index.durationSec, WINDOW_SEC);
+  // picks never go down, so the distinct ones are in stream order.
+  const decoded = [...new Set(picks)];
+  const position = new Map(decoded.map((k, i) => [k, i]));
+  return {
+    stream: keyframeStream(buf, index, decoded),
+    pictureOfWindow: picks.map((k) => position.get(k)!),
+  };
+}
+
+/**
+ * Decodes the snippet once: the audio samples go to fd 1, small pictures to fd 3.
  *
- * Pictures are samples one window apart, so when the file has a keyframe at least every window
- * (a recording's GOP is a third of a second) only keyframes are decoded: the pictures in
- * between would be thrown away after costing most of the decoding.
+ * Pictures are samples one window apart. When the file has a keyframe at least every window, the
+ * keyframe nearest each window's start is picked from the file's index and only those are
+ * decoded (written beside the file for the purpose): two thirds of a recording's keyframes and none of the pictures between them,
+ * which would otherwise be thrown away after costing most of the decoding.
  */
 export async function measureSnippet(
   file: string,
@@ -170,43 +196,39 @@ export async function measureSnippet(
     'fdsink',
     'fd=1',
   ];
-  // Thinned to one picture per window before anything touches their pixels, and shrunk before
-  // their format changes.
-  const toPictures = [
-    '!',
-    'video/x-raw',
-    '!',
-    'queue',
-    '!',
-    'videorate',
-    '!',
-    `video/x-raw,framerate=${1 / WINDOW_SEC}/1`,
-    '!',
-    'videoscale',
-    '!',
-    `video/x-raw,width=${width},height=${height}`,
-    '!',
-    'videoconvert',
-    '!',
-    `video/x-raw,format=GRAY8,width=${width},height=${height}`,
-    '!',
-    'fdsink',
-    'fd=3',
+  // Shrunk before their format changes.
+  const shrink = [
+    ...['!', 'videoscale', '!', `video/x-raw,width=${width},height=${height}`],
+    ...['!', 'videoconvert', '!', `video/x-raw,format=GRAY8,width=${width},height=${height}`],
+    ...['!', 'fdsink', 'fd=3'],
   ];
-  const keyframesOnly = o.hasVideo && (await keyframesPerSecond(file)) >= 1 / WINDOW_SEC;
-  const pipeline = keyframesOnly
+  // Thinned to one picture per window before anything touches their pixels.
+  const toPictures = [
+    ...['!', 'video/x-raw', '!', 'queue', '!', 'videorate'],
+    ...['!', `video/x-raw,framerate=${1 / WINDOW_SEC}/1`],
+    ...shrink,
+  ];
+  const plan = o.hasVideo ? await keyframePlan(file) : null;
+  // From a file: h264parse behind a pipe (fdsrc) refuses the stream's caps as unfixed.
+  const keyframes = `${file}.keyframes.h264`;
+  if (plan) await writeFile(keyframes, plan.stream);
+  const pipeline = plan
     ? [
         ...['filesrc', `location=${file}`, '!', 'qtdemux', 'name=m'],
+        // The demuxer's video pad stays unlinked (qtdemux goes on while one pad is linked);
+        // linked to a fakesink, the pipeline never prerolled.
         ...['m.', '!', 'audio/mpeg', '!', 'queue', '!', 'decodebin', 'name=a', 'a.', ...toAudio],
-        ...['m.', '!', 'video/x-h264', '!', 'queue', '!'],
-        ...['identity', 'drop-buffer-flags=delta-unit', '!', 'decodebin', 'name=v', 'v.'],
-        ...toPictures,
+        ...['filesrc', `location=${keyframes}`, '!', 'video/x-h264,stream-format=byte-stream'],
+        ...['!', 'h264parse'],
+        ...['!', 'avdec_h264', ...shrink],
       ]
     : [
         ...['filesrc', `location=${file}`, '!', 'decodebin', 'name=d', 'd.', ...toAudio],
         ...(o.hasVideo ? ['d.', ...toPictures] : []),
       ];
-  const [raw, frames] = await gstLaunch(pipeline, o.timeoutMs ?? 60_000);
+  const [raw, decoded] = await gstLaunch(pipeline, o.timeoutMs ?? 60_000).finally(
+    () => plan && rm(keyframes, { force: true }),
+  );
   const samples = new Float32Array(
     raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
   );
@@ -214,6 +236,18 @@ export async function measureSnippet(
   const durationSec = samples.length / RATE;
   const audio = audioWindows(samples, RATE, AUDIO_WINDOW_SEC);
   if (!o.hasVideo) return { durationSec, audio, video: null };
-  if (frames.length < width * height) throw new MeasureError('the snippet has no pictures');
-  return { durationSec, audio, video: videoWindows(frames, width * height) };
+  const pixels = width * height;
+  if (decoded.length < pixels) throw new MeasureError('the snippet has no pictures');
+  let frames: Uint8Array = decoded;
+  if (plan) {
+    const count = Math.floor(decoded.length / pixels);
+    const wanted = new Set(plan.pictureOfWindow).size;
+    if (count !== wanted)
+      throw new MeasureError(`${count} of the snippet's ${wanted} chosen keyframes decoded`);
+    frames = new Uint8Array(plan.pictureOfWindow.length * pixels);
+    plan.pictureOfWindow.forEach((p, w) =>
+      frames.set(decoded.subarray(p * pixels, (p + 1) * pixels), w * pixels),
+    );
+  }
+  return { durationSec, audio, video: videoWindows(frames, pixels) };
 }
