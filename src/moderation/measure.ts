@@ -150,22 +150,22 @@ interface KeyframePlan {
 async function keyframePlan(file: string): Promise<KeyframePlan | null> {
   const buf = await readFile(file).catch(() => null);
   if (!buf) return null;
-  let index;
   try {
-    index = keyframeIndex(buf);
+    const index = keyframeIndex(buf);
+    if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / WINDOW_SEC)
+      return null;
+    const picks = keyframePerWindow(index.keyframes, index.durationSec, WINDOW_SEC);
+    // picks never go down, so the distinct ones are in stream order.
+    const decoded = [...new Set(picks)];
+    const position = new Map(decoded.map((k, i) => [k, i]));
+    return {
+      stream: keyframeStream(buf, index, decoded),
+      pictureOfWindow: picks.map((k) => position.get(k)!),
+    };
   } catch {
+    // An index or keyframe it cannot read: the whole decode below says what is wrong, if anything.
     return null;
   }
-  if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / WINDOW_SEC)
-    return null;
-  const picks = keyframePerWindow(index.keyframes, index.durationSec, WINDOW_SEC);
-  // picks never go down, so the distinct ones are in stream order.
-  const decoded = [...new Set(picks)];
-  const position = new Map(decoded.map((k, i) => [k, i]));
-  return {
-    stream: keyframeStream(buf, index, decoded),
-    pictureOfWindow: picks.map((k) => position.get(k)!),
-  };
 }
 
 /**

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { scoreAudio, scoreVideo, type QualityReason } from '../../src/domain/quality-rules.ts';
+import { keyframeIndex } from '../../src/moderation/keyframe-index.ts';
 import { audioWindows, measureSnippet, MeasureError } from '../../src/moderation/measure.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
 import { tempDir } from '../support/tapedeck.ts';
@@ -79,6 +80,27 @@ test(
     const reasons = scoreAudio(noisy.audio, noisy.durationSec).reasons;
     assert.equal(reasons.length, 1, JSON.stringify(reasons));
     assert.ok(near(reasons[0]!, 'noise', 5, 10), JSON.stringify(reasons));
+  },
+);
+
+test(
+  'a keyframe whose NAL unit runs past its end is measured the long way or refused, never a crash',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-');
+    dirs.push(dir);
+    const buf = await readFile(await impairedSnippet(dir, 'none', 'none', 'mp4', 5));
+    const first = keyframeIndex(buf).keyframes[0]!;
+    buf.writeUInt32BE(0xffffff, first.offset);
+    const file = join(dir, 'cut-nal.mp4');
+    await writeFile(file, buf);
+    let measured: Awaited<ReturnType<typeof measureSnippet>> | null = null;
+    try {
+      measured = await measureSnippet(file, { hasVideo: true });
+    } catch (err) {
+      assert.ok(err instanceof MeasureError, String(err));
+    }
+    if (measured) assert.equal(measured.video?.length, 30);
   },
 );
 
