@@ -79,27 +79,6 @@ export interface WeriftSessionEvents {
   closed: [];
 }
 
-/**
- * A recorder of a track. Its copies go out on a socket connected to it: a connected send skips
- * the address lookup in Node and the route lookup in the kernel, measured here at 7.4–8.1 µs of
- * CPU per 1200-byte loopback datagram against 9.9–10.1 µs. Until that socket is connected, and
- * for the recorders' RTCP (sent from other ports, which a connected socket would drop), the
- * forwarder's own socket serves.
- */
-interface Target extends Required<RtpTarget> {
-  out: Socket | null;
-}
-
-function connectTarget(t: Target, still: () => boolean): void {
-  const socket = createSocket('udp4');
-  // A recorder that is not listening yet makes the kernel report ECONNREFUSED on the next send.
-  socket.on('error', () => undefined);
-  socket.connect(t.port, t.host, () => {
-    if (still()) t.out = socket;
-    else socket.close();
-  });
-}
-
 /** One forwarded track: the socket that sends RTP also hears the recorders' RTCP. */
 interface Forwarder {
   kind: MediaKind;
@@ -108,7 +87,7 @@ interface Forwarder {
    * Every recorder that takes this track gets its own copy of each packet. UDP never waits for a
    * reader, so a slow recorder loses packets in its own socket buffer and stalls nobody else.
    */
-  targets: Target[];
+  targets: Required<RtpTarget>[];
   /** Date.now() of the last packet received from the publisher, 0 before the first. */
   lastPacketAt: number;
   track?: MediaStreamTrack;
@@ -273,8 +252,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
   addTarget(kind: MediaKind, target: RtpTarget): void {
     const f = this.forwarders.get(kind);
     if (!f) return;
-    const t: Target = { port: target.port, host: target.host ?? LOOPBACK, out: null };
-    if (!f.targets.some((x) => x.port === t.port && x.host === t.host)) this.attach(f, t);
+    const t = { port: target.port, host: target.host ?? LOOPBACK };
+    if (!f.targets.some((x) => x.port === t.port && x.host === t.host)) f.targets.push(t);
     if (kind === 'video') this.requestKeyframeSoon();
   }
 
@@ -298,14 +277,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     const f = this.forwarders.get(kind);
     if (!f) return;
     const host = target.host ?? LOOPBACK;
-    const gone = (x: Target) => x.port === target.port && x.host === host;
-    for (const t of f.targets.filter(gone)) t.out?.close();
-    f.targets = f.targets.filter((x) => !gone(x));
-  }
-
-  private attach(f: Forwarder, t: Target): void {
-    f.targets.push(t);
-    connectTarget(t, () => this.state !== 'closed' && f.targets.includes(t));
+    f.targets = f.targets.filter((x) => !(x.port === target.port && x.host === host));
   }
 
   /**
@@ -329,10 +301,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     this.retryTimers.forEach(clearTimeout);
     for (const s of this.subscriptions) s.unSubscribe();
     this.subscriptions.length = 0;
-    for (const f of this.forwarders.values()) {
-      f.socket.close();
-      for (const t of f.targets) t.out?.close();
-    }
+    for (const f of this.forwarders.values()) f.socket.close();
     try {
       await this.pc.close();
     } finally {
@@ -346,9 +315,10 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       // counters tell whether media flows (no video for a while is a camera turned off).
       if (!this.prepared[kind]) continue;
       const initial = this.init.forward[kind];
-      const targets = (Array.isArray(initial) ? initial : initial ? [initial] : []).map(
-        (t): Target => ({ port: t.port, host: t.host ?? LOOPBACK, out: null }),
-      );
+      const targets = (Array.isArray(initial) ? initial : initial ? [initial] : []).map((t) => ({
+        port: t.port,
+        host: t.host ?? LOOPBACK,
+      }));
       const socket = createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -360,7 +330,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       const forwarder: Forwarder = {
         kind,
         socket,
-        targets: [],
+        targets,
         lastPacketAt: 0,
         packets: 0,
         bytes: 0,
@@ -378,7 +348,6 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         }
       });
       this.forwarders.set(kind, forwarder);
-      for (const t of targets) this.attach(forwarder, t);
     }
   }
 
@@ -422,9 +391,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
           this.requestKeyframeSoon();
         }
         if (settled && (this.init.beforeForward?.[kind]?.(datagram) ?? true))
-          for (const t of forwarder.targets)
-            if (t.out) t.out.send(datagram);
-            else forwarder.socket.send(datagram, t.port, t.host);
+          for (const t of forwarder.targets) forwarder.socket.send(datagram, t.port, t.host);
         forwarder.lastPacketAt = Date.now();
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;
