@@ -1,4 +1,5 @@
 import { allBoxes, childBoxes, findBox, type Box } from '../delivery/check/boxes.ts';
+import { sampleOffsets, sampleSizes } from '../delivery/check/mp4.ts';
 
 /**
  * The keyframes of an MP4's H.264 track, read from its index, so that scoring can decode only
@@ -51,36 +52,6 @@ function parseAvcC(file: Buffer, avcC: Box): Pick<KeyframeIndex, 'lengthSize' | 
   return { lengthSize, parameterSets };
 }
 
-/** Byte offset of every sample, from the chunk offsets and the samples per chunk. */
-function sampleOffsets(file: Buffer, stbl: Box, sizes: number[]): number[] {
-  const stsc = need(findBox(file, stbl.body, stbl.end, ['stsc']), 'stsc');
-  const stco =
-    findBox(file, stbl.body, stbl.end, ['stco']) ?? findBox(file, stbl.body, stbl.end, ['co64']);
-  if (!stco) throw new KeyframeIndexError('the video track has no chunk offsets');
-  const chunks = u32(file, stco.body + 4);
-  const chunkOffset = (c: number) =>
-    stco.type === 'co64'
-      ? Number(file.readBigUInt64BE(stco.body + 8 + 8 * c))
-      : u32(file, stco.body + 8 + 4 * c);
-  const runs = u32(file, stsc.body + 4);
-  const offsets: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const first = u32(file, stsc.body + 8 + 12 * r) - 1;
-    const perChunk = u32(file, stsc.body + 12 + 12 * r);
-    const last = r + 1 < runs ? u32(file, stsc.body + 8 + 12 * (r + 1)) - 1 : chunks;
-    for (let c = first; c < last && offsets.length < sizes.length; c++) {
-      let at = chunkOffset(c);
-      for (let k = 0; k < perChunk && offsets.length < sizes.length; k++) {
-        offsets.push(at);
-        at += sizes[offsets.length - 1]!;
-      }
-    }
-  }
-  if (offsets.length !== sizes.length)
-    throw new KeyframeIndexError(`chunks hold ${offsets.length} of ${sizes.length} samples`);
-  return offsets;
-}
-
 /** Reads the keyframe index of the first H.264 video track of a whole MP4 file in `file`. */
 export function keyframeIndex(file: Buffer): KeyframeIndex {
   const moov = childBoxes(file, 0, file.length).find((b) => b.type === 'moov');
@@ -106,12 +77,8 @@ export function keyframeIndex(file: Buffer): KeyframeIndex {
       'avcC',
     );
 
-    const stsz = need(findBox(file, stbl.body, stbl.end, ['stsz']), 'stsz');
-    const uniform = u32(file, stsz.body + 4);
-    const count = u32(file, stsz.body + 8);
-    const sizes = Array.from({ length: count }, (_, i) =>
-      uniform !== 0 ? uniform : u32(file, stsz.body + 12 + 4 * i),
-    );
+    const sizes = sampleSizes(file, need(findBox(file, stbl.body, stbl.end, ['stsz']), 'stsz'));
+    const count = sizes.length;
     const offsets = sampleOffsets(file, stbl, sizes);
 
     // Decode times; without B-frames (tapedeck encodes none) they are the presentation times.

@@ -37,37 +37,54 @@ function timedDuration(buf: Buffer, box: Box, kind: 'mvhd' | 'mdhd'): number {
   return (duration * 1000) / timescale;
 }
 
-/** The end of the last byte of media that the sample tables point to. */
-function mediaEnd(buf: Buffer, stbl: Box): { end: number; samples: number } {
-  const stsz = findBox(buf, stbl.body, stbl.end, ['stsz']);
+/** Each sample's size, from stsz. */
+export function sampleSizes(buf: Buffer, stsz: Box): number[] {
+  const uniform = u32(buf, stsz.body + 4);
+  const count = u32(buf, stsz.body + 8);
+  return Array.from({ length: count }, (_, i) =>
+    uniform !== 0 ? uniform : u32(buf, stsz.body + 12 + 4 * i),
+  );
+}
+
+/** Each sample's byte offset in the file, from the chunk offsets and the samples per chunk. */
+export function sampleOffsets(buf: Buffer, stbl: Box, sizes: readonly number[]): number[] {
   const stsc = findBox(buf, stbl.body, stbl.end, ['stsc']);
   const stco =
     findBox(buf, stbl.body, stbl.end, ['stco']) ?? findBox(buf, stbl.body, stbl.end, ['co64']);
-  if (!stsz || !stsc || !stco) throw new Error('sample table is missing stsz, stsc or stco');
-  const uniform = u32(buf, stsz.body + 4);
-  const samples = u32(buf, stsz.body + 8);
-  const sizeOf = (i: number) => (uniform !== 0 ? uniform : u32(buf, stsz.body + 12 + 4 * i));
+  if (!stsc || !stco) throw new Error('sample table is missing stsc or stco');
   const chunkCount = u32(buf, stco.body + 4);
-  const offsetOf = (i: number) =>
+  const chunkOffset = (c: number) =>
     stco.type === 'co64'
-      ? Number(buf.readBigUInt64BE(stco.body + 8 + 8 * i))
-      : u32(buf, stco.body + 8 + 4 * i);
+      ? Number(buf.readBigUInt64BE(stco.body + 8 + 8 * c))
+      : u32(buf, stco.body + 8 + 4 * c);
   const runs = u32(buf, stsc.body + 4);
-  let end = 0;
-  let sample = 0;
+  const offsets: number[] = [];
   for (let r = 0; r < runs; r++) {
     const first = u32(buf, stsc.body + 8 + 12 * r) - 1;
     const perChunk = u32(buf, stsc.body + 12 + 12 * r);
     const last = r + 1 < runs ? u32(buf, stsc.body + 8 + 12 * (r + 1)) - 1 : chunkCount;
-    for (let c = first; c < last && sample < samples; c++) {
-      let bytes = 0;
-      for (let k = 0; k < perChunk && sample < samples; k++) bytes += sizeOf(sample++);
-      end = Math.max(end, offsetOf(c) + bytes);
+    for (let c = first; c < last && offsets.length < sizes.length; c++) {
+      let at = chunkOffset(c);
+      for (let k = 0; k < perChunk && offsets.length < sizes.length; k++) {
+        offsets.push(at);
+        at += sizes[offsets.length - 1]!;
+      }
     }
   }
-  if (sample !== samples)
-    throw new Error(`sample table maps ${sample} of ${samples} samples to chunks`);
-  return { end, samples };
+  if (offsets.length !== sizes.length)
+    throw new Error(`sample table maps ${offsets.length} of ${sizes.length} samples to chunks`);
+  return offsets;
+}
+
+/** The end of the last byte of media that the sample tables point to. */
+function mediaEnd(buf: Buffer, stbl: Box): { end: number; samples: number } {
+  const stsz = findBox(buf, stbl.body, stbl.end, ['stsz']);
+  if (!stsz) throw new Error('sample table is missing stsz, stsc or stco');
+  const sizes = sampleSizes(buf, stsz);
+  const offsets = sampleOffsets(buf, stbl, sizes);
+  let end = 0;
+  for (let i = 0; i < sizes.length; i++) end = Math.max(end, offsets[i]! + sizes[i]!);
+  return { end, samples: sizes.length };
 }
 
 /**
