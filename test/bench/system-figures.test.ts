@@ -9,6 +9,7 @@ import {
 } from '../../src/bench/system/process-table.ts';
 import {
   expectedSnippets,
+  hostDropProblems,
   largestHolding,
   nextLivestreams,
   realTimeProblems,
@@ -89,6 +90,18 @@ describe('recording figures', () => {
     const problems = realTimeProblems([f], 2);
     // Too few recordings, a missing snippet, a hole, dropped frames.
     assert.equal(problems.length, 4, problems.join('\n'));
+  });
+
+  test('hosts that dropped off fail the round, named once each, the first one first', T, () => {
+    assert.deepEqual(hostDropProblems([], 12), []);
+    const drops = [
+      { livestreamId: 'ls-2', hostId: 'h3', atMs: T0 + 9_000, detail: 'ice-failed' },
+      { livestreamId: 'ls-1', hostId: 'h1', atMs: T0 + 2_500, detail: 'ice-failed' },
+      { livestreamId: 'ls-2', hostId: 'h3', atMs: T0 + 30_000 },
+    ];
+    assert.deepEqual(hostDropProblems(drops, 12), [
+      '2 of 12 hosts dropped off, first ls-1/h1 at 04:00:02.500 (ice-failed)',
+    ]);
   });
 
   test('expected snippets count a last one of a second or more', T, () => {

@@ -136,6 +136,28 @@ export function realTimeProblems(
   return problems;
 }
 
+/** A host whose publish the node lost during a round (a `tapedeck.host.dropped` event). */
+export interface HostDrop {
+  livestreamId: string;
+  hostId: string;
+  atMs: number;
+  detail?: string;
+}
+
+/**
+ * A round whose hosts dropped off does not hold, whatever its snippets say: a recording of a host
+ * that is gone ends early, and one that ends near the window's end can still look complete.
+ */
+export function hostDropProblems(drops: readonly HostDrop[], hosts: number): string[] {
+  if (drops.length === 0) return [];
+  const first = [...drops].sort((a, b) => a.atMs - b.atMs)[0]!;
+  const names = [...new Set(drops.map((d) => `${d.livestreamId}/${d.hostId}`))];
+  return [
+    `${names.length} of ${hosts} hosts dropped off, first ${first.livestreamId}/${first.hostId} ` +
+      `at ${new Date(first.atMs).toISOString().slice(11, 23)}${first.detail ? ` (${first.detail})` : ''}`,
+  ];
+}
+
 export interface Attempt {
   livestreams: number;
   holds: boolean;

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeEvent } from '../../domain/cloudevent.ts';
+import { HOST_EVENT_PREFIX, type HostEventData } from '../../domain/host-event.ts';
 import { REVIEWS_FOLDER } from '../../domain/escalation.ts';
 import type { OutputProfile } from '../../domain/profile.ts';
 import { SNIPPET_READY, type SnippetReady } from '../../domain/snippet-event.ts';
@@ -15,7 +16,9 @@ import type { RunningNode } from '../../node/node.ts';
 import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
 import { watchProcessTable, type ProcessRow } from './process-table.ts';
 import {
+  hostDropProblems,
   realTimeProblems,
+  type HostDrop,
   recordingFigures,
   type FigureRules,
   type RecordingFigures,
@@ -51,13 +54,16 @@ export interface TapedeckRound {
   reviews: number;
 }
 
-/** The node's announcements of the given livestreams' snippets, once each. */
-async function announcedSnippets(
-  node: RunningNode,
-  ids: ReadonlySet<string>,
-): Promise<{ data: SnippetReady; announcedMs: number }[]> {
+interface Announced {
+  snippets: { data: SnippetReady; announcedMs: number }[];
+  drops: HostDrop[];
+}
+
+/** The node's announcements for the given livestreams: their snippets once each, and hosts lost. */
+async function announced(node: RunningNode, ids: ReadonlySet<string>): Promise<Announced> {
   const text = await readFile(join(node.dataDir, 'bus', 'events.log'), 'utf8');
   const byId = new Map<string, { data: SnippetReady; announcedMs: number }>();
+  const drops: HostDrop[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
     let event;
@@ -66,12 +72,23 @@ async function announcedSnippets(
     } catch {
       continue;
     }
+    if (event.type === `${HOST_EVENT_PREFIX}dropped`) {
+      const d = event.data as HostEventData;
+      if (ids.has(d.livestreamId))
+        drops.push({
+          livestreamId: d.livestreamId,
+          hostId: d.hostId,
+          atMs: Date.parse(d.at),
+          ...(d.detail ? { detail: d.detail } : {}),
+        });
+      continue;
+    }
     if (event.type !== SNIPPET_READY || byId.has(event.id)) continue;
     const data = event.data as SnippetReady;
     if (!ids.has(data.livestreamId)) continue;
     byId.set(event.id, { data, announcedMs: Date.parse(event.time ?? '') });
   }
-  return [...byId.values()];
+  return { snippets: [...byId.values()], drops };
 }
 
 async function videoFrames(node: RunningNode, s: SnippetReady): Promise<number | null> {
@@ -114,17 +131,18 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     await publisher.stop();
     publisher = undefined;
 
-    const announced = await announcedSnippets(o.node, new Set(ids));
+    const events = await announced(o.node, new Set(ids));
+    const snippets = events.snippets;
     for (const id of ids)
       await waitForModeration({
         runtime: o.node.moderation!,
         client: o.node.client,
         livestreamId: id,
-        snippets: announced.filter((a) => a.data.livestreamId === id).length,
+        snippets: snippets.filter((a) => a.data.livestreamId === id).length,
         timeoutMs: 300_000,
       });
     const seen: SeenSnippet[] = [];
-    for (const a of announced)
+    for (const a of snippets)
       seen.push({
         livestreamId: a.data.livestreamId,
         track: a.data.track,
@@ -149,7 +167,13 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     const recordings = [...groups.values()]
       .map((g) => recordingFigures(g, rules))
       .sort((a, b) => `${a.livestreamId}/${a.track}`.localeCompare(`${b.livestreamId}/${b.track}`));
-    const problems = realTimeProblems(recordings, o.livestreams * (1 + o.hosts));
+    const problems = [
+      ...hostDropProblems(
+        events.drops.filter((d) => d.atMs <= stopAtMs),
+        o.livestreams * o.hosts,
+      ),
+      ...realTimeProblems(recordings, o.livestreams * (1 + o.hosts)),
+    ];
     let reviews = 0;
     for (const id of ids)
       for await (const obj of o.node.store.list(`${id}/${REVIEWS_FOLDER}/`)) if (obj) reviews += 1;
