@@ -90,6 +90,21 @@ interface HostSlot {
   video: RtpContinuity;
   /** Video packets still to be dropped on the way to the recorders; see loseVideo. */
   videoToLose: number;
+  /** RTP that reached the ingest, and that was sent but never did, in the host's ended sessions. */
+  arrivals: ArrivalCount;
+}
+
+export interface ArrivalCount {
+  packets: number;
+  lost: number;
+}
+
+function sessionArrivals(session: WeriftSession | null): ArrivalCount {
+  const c = session?.counters() ?? {};
+  return {
+    packets: (c.video?.packets ?? 0) + (c.audio?.packets ?? 0),
+    lost: (c.video?.lost ?? 0) + (c.audio?.lost ?? 0),
+  };
 }
 
 /**
@@ -152,6 +167,23 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
   }
 
   /** Every host the livestream has seen, as it is now. */
+  /**
+   * Per host, the RTP packets of all its sessions so far that reached the ingest and that its
+   * publishers sent but never reached it. On loopback a loss means the ingest fell behind.
+   */
+  arrivals(livestreamId: string): ({ hostId: string } & ArrivalCount)[] {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) return [];
+    return [...hosts].map(([hostId, slot]) => {
+      const now = sessionArrivals(slot.session);
+      return {
+        hostId,
+        packets: slot.arrivals.packets + now.packets,
+        lost: slot.arrivals.lost + now.lost,
+      };
+    });
+  }
+
   snapshot(
     livestreamId: string,
   ): { hostId: string; presence: HostPresence; media: HostMedia | null }[] {
@@ -295,6 +327,9 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
   private forget(slot: HostSlot, sessionId: string): void {
     this.sessions.delete(sessionId);
     if (slot.sessionId !== sessionId) return;
+    const ended = sessionArrivals(slot.session);
+    slot.arrivals.packets += ended.packets;
+    slot.arrivals.lost += ended.lost;
     slot.session = null;
     slot.sessionId = null;
   }
@@ -354,6 +389,7 @@ function newSlot(hostId: string): HostSlot {
     },
     video: new RtpContinuity(VIDEO_CLOCK_RATE),
     videoToLose: 0,
+    arrivals: { packets: 0, lost: 0 },
   };
   // Awaited by whoever asks for the port; a failed bind must not go unhandled meanwhile.
   slot.feedback.port.catch(() => undefined);

@@ -10,6 +10,7 @@ import {
 import {
   expectedSnippets,
   hostDropProblems,
+  ingestLossProblems,
   largestHolding,
   nextLivestreams,
   realTimeProblems,
@@ -103,6 +104,24 @@ describe('recording figures', () => {
       '2 of 12 hosts dropped off, first ls-1/h1 at 04:00:02.500 (ice-failed)',
     ]);
   });
+
+  test(
+    'RTP lost on the way into the ingest fails the round above one packet in a thousand',
+    T,
+    () => {
+      const host = (hostId: string, packets: number, lost: number) => ({
+        livestreamId: 'ls',
+        hostId,
+        packets,
+        lost,
+      });
+      assert.deepEqual(ingestLossProblems([]), []);
+      assert.deepEqual(ingestLossProblems([host('h1', 10_000, 0), host('h2', 9_990, 10)]), []);
+      assert.deepEqual(ingestLossProblems([host('h1', 10_000, 0), host('h2', 9_900, 100)]), [
+        '100 of 20000 RTP packets (0.50 %) never reached the ingest; most from ls/h2 (100)',
+      ]);
+    },
+  );
 
   test('expected snippets count a last one of a second or more', T, () => {
     assert.equal(expectedSnippets(T0, T0 + 45_000, 15), 3);
@@ -281,6 +300,7 @@ describe('the system result', () => {
     snippets: { expected: 0, delivered: 0, late: 0 },
     droppedFrames: 0,
     expectedFrames: 0,
+    ingest: { packets: 0, lost: 0 },
     latencySec: { n: 0, p50: 0, p99: 0, max: 0 },
     realTimeFactor: { min: 1, each: {} },
     reviews: 0,

@@ -158,6 +158,36 @@ export function hostDropProblems(drops: readonly HostDrop[], hosts: number): str
   ];
 }
 
+/** What reached the ingest from one host's publishers, and what was sent but never did. */
+export interface HostArrivals {
+  livestreamId: string;
+  hostId: string;
+  packets: number;
+  lost: number;
+}
+
+/**
+ * More than this share of RTP lost on the way into the ingest fails a round. Loopback loses
+ * nothing by itself: a loss is the ingest falling behind, and each lost video packet spoils
+ * pictures up to the next keyframe, which the dropped-frames count cannot see (the recorder
+ * repeats the last good picture).
+ */
+export const MAX_INGEST_LOSS = 0.001;
+
+export function ingestLossProblems(
+  arrivals: readonly HostArrivals[],
+  maxShare = MAX_INGEST_LOSS,
+): string[] {
+  const lost = arrivals.reduce((n, a) => n + a.lost, 0);
+  const sent = arrivals.reduce((n, a) => n + a.packets + a.lost, 0);
+  if (sent === 0 || lost / sent <= maxShare) return [];
+  const worst = [...arrivals].sort((a, b) => b.lost - a.lost)[0]!;
+  return [
+    `${lost} of ${sent} RTP packets (${((lost / sent) * 100).toFixed(2)} %) never reached the ingest; ` +
+      `most from ${worst.livestreamId}/${worst.hostId} (${worst.lost})`,
+  ];
+}
+
 export interface Attempt {
   livestreams: number;
   holds: boolean;

@@ -36,6 +36,8 @@ export interface RoundJson {
   snippets: { expected: number; delivered: number; late: number };
   droppedFrames: number;
   expectedFrames: number;
+  /** RTP packets that reached the ingest, and that the publishers sent but never did. */
+  ingest: { packets: number; lost: number };
   latencySec: Spread;
   realTimeFactor: { min: number | null; each: Record<string, number | null> };
   reviews: number;
@@ -86,6 +88,10 @@ export function roundJson(r: TapedeckRound): RoundJson {
     snippets: r.snippets,
     droppedFrames: r.droppedFrames,
     expectedFrames: r.expectedFrames,
+    ingest: {
+      packets: r.arrivals.reduce((n, a) => n + a.packets, 0),
+      lost: r.arrivals.reduce((n, a) => n + a.lost, 0),
+    },
     latencySec: spread(r.latenciesSec),
     realTimeFactor: {
       min: rtf.length ? Math.min(...rtf) : null,
@@ -188,7 +194,7 @@ export function formatRound(r: RoundJson, round: TapedeckRound): string {
     `== ${r.livestreams} livestream(s), ${r.recordings} recordings: ${r.holds ? 'holds real time' : 'does NOT hold real time'}`,
     ...r.problems.map((p) => `   ${p}`),
     `snippets ${r.snippets.delivered} delivered of ${r.snippets.expected} expected, ${r.snippets.late} late; ` +
-      `dropped frames ${r.droppedFrames} of ${r.expectedFrames}; availability latency p50 ${f2(r.latencySec.p50)} s, p99 ${f2(r.latencySec.p99)} s, max ${f2(r.latencySec.max)} s; reviews ${r.reviews}`,
+      `dropped frames ${r.droppedFrames} of ${r.expectedFrames}; RTP lost on the way in ${r.ingest.lost} of ${r.ingest.packets + r.ingest.lost}; availability latency p50 ${f2(r.latencySec.p50)} s, p99 ${f2(r.latencySec.p99)} s, max ${f2(r.latencySec.max)} s; reviews ${r.reviews}`,
     '',
     recs,
     '',

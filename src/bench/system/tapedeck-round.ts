@@ -17,7 +17,9 @@ import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
 import { watchProcessTable, type ProcessRow } from './process-table.ts';
 import {
   hostDropProblems,
+  ingestLossProblems,
   realTimeProblems,
+  type HostArrivals,
   type HostDrop,
   recordingFigures,
   type FigureRules,
@@ -52,6 +54,8 @@ export interface TapedeckRound {
   latenciesSec: number[];
   /** Reviews the moderation loop opened: a round's content should need none. */
   reviews: number;
+  /** RTP that reached the ingest and that never did, per host, from publish to the window's end. */
+  arrivals: HostArrivals[];
 }
 
 interface Announced {
@@ -125,6 +129,10 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     await new Promise((r) => setTimeout(r, o.windowSec * 1000));
     const rows = table.stop();
     const stopAtMs = Date.now();
+    // Read before the stop: closing a livestream forgets its hosts.
+    const arrivals = ids.flatMap((livestreamId) =>
+      o.node.ingest.arrivals(livestreamId).map((a) => ({ livestreamId, ...a })),
+    );
     o.progress('tapedeck: stopping; the last snippets are delivered and scored…');
     for (const id of started.splice(0)) await o.node.service.stop(id);
     for (const id of ids) await o.node.livestreams.result(id);
@@ -172,6 +180,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
         events.drops.filter((d) => d.atMs <= stopAtMs),
         o.livestreams * o.hosts,
       ),
+      ...ingestLossProblems(arrivals),
       ...realTimeProblems(recordings, o.livestreams * (1 + o.hosts)),
     ];
     let reviews = 0;
@@ -193,6 +202,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       expectedFrames: sum((r) => r.expectedFrames),
       latenciesSec: seen.map((s) => (s.announcedMs - s.endMs) / 1000),
       reviews,
+      arrivals,
     };
   } finally {
     await publisher?.stop();

@@ -14,6 +14,7 @@ import {
   type RTCRtpTransceiver,
   type RtpPacket,
 } from 'werift';
+import { ArrivalLoss } from './arrival-loss.ts';
 import { prepareOffer, type ChosenCodec, type MediaKind, type PreparedOffer } from './offer.ts';
 import { installWeriftFastPath } from './werift-fast-path.ts';
 
@@ -94,6 +95,7 @@ interface Forwarder {
   transceiver?: RTCRtpTransceiver;
   packets: number;
   bytes: number;
+  arrivals: ArrivalLoss;
   /** RTCP datagrams the recorder sent back, and how many asked for a keyframe. */
   feedback: number;
   keyframeRequests: number;
@@ -106,10 +108,19 @@ interface Forwarder {
 export interface ForwardCounters {
   packets: number;
   bytes: number;
+  /** Packets the publisher sent that never reached the ingest (gaps in sequence numbers). */
+  lost: number;
   /** Date.now() of the last packet from the publisher, 0 before the first. */
   lastPacketAt: number;
   feedback: number;
   keyframeRequests: number;
+}
+
+/** The part of werift's ICE connection that runs consent freshness. */
+interface ConsentInternals {
+  queryConsent: () => void;
+  stopConsentLifecycle: () => void;
+  consentFresh: boolean;
 }
 
 const RTCP_PSFB = 206;
@@ -213,7 +224,8 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     const out: Partial<Record<MediaKind, ForwardCounters>> = {};
     for (const [kind, f] of this.forwarders) {
       const { packets, bytes, feedback, keyframeRequests, lastPacketAt } = f;
-      out[kind] = { packets, bytes, feedback, keyframeRequests, lastPacketAt };
+      const lost = f.arrivals.lost;
+      out[kind] = { packets, bytes, lost, feedback, keyframeRequests, lastPacketAt };
     }
     return out;
   }
@@ -235,6 +247,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       await this.pc.setLocalDescription(answer);
       await this.gathered();
       this.enlargeReceiveBuffers();
+      this.consentFromMedia();
       this.connectTimer = setTimeout(
         () => this.fail(new Error(`not connected within ${this.options.connectTimeoutMs} ms`)),
         this.options.connectTimeoutMs,
@@ -334,6 +347,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         lastPacketAt: 0,
         packets: 0,
         bytes: 0,
+        arrivals: new ArrivalLoss(),
         feedback: 0,
         keyframeRequests: 0,
       };
@@ -379,6 +393,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
     this.subscriptions.push(
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.lastRtpAt = performance.now();
+        forwarder.arrivals.add(rtp.header.ssrc, rtp.header.sequenceNumber);
         const datagram = rtp.serialize();
         const now = performance.now();
         if (forwarder.packets === 0 && kind === 'video')
@@ -451,6 +466,41 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         }
       });
     });
+  }
+
+  /**
+   * Liveness from the media instead of werift's own consent checks (RFC 7675). werift gives each
+   * check's answer at most 2 RTTs + 200 ms (0.5 s at least) and ends the session after 30 s
+   * without one. The answer comes in on the socket the RTP comes in on, behind it: on a node whose
+   * ingest falls behind by a second, every check times out although the publisher answers them
+   * all, and after 30 s every host of every livestream was cut off at once (seen with three
+   * livestreams on two cores). This session only receives media, sending a little RTCP; a
+   * publisher that is gone shows as no RTP within mediaTimeoutMs (5 s, not 30), and a browser
+   * checks its own consent to send to us. If werift's shape is not the expected one, its own
+   * checks stay.
+   */
+  private consentFromMedia(): void {
+    for (const transport of this.pc.iceTransports) {
+      const c = transport.connection as unknown as Partial<ConsentInternals>;
+      if (typeof c.queryConsent !== 'function' || typeof c.stopConsentLifecycle !== 'function')
+        continue;
+      const stop = c.stopConsentLifecycle.bind(c);
+      c.queryConsent = () => {
+        stop();
+        // What werift requires before it sends anything (RTCP included) on the pair.
+        c.consentFresh = true;
+      };
+    }
+  }
+
+  /** Consent requests werift sent on the selected pairs: none while consentFromMedia holds. */
+  consentRequestsSent(): number {
+    let sent = 0;
+    for (const transport of this.pc.iceTransports) {
+      const c = transport.connection as unknown as { nominated?: { consentRequestsSent?: number } };
+      sent += c.nominated?.consentRequestsSent ?? 0;
+    }
+    return sent;
   }
 
   /** werift opens the ICE sockets itself and has no option for their buffer size. */

@@ -76,6 +76,8 @@ test(
     );
     const afterLoss = counters();
 
+    const arrivals = () => r.ingest.arrivals(r.livestreamId).find((a) => a.hostId === 'h1')!;
+    const firstArrivals = arrivals();
     // A new session of the host: the recorders keep their ports, and so does the feedback.
     publishers.splice(publishers.indexOf(first), 1);
     await stopPublishers([first], 'SIGKILL');
@@ -97,6 +99,7 @@ test(
     await stopPublishers(publishers.splice(0), 'SIGTERM');
     await r.waitFor((e) => e.event.hostId === 'h1' && e.event.type === 'left', 15_000);
     const final = counters();
+    const allArrivals = arrivals();
     await r.close();
     t.diagnostic(
       JSON.stringify({
@@ -110,6 +113,10 @@ test(
       }),
     );
 
+    // What reached the ingest adds up over both sessions; loopback loses nothing on the way in.
+    assert.ok(firstArrivals.packets > 100, JSON.stringify(firstArrivals));
+    assert.ok(allArrivals.packets > firstArrivals.packets + 100, JSON.stringify(allArrivals));
+    assert.ok(allArrivals.lost <= allArrivals.packets / 100, JSON.stringify(allArrivals));
     // Receiver reports flow besides the requests.
     assert.ok(final.feedback > final.keyframeRequests, JSON.stringify(final));
     // The picture moves after the comeback: the new session's video reaches the recording.

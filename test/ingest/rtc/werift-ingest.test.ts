@@ -121,6 +121,8 @@ test(
     );
     udp.close();
     await sleep(RECORD_MS / 2);
+    // 8 s connected: werift's own consent checks would have sent one every 4 to 6 s.
+    assert.equal(session.consentRequestsSent(), 0, 'liveness comes from the media');
     const recorderExit = await stopTracked(recorder, 'SIGINT', 10_000);
     const recordedSec = (performance.now() - recordStart) / 1000;
     assert.equal(recorderExit.code, 0, `recorder: ${recorderErr()}`);
@@ -137,6 +139,9 @@ test(
     const counters = session.counters();
     assert.ok((counters.video?.packets ?? 0) > 100, JSON.stringify(counters));
     assert.ok((counters.audio?.packets ?? 0) > 100, JSON.stringify(counters));
+    // Loopback loses nothing on the way in; what the counter says is checked in arrival-loss.test.ts.
+    assert.equal(counters.video?.lost, 0, JSON.stringify(counters));
+    assert.equal(counters.audio?.lost, 0, JSON.stringify(counters));
     // The recorder's rtpsession reports back to the forwarding socket, the path its
     // keyframe requests take.
     assert.ok((counters.video?.feedback ?? 0) > 0, JSON.stringify(counters));
