@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
 import { keyframeIndex, keyframePerWindow, keyframeStream } from './keyframe-index.ts';
+import { batchSpawn } from '../support/batch-spawn.ts';
 
 /**
  * Measures a snippet for scoring: GStreamer decodes it and hands over small raw pictures and the
@@ -37,7 +37,7 @@ const RATE = 48_000;
 /** Runs gst-launch-1.0 and collects what it writes to fd 1 and fd 3. */
 function gstLaunch(args: string[], timeoutMs: number): Promise<[Buffer, Buffer]> {
   return new Promise((resolve, reject) => {
-    const child = spawn('gst-launch-1.0', ['-q', ...args], {
+    const child = batchSpawn('gst-launch-1.0', ['-q', ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     const outs: [Buffer[], Buffer[]] = [[], []];

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { batchSpawn } from '../support/batch-spawn.ts';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -177,7 +177,7 @@ function gstLaunch(
   onSeconds: (sec: number) => void,
 ): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('gst-launch-1.0', ['-q', ...args], {
+    const child = batchSpawn('gst-launch-1.0', ['-q', ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

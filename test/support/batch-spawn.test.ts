@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { BATCH_NICENESS, batchSpawn } from '../../src/support/batch-spawn.ts';
+
+/** The name and nice value (field 19) from a /proc/PID/stat line. */
+function nameAndNice(stat: string): { name: string; nice: number } {
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  // Fields after the name start with the third; the 19th is the 17th of those.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name, nice: Number(rest[16]) };
+}
+
+test(
+  'batch work runs at its niceness above the node, the command itself and not a wrapper',
+  { timeout: 10_000 },
+  async () => {
+    const own = nameAndNice(readFileSync('/proc/self/stat', 'utf8')).nice;
+    const child = batchSpawn('cat', ['/proc/self/stat'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 0);
+    assert.deepEqual(nameAndNice(out), { name: 'cat', nice: Math.min(19, own + BATCH_NICENESS) });
+  },
+);
