@@ -15,7 +15,8 @@ session (its CPU is left out of the figures, but it runs on the same cores).
 A round waits --warmup seconds once every host publishes, measures --duration seconds, stops the
 livestreams and judges every recording from what was delivered. It holds real time when every
 recording has all its snippets, no hole, no late snippet, a real-time factor of 0.97 or more and
-at most 1 % of its frames missing. With --search (the default) the count goes up from
+at most 1 % of its frames missing, no host dropped off, and at most one RTP packet in a thousand
+never reached the ingest. With --search (the default) the count goes up from
 --livestreams while rounds hold and down while they do not.
 
 Then the same hosts, at the largest count that held, are recorded by a plain ffmpeg-based recorder
@@ -26,6 +27,8 @@ Reading the output, per round:
   snippets          delivered / expected (from the recording's first snippet to the stop)
   late              snippets announced more than --late-after seconds after their last frame
   dropped frames    video frames missing against 15 fps, over frames expected
+  RTP lost          packets the hosts sent that never reached the ingest (gaps in sequence
+                    numbers; on loopback, the ingest fell behind and its socket overflowed)
   real-time factor  media time advanced per wall second between the first and the last whole
                     snippet's announcement: 1.000 keeps up, less falls behind
   latency           from a snippet's last frame to its announcement on the bus, p50/p99
