@@ -77,6 +77,11 @@ export const OPENAPI = {
           '400': { description: 'Bad JSON or fields' },
           '401': { description: 'Missing or wrong API key' },
           '409': { description: 'A livestream with this id exists' },
+          '503': {
+            description:
+              'The node records as many livestreams as it is set to (--max-livestreams), or ' +
+              'Temporal did not answer; Retry-After says when to try again',
+          },
         },
       },
     },

@@ -28,6 +28,9 @@ Options:
   --store URL         file://DIR or s3://BUCKET/PREFIX                  [default: file://DATA/store]
   --bus URL           embedded, nats://HOST:PORT or pubsub://PROJECT/TOPIC  [default: embedded]
   --rtmp URL          stream every composite live to this RTMP URL
+  --max-livestreams N refuse a new livestream (503, Retry-After) while N are recording; a node
+                      past what its cores carry damages every livestream a little, so measure N
+                      with \`tapedeck bench system\` (2 on 2 cores here)     [default: no limit]
   --no-temporal-ui    do not serve the embedded Temporal web UI
   --moderation        score every snippet and escalate low ones to reviews in the built-in
                       moderation service (reviewer page and API on 127.0.0.1)
@@ -60,6 +63,7 @@ Example:
       store: { type: 'string' },
       bus: { type: 'string' },
       rtmp: { type: 'string' },
+      'max-livestreams': { type: 'string' },
       'no-temporal-ui': { type: 'boolean' },
       moderation: { type: 'boolean' },
       'moderation-port': { type: 'string' },
@@ -73,6 +77,10 @@ Example:
     const apiPort = intOption('port', values.port, 8080, 0, 65535);
     const whipPort = intOption('whip-port', values['whip-port'], 8081, 0, 65535);
     const nodeId = assertId('node id', values['node-id'] ?? 'node1');
+    const maxLivestreams =
+      values['max-livestreams'] === undefined
+        ? undefined
+        : intOption('max-livestreams', values['max-livestreams'], 0, 1, 1000);
     const apiKeys = (process.env.TAPEDECK_API_KEYS ?? '')
       .split(',')
       .map((k) => k.trim())
@@ -105,6 +113,7 @@ Example:
       ...(values.store ? { storeUrl: values.store } : {}),
       ...(values.bus ? { busUrl: values.bus } : {}),
       ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
+      ...(maxLivestreams !== undefined ? { maxLivestreams } : {}),
       ...(apiKeys.length ? { apiKeys } : {}),
       moderation,
       log,

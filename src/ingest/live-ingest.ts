@@ -184,6 +184,11 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     });
   }
 
+  /** Livestreams open now: from openLivestream to closeLivestream. */
+  openLivestreams(): number {
+    return this.livestreams.size;
+  }
+
   snapshot(
     livestreamId: string,
   ): { hostId: string; presence: HostPresence; media: HostMedia | null }[] {

@@ -71,6 +71,12 @@ export interface NodeConfig {
   hlsDir?: string;
   /** Worker processes to run (default 2: one takes over at once when the other dies). */
   workers?: number;
+  /**
+   * Livestreams recorded at once; one more is refused (503) until one stops. A node past what its
+   * cores carry loses every host's packets a little, not one livestream's: measure the figure
+   * with `tapedeck bench system`. Default: no limit.
+   */
+  maxLivestreams?: number;
   /** Score snippets and escalate low ones to reviews: the built-in service or a platform's own. */
   moderation?: ModerationServiceConfig | null;
   log?: (line: string) => void;
@@ -233,6 +239,12 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           (await livestreams.exists(livestreamId))
         )
           throw new ConflictError(`livestream ${livestreamId} exists`);
+        const max = c.maxLivestreams;
+        if (max !== undefined && ingest.openLivestreams() >= max)
+          throw new UnavailableError(
+            `this node records at most ${max} livestream(s) at once and is at that; ` +
+              'try again once one stops, or on another node',
+          );
         ingest.openLivestream(livestreamId);
         known.set(livestreamId, req.hostIds);
         const workflowId = await livestreams.start({

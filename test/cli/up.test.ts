@@ -39,6 +39,8 @@ test(
         '--whip-port',
         String(whipPort),
         '--no-temporal-ui',
+        '--max-livestreams',
+        '1',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -84,7 +86,10 @@ test(
       }
       assert.deepEqual(state.recordingWorkflows, ['tapedeck-livestream-show-composite']);
 
-      // Mistakes say what is wrong, with exit code 2.
+      // Mistakes say what is wrong, with exit code 2. A full node is one of them.
+      const full = await tapedeck(['livestream', 'create', '--hosts', '1', '--id', 'more', ...api]);
+      assert.equal(full.code, 2, full.stderr);
+      assert.match(full.stderr, /503 .*at most 1 livestream/);
       const unknown = await tapedeck(['livestream', 'status', 'nosuch', ...api]);
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /404/);

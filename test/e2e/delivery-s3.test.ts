@@ -89,7 +89,12 @@ test(
           `${key}: sha256 of the object matches its event`,
         );
         const whole = e.data.seq < 4;
-        if (whole) assert.equal(e.data.durationMs, 15_000);
+        if (whole)
+          assert.equal(
+            e.data.durationMs,
+            15_000,
+            `${key}: seq ${e.data.seq} from ${e.data.start} to ${e.data.end}`,
+          );
         else
           assert.ok(
             e.data.durationMs > 500 && e.data.durationMs < 2500,

@@ -6,7 +6,7 @@ test(
   'control API: bad keys, JSON, ids and unknown livestreams get clear 4xx answers and change nothing',
   { timeout: 180_000 },
   async () => {
-    const rig = await startNodeRig('orch-api-', { workers: 1 });
+    const rig = await startNodeRig('orch-api-', { workers: 1, maxLivestreams: 1 });
     const bad: {
       why: string;
       method: string;
@@ -120,6 +120,11 @@ test(
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.match(made.body.hosts[0].whipUrl, /^http:\/\/127\.0\.0\.1:\d+\/whip\/show\/ana$/);
     assert.equal((await rig.api('POST', '/v1/livestreams', { livestreamId: 'show' })).status, 409);
+    // At its limit the node refuses another livestream, and takes it once one stopped.
+    const full = await rig.api('POST', '/v1/livestreams', { livestreamId: 'extra', hosts: ['a'] });
+    assert.equal(full.status, 503, JSON.stringify(full.body));
+    assert.match(full.body.detail, /at most 1 livestream/);
+    assert.equal(rig.node.ingest.hasLivestream('extra'), false);
     const unknownHost = await rig.api('POST', '/v1/livestreams/show/hosts/bo/events', {
       event: 'camera-off',
     });
@@ -145,5 +150,9 @@ test(
     assert.ok(openapi.paths['/v1/livestreams/{livestreamId}/hosts/{hostId}/events']);
     const metrics = await (await fetch(`${rig.node.apiUrl}/metrics`)).text();
     assert.match(metrics, /^tapedeck_livestreams_created_total 1$/m);
+
+    assert.equal((await rig.api('POST', '/v1/livestreams/show/stop')).status, 202);
+    const later = await rig.api('POST', '/v1/livestreams', { livestreamId: 'extra', hosts: ['a'] });
+    assert.equal(later.status, 201, JSON.stringify(later.body));
   },
 );
