@@ -469,7 +469,8 @@ export async function launchChromium(
       headless: true,
       host: '127.0.0.1',
       args: [...CHROMIUM_ARGS, ...(options.extraArgs ?? [])],
-      timeout: 30_000,
+      // A loaded 2-core machine has taken over 30 s to bring Chromium up.
+      timeout: 90_000,
     });
     pid = server.process().pid;
     const launched = server;

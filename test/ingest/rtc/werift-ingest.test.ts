@@ -153,8 +153,10 @@ test(
     assert.equal(info.video?.width, 640);
     assert.equal(info.video?.height, 360);
     assert.equal(info.audio?.codec, 'aac');
+    // Video starts at a keyframe: the one asked for at start, or on a loaded machine where that
+    // request came too early for the recorder, the publisher's next one (every 2 s).
     assert.ok(
-      Math.abs(info.video.durationSec - recordedSec) < 1.5,
+      info.video.durationSec > recordedSec - 3.5 && info.video.durationSec < recordedSec + 1.5,
       `video ${info.video.durationSec} s for ${recordedSec} s recorded`,
     );
     assert.ok(info.audio.durationSec > recordedSec - 1.5, `audio ${info.audio.durationSec} s`);

@@ -57,7 +57,7 @@ async function api<T>(method: string, path: string, body?: unknown, key?: string
 
 test(
   'a reviewer logs in, plays the flagged clip and decides a violation with a note by keyboard',
-  { timeout: 120_000 },
+  { timeout: 180_000 },
   async () => {
     const clipSec = (await probeMedia(clipFile)).durationSec;
     const review = await api<Review>(
@@ -78,7 +78,8 @@ test(
       executablePath: await chromiumPath(),
       headless: true,
       args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'],
-      timeout: 30_000,
+      // A loaded 2-core machine has taken over 30 s to bring Chromium up.
+      timeout: 90_000,
     });
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
