@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { mp3Bitrate } from '../media/pipeline/encoders.ts';
+import { RtpMissCounter } from './ffmpeg-rtp-misses.ts';
 
 export type RecorderKind = 'composite' | 'host' | 'audio';
 
@@ -133,11 +134,12 @@ export function ffmpegRecorderArgs(spec: FfmpegRecorderSpec): string[] {
   validate(spec);
   const n = spec.inputs;
   const withVideo = spec.kind !== 'audio';
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
+  const rtp = spec.sdpInputs;
+  // From RTP, warnings too: the demuxer says in them which packets never reached it.
+  const args = ['-hide_banner', '-nostdin', '-loglevel', rtp ? 'warning' : 'error', '-y'];
 
   // Inputs: per host a video source (unless audio-only) then an audio source, or one SDP
   // that carries both.
-  const rtp = spec.sdpInputs;
   if (rtp && rtp.length !== n) throw new RangeError(`${n} inputs but ${rtp.length} SDP files`);
   const perInput = rtp ? 1 : withVideo ? 2 : 1;
   const videoIndex = (i: number): number => i * perInput;
@@ -234,6 +236,8 @@ export interface FfmpegRun {
   stop(signal?: NodeJS.Signals): Promise<number>;
   /** Last few KiB of ffmpeg's stderr. */
   stderrTail(): string;
+  /** RTP packets the recorder said it never got (inputs from SDP only). */
+  rtpMissed(): number;
 }
 
 /** Spawns ffmpeg (detached, in its own process group) for spec; creates outDir. */
@@ -245,9 +249,11 @@ export function runFfmpegRecorder(
   mkdirSync(spec.outDir, { recursive: true });
   const child = spawn(ffmpegPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
+  const misses = new RtpMissCounter();
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-4096);
+    misses.push(chunk);
   });
   const done = new Promise<number>((resolve) => {
     child.once('error', (err) => {
@@ -268,5 +274,5 @@ export function runFfmpegRecorder(
     }
     return done;
   };
-  return { child, done, stop, stderrTail: () => tail };
+  return { child, done, stop, stderrTail: () => tail, rtpMissed: () => misses.missed };
 }

@@ -19,9 +19,13 @@ at most 1 % of its frames missing, no host dropped off, and at most one RTP pack
 never reached the ingest. With --search (the default) the count goes up from
 --livestreams while rounds hold and down while they do not.
 
-Then the same hosts, at the largest count that held, are recorded by a plain ffmpeg-based recorder
-instead: the node's ingest sends copies of their RTP to one ffmpeg per recording (libx264 and AAC
-at the same settings, 15-s segments), and its CPU is measured over the same window.
+Then the same hosts, at the largest count that held (or --ffmpeg-livestreams), are recorded by a
+plain ffmpeg-based recorder instead: the node's ingest sends copies of their RTP to one ffmpeg per
+recording (libx264 and AAC at the same settings, 15-s segments), and its CPU is measured over the
+same window. It holds real time when at most one RTP packet in a thousand never reached the ingest,
+the recorders missed at most one in a thousand of what was sent to them (ffmpeg's "RTP: missed"
+warnings: on loopback, a recorder that fell behind), and no recorder ended early. Run at a count
+tapedeck did not hold, it shows whether this machine carries that many at all.
 
 Reading the output, per round:
   snippets          delivered / expected (from the recording's first snippet to the stop)
@@ -45,6 +49,8 @@ Options:
   --no-search           run only --livestreams
   --max-livestreams N   never try more                                           [default: 8]
   --no-ffmpeg           leave out the ffmpeg comparison
+  --ffmpeg-livestreams K
+                        record K livestreams with ffmpeg    [default: the largest count that held]
   --pattern P           the hosts' picture, a videotestsrc pattern (snow is the hardest to
                         encode)                                                 [default: smpte]
   --scroll PIXELS       how far the picture moves sideways per frame; a still picture would
@@ -61,6 +67,7 @@ A round takes about warmup + duration + 40 s. Everything stays on 127.0.0.1.
 Examples:
   tapedeck bench system
   tapedeck bench system --livestreams 2 --duration 45 --no-search --no-ffmpeg
+  tapedeck bench system --livestreams 3 --no-search      (both at 3: does ffmpeg hold them?)
 `;
 
 export async function runSystem(argv: string[]): Promise<number> {
@@ -71,6 +78,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     'no-search': { type: 'boolean' },
     'max-livestreams': { type: 'string' },
     'no-ffmpeg': { type: 'boolean' },
+    'ffmpeg-livestreams': { type: 'string' },
     pattern: { type: 'string' },
     scroll: { type: 'string' },
     kbps: { type: 'string' },
@@ -96,6 +104,17 @@ export async function runSystem(argv: string[]): Promise<number> {
     windowSec: intOption('duration', values.duration, 60, 35, 3600),
     warmupSec: intOption('warmup', values.warmup, 20, 5, 600),
     ffmpeg: !values['no-ffmpeg'],
+    ...(values['ffmpeg-livestreams'] !== undefined
+      ? {
+          ffmpegLivestreams: intOption(
+            'ffmpeg-livestreams',
+            values['ffmpeg-livestreams'],
+            1,
+            1,
+            maxLivestreams,
+          ),
+        }
+      : {}),
     load: {
       kbps: intOption('kbps', values.kbps, 2500, 100, 20_000),
       pattern,

@@ -70,7 +70,14 @@ test(
 
     const ffmpeg = result.ffmpeg!;
     assert.equal(ffmpeg.recorders, 5);
-    assert.deepEqual(ffmpeg.problems, []);
+    // Whether it kept real time depends on the machine; that every recorder ran does not.
+    assert.deepEqual(
+      ffmpeg.problems.filter((p) => /exited early/.test(p)),
+      [],
+    );
+    assert.equal(ffmpeg.holds, ffmpeg.problems.length === 0);
+    assert.ok(ffmpeg.ingest.packets > 1000, JSON.stringify(ffmpeg.ingest));
+    assert.equal(ffmpeg.recorderRtp.forwarded, 2 * ffmpeg.ingest.packets);
     assert.equal(ffmpeg.byRole.find((x) => x.role === 'ffmpeg')?.processes, 5);
     assert.ok(ffmpeg.segments >= 5 * 2, `${ffmpeg.segments} segments`);
     assert.ok(result.cpuPerLivestream!.tapedeckPct > 0);

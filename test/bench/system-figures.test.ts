@@ -12,6 +12,7 @@ import {
   hostDropProblems,
   ingestLossProblems,
   largestHolding,
+  recorderMissProblems,
   nextLivestreams,
   realTimeProblems,
   recordingFigures,
@@ -20,6 +21,8 @@ import {
 import {
   compactRows,
   cpuPerLivestream,
+  formatFfmpeg,
+  formatSummary,
   systemResult,
   type RoundJson,
 } from '../../src/bench/system/system-report.ts';
@@ -119,6 +122,18 @@ describe('recording figures', () => {
       assert.deepEqual(ingestLossProblems([host('h1', 10_000, 0), host('h2', 9_990, 10)]), []);
       assert.deepEqual(ingestLossProblems([host('h1', 10_000, 0), host('h2', 9_900, 100)]), [
         '100 of 20000 RTP packets (0.50 %) never reached the ingest; most from ls/h2 (100)',
+      ]);
+    },
+  );
+
+  test(
+    'what recorders missed of the RTP sent to them fails above one packet in a thousand',
+    T,
+    () => {
+      assert.deepEqual(recorderMissProblems(0, 0), []);
+      assert.deepEqual(recorderMissProblems(20, 20_000), []);
+      assert.deepEqual(recorderMissProblems(30, 20_000), [
+        'the recorders missed 30 of about 20000 RTP packets forwarded to them (0.15 %): they fell behind',
       ]);
     },
   );
@@ -316,7 +331,10 @@ describe('the system result', () => {
       livestreams: 3,
       recorders: 15,
       segments: 60,
-      problems: [],
+      holds: false,
+      problems: ['the recorders missed 300 of about 200000 RTP packets'],
+      ingest: { packets: 100_000, lost: 0 },
+      recorderRtp: { forwarded: 200_000, missed: 300 },
       processes: [
         { pid: 3, role: 'ffmpeg' as const, command: '', cpuPct: 120, peakRssMiB: 1, lastRssMiB: 1 },
         { pid: 1, role: 'node' as const, command: '', cpuPct: 30, peakRssMiB: 1, lastRssMiB: 1 },
@@ -332,6 +350,14 @@ describe('the system result', () => {
     });
     const s = systemResult([r3, round(4, false, 150, 40)], ffmpeg);
     assert.equal(s.largestLivestreams, 3);
+    assert.match(
+      formatSummary(s),
+      /ffmpeg-based recorder at 3 livestream\(s\): did not hold real time/,
+    );
+    assert.match(
+      formatFfmpeg(ffmpeg),
+      /holds real time: NO; RTP lost on the way in 0 of 100000, missed by the recorders 300 of about 200000\n {3}the recorders missed 300/,
+    );
     assert.deepEqual(
       s.targets.map((t) => t.met),
       [true, true],

@@ -14,6 +14,11 @@ import type { ChosenCodec } from '../../ingest/rtc/offer.ts';
 import type { RunningNode } from '../../node/node.ts';
 import { runFfmpegRecorder, type FfmpegRun } from '../ffmpeg-recorder.ts';
 import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
+import {
+  ingestLossProblems,
+  recorderMissProblems,
+  type HostArrivals,
+} from './recording-figures.ts';
 import { watchProcessTable, type ProcessRow } from './process-table.ts';
 
 export interface RtpStream {
@@ -47,7 +52,7 @@ export function rtpSdp(name: string, video: RtpStream | null, audio: RtpStream):
 }
 
 /** An even UDP port whose next one (RTCP, for ffmpeg) is free as well, on 127.0.0.1. */
-async function freeRtpPort(taken: Set<number>): Promise<number> {
+export async function freeRtpPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20_000 + 2 * Math.floor(Math.random() * 20_000);
     if (taken.has(port)) continue;
@@ -87,7 +92,12 @@ export interface FfmpegRound {
   rows: ProcessRow[];
   /** Segments of at least one byte the recorders wrote. */
   segments: number;
+  /** Judged like a tapedeck round: nothing lost on the way in or at the recorders, none ended. */
+  holds: boolean;
   problems: string[];
+  arrivals: HostArrivals[];
+  /** RTP packets the recorders said they never got, and about how many were sent to them. */
+  recorderRtp: { forwarded: number; missed: number };
 }
 
 async function waitForMedia(
@@ -199,6 +209,19 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
     o.progress(`ffmpeg: measuring ${o.windowSec} s…`);
     await new Promise((r) => setTimeout(r, o.windowSec * 1000));
     const rows = table.stop();
+    // Read before the stop: closing a livestream forgets its hosts.
+    const arrivals = ids.flatMap((livestreamId) =>
+      o.node.ingest.arrivals(livestreamId).map((a) => ({ livestreamId, ...a })),
+    );
+    // Each host's packets go to two recorders: its own and its livestream's composite.
+    const recorderRtp = {
+      forwarded: 2 * arrivals.reduce((n, a) => n + a.packets, 0),
+      missed: recorders.reduce((n, r) => n + r.rtpMissed(), 0),
+    };
+    problems.push(
+      ...ingestLossProblems(arrivals),
+      ...recorderMissProblems(recorderRtp.missed, recorderRtp.forwarded),
+    );
     for (const [i, r] of recorders.entries())
       if (r.child.exitCode !== null)
         problems.push(
@@ -214,7 +237,16 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
           if ((await stat(join(dir, name, f))).size > 0) segments += 1;
       }
     }
-    return { livestreams: o.livestreams, recorders: 5 * o.livestreams, rows, segments, problems };
+    return {
+      livestreams: o.livestreams,
+      recorders: 5 * o.livestreams,
+      rows,
+      segments,
+      holds: problems.length === 0,
+      problems,
+      arrivals,
+      recorderRtp,
+    };
   } finally {
     for (const d of detach) d();
     await Promise.all(recorders.map((r) => r.stop('SIGKILL')));

@@ -188,6 +188,22 @@ export function ingestLossProblems(
   ];
 }
 
+/**
+ * The same share for what the ingest forwarded to recorders that never read it: on loopback the
+ * recorder fell behind and its socket overflowed.
+ */
+export function recorderMissProblems(
+  missed: number,
+  forwarded: number,
+  maxShare = MAX_INGEST_LOSS,
+): string[] {
+  if (forwarded === 0 || missed / forwarded <= maxShare) return [];
+  return [
+    `the recorders missed ${missed} of about ${forwarded} RTP packets forwarded to them ` +
+      `(${((missed / forwarded) * 100).toFixed(2)} %): they fell behind`,
+  ];
+}
+
 export interface Attempt {
   livestreams: number;
   holds: boolean;

@@ -39,6 +39,8 @@ export interface SystemBenchOptions {
   windowSec: number;
   warmupSec: number;
   ffmpeg: boolean;
+  /** The ffmpeg round's count; by default the largest that held, or the first one asked. */
+  ffmpegLivestreams?: number;
   load: LoadOptions;
   lateAfterSec: number;
   /** Keep the node's data here instead of a temporary folder that is removed at the end. */
@@ -89,7 +91,7 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
     if (o.ffmpeg) {
       // The comparison runs at the count that held (or the first one asked), on the same node.
       const holding = rounds.filter((r) => r.holds).map((r) => r.livestreams);
-      const at = holding.length ? Math.max(...holding) : o.livestreams;
+      const at = o.ffmpegLivestreams ?? (holding.length ? Math.max(...holding) : o.livestreams);
       const outDir = join(dataDir, 'ffmpeg');
       const f = await runFfmpegRound({
         node,

@@ -49,7 +49,12 @@ export interface FfmpegJson {
   livestreams: number;
   recorders: number;
   segments: number;
+  /** Nothing lost on the way in or at the recorders, no recorder ended early. */
+  holds: boolean;
   problems: string[];
+  ingest: { packets: number; lost: number };
+  /** RTP the recorders said they never got, of about how many sent to them. */
+  recorderRtp: { forwarded: number; missed: number };
   processes: ProcessRow[];
   byRole: RoleTotal[];
 }
@@ -110,7 +115,13 @@ export function ffmpegJson(f: FfmpegRound): FfmpegJson {
     livestreams: f.livestreams,
     recorders: f.recorders,
     segments: f.segments,
+    holds: f.holds,
     problems: f.problems,
+    ingest: {
+      packets: f.arrivals.reduce((n, a) => n + a.packets, 0),
+      lost: f.arrivals.reduce((n, a) => n + a.lost, 0),
+    },
+    recorderRtp: f.recorderRtp,
     processes: compactRows(f.rows),
     byRole: totalsByRole(f.rows),
   };
@@ -208,6 +219,8 @@ export function formatRound(r: RoundJson, round: TapedeckRound): string {
 export function formatFfmpeg(f: FfmpegJson): string {
   return [
     `== ffmpeg-based recorder: ${f.livestreams} livestream(s), ${f.recorders} ffmpeg processes fed by the same ingest, ${f.segments} segments written`,
+    `   holds real time: ${f.holds ? 'yes' : 'NO'}; RTP lost on the way in ${f.ingest.lost} of ${f.ingest.packets + f.ingest.lost}, ` +
+      `missed by the recorders ${f.recorderRtp.missed} of about ${f.recorderRtp.forwarded}`,
     ...f.problems.map((p) => `   ${p}`),
     '',
     roleTable(f.byRole),
@@ -221,6 +234,10 @@ export function formatSummary(s: SystemResult): string {
     `largest number of 4-host livestreams at real time: ${s.largestLivestreams} ` +
       `(tried ${s.rounds.map((r) => `${r.livestreams}${r.holds ? ' held' : ' did not'}`).join(', ')})`,
   ];
+  if (s.ffmpeg)
+    lines.push(
+      `the ffmpeg-based recorder at ${s.ffmpeg.livestreams} livestream(s): ${s.ffmpeg.holds ? 'held' : 'did not hold'} real time`,
+    );
   if (s.cpuPerLivestream) {
     const c = s.cpuPerLivestream;
     lines.push(
