@@ -22,7 +22,7 @@ export interface LivestreamRecorderOptions {
   /** Everything worth a log line: host events, worker warnings, failures. */
   onLog?: (line: string) => void;
   /** Loaded media workers for the hosts' own recordings; without it each starts a new one. */
-  pool?: MediaWorkerPool;
+  pool?: Pick<MediaWorkerPool, 'take'>;
 }
 
 interface HostRecordings {
@@ -34,6 +34,10 @@ interface HostRecordings {
   ops: Promise<unknown>;
   detach: (() => void)[];
 }
+
+/** Tries at starting a host's recording; each with a fresh media worker and fresh ports. */
+const HOST_START_ATTEMPTS = 3;
+const HOST_START_RETRY_MS = 500;
 
 /**
  * Records one livestream from its ingest: a composite that follows hosts joining, dropping and
@@ -52,6 +56,7 @@ export class LivestreamRecorder {
   private readonly generations = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private compositeOps: Promise<unknown> = Promise.resolve();
+  private stopped = false;
   private readonly listener = (e: IngestHostEvent) => {
     if (e.livestreamId === this.o.livestreamId) this.enqueue(() => this.apply(e.event, e.media));
   };
@@ -80,6 +85,7 @@ export class LivestreamRecorder {
 
   /** Stops taking events, ends every recording with a complete last snippet. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.o.ingest.off('host', this.listener);
     await this.queue;
     await this.compositeOps;
@@ -180,7 +186,6 @@ export class LivestreamRecorder {
       cameraOn: true,
     });
     const compositeSource = await ports();
-    const hostSource = await ports();
     const generation = (this.generations.get(hostId) ?? 0) + 1;
     this.generations.set(hostId, generation);
     const recordingId = generation === 1 ? `host-${hostId}` : `host-${hostId}-${generation}`;
@@ -193,40 +198,60 @@ export class LivestreamRecorder {
     };
     this.hosts.set(hostId, h);
 
-    // The ports are attached before the pipeline starts: the host's packets are what brings it to
-    // PLAYING at once, and a pipeline started without them waited 0.3-0.6 s for its mixers to time
-    // out. Not awaited: a new worker takes most of the time to the host's first recorded frame.
-    let own: (() => void)[] = [];
-    try {
-      own = this.attach(hostId, hostSource);
-      h.detach.push(...own);
-    } catch (err) {
-      this.log(`host ${hostId}: not attached to its recording: ${(err as Error).message}`);
-    }
-    h.starting = LiveRecording.start({
-      livestreamId: this.o.livestreamId,
-      spec: {
-        kind: 'host',
-        recordingId: recordingId.slice(0, 64),
-        profile: this.o.host,
-        inputs: [input(hostSource)],
-      },
-      ...this.where(recordingId),
-      ...(this.o.pool ? { worker: this.o.pool.take() } : {}),
-      onEvent: (e) => this.workerEvent(recordingId, e),
-    }).then(
-      (recording) => {
+    const attempt = async (): Promise<LiveRecording> => {
+      const hostSource = await ports();
+      // The ports are attached before the pipeline starts: the host's packets are what brings it
+      // to PLAYING at once, and a pipeline started without them waited 0.3-0.6 s for its mixers to
+      // time out.
+      let own: (() => void)[] = [];
+      try {
+        own = this.attach(hostId, hostSource);
+        h.detach.push(...own);
+      } catch (err) {
+        this.log(`host ${hostId}: not attached to its recording: ${(err as Error).message}`);
+      }
+      try {
+        const recording = await LiveRecording.start({
+          livestreamId: this.o.livestreamId,
+          spec: {
+            kind: 'host',
+            recordingId: recordingId.slice(0, 64),
+            profile: this.o.host,
+            inputs: [input(hostSource)],
+          },
+          ...this.where(recordingId),
+          ...(this.o.pool ? { worker: this.o.pool.take() } : {}),
+          onEvent: (e) => this.workerEvent(recordingId, e),
+        });
         // Known before anything else can fail, so that nothing leaves it running.
         this.made.push(recording);
         h.recording = recording;
         return recording;
-      },
-      (err: Error) => {
+      } catch (err) {
         own.forEach((d) => d());
-        this.log(`host ${hostId}: its recording did not start: ${err.message}`);
-        return null;
-      },
-    );
+        throw err;
+      }
+    };
+    // Not awaited: a new worker takes most of the time to the host's first recorded frame. A start
+    // that fails (a pipeline that could not link under load has been seen) is tried again with a
+    // fresh worker and ports, while the host is still here.
+    h.starting = (async () => {
+      for (let n = 1; ; n++) {
+        try {
+          return await attempt();
+        } catch (err) {
+          const message = (err as Error).message;
+          if (n >= HOST_START_ATTEMPTS || this.hosts.get(hostId) !== h || this.stopped) {
+            this.log(`host ${hostId}: its recording did not start: ${message}`);
+            return null;
+          }
+          this.log(
+            `host ${hostId}: its recording did not start (attempt ${n} of ${HOST_START_ATTEMPTS}), trying again: ${message}`,
+          );
+          await new Promise((r) => setTimeout(r, HOST_START_RETRY_MS));
+        }
+      }
+    })();
     h.ops = h.starting;
     this.onComposite(`add ${hostId}`, async (composite) => {
       await composite.worker.addInput(input(compositeSource));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MediaWorker } from '../../../src/media/media-worker.ts';
 import { decodeErrors, probeMedia } from '../../support/ffprobe.ts';
 import { request } from '../whip/whip-client.ts';
 import { describe, snippetFiles, liveRigs, startPublisher, stopPublishers } from './harness.ts';
@@ -272,5 +273,42 @@ test(
         `host-${id} first snippet ${info.durationSec} s`,
       );
     }
+  },
+);
+
+test(
+  'a host recording whose media worker died before it started is started again and records',
+  { timeout: 120_000 },
+  async () => {
+    const workers: MediaWorker[] = [];
+    const pool = {
+      take() {
+        const w = new MediaWorker();
+        workers.push(w);
+        // The first one dies before its recording can start.
+        if (workers.length === 1) w.child.kill('SIGKILL');
+        return w;
+      },
+    };
+    const r = await rig({ pool });
+    publishers.push(startPublisher(r, 'h1', ['--pattern', 'red']));
+    await r.waitFor((e) => e.event.hostId === 'h1' && e.event.type === 'joined', 20_000);
+    await sleep(8_000);
+    await stopPublishers(publishers.splice(0), 'SIGTERM');
+    await r.waitFor((e) => e.event.hostId === 'h1' && e.event.type === 'left', 15_000);
+    await r.close();
+
+    assert.equal(workers.length, 2, r.logs.join('\n'));
+    assert.ok(
+      r.logs.some((l) =>
+        /h1: its recording did not start \(attempt 1 of 3\), trying again/.test(l),
+      ),
+      r.logs.join('\n'),
+    );
+    const files = await snippetFiles(r, 'host-h1');
+    assert.ok(files.length >= 1, 'host-h1 recorded');
+    const info = await probeMedia(files[0]!);
+    assert.ok(info.video && info.video.durationSec > 4, JSON.stringify(info));
+    assert.equal(await decodeErrors(files[0]!), '');
   },
 );

@@ -11,6 +11,7 @@ import {
 import { issueToken } from '../../../src/domain/whip-token.ts';
 import { LiveIngest, type IngestHostEvent } from '../../../src/ingest/live-ingest.ts';
 import { startWhipServer, type WhipServer } from '../../../src/ingest/whip/server.ts';
+import type { MediaWorkerPool } from '../../../src/media/media-worker-pool.ts';
 import { LivestreamRecorder } from '../../../src/recorder/livestream-recorder.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
 import { ROOT, tempDir } from '../../support/tapedeck.ts';
@@ -24,6 +25,8 @@ export interface LiveRig {
   recorder: LivestreamRecorder;
   server: WhipServer;
   events: IngestHostEvent[];
+  /** What the recorder logged. */
+  logs: string[];
   outDir: string;
   livestreamId: string;
   whipUrl(hostId: string): string;
@@ -34,9 +37,19 @@ export interface LiveRig {
   close(): Promise<void>;
 }
 
-export async function startLiveRig(outDir: string, livestreamId = 'show'): Promise<LiveRig> {
+export interface LiveRigOptions {
+  /** Where host recordings take their media workers; by default each starts its own. */
+  pool?: Pick<MediaWorkerPool, 'take'>;
+}
+
+export async function startLiveRig(
+  outDir: string,
+  livestreamId = 'show',
+  options: LiveRigOptions = {},
+): Promise<LiveRig> {
   const ingest = new LiveIngest();
   const events: IngestHostEvent[] = [];
+  const logs: string[] = [];
   const waiters = new Set<() => void>();
   ingest.on('host', (e) => {
     events.push(e);
@@ -49,7 +62,11 @@ export async function startLiveRig(outDir: string, livestreamId = 'show'): Promi
     host: defaultProfile(DEFAULT_HOST_CANVAS),
     outDir,
     displayName: (id) => `Host ${id}`,
-    onLog: (line) => process.stderr.write(`[rig] ${line}\n`),
+    onLog: (line) => {
+      logs.push(line);
+      process.stderr.write(`[rig] ${line}\n`);
+    },
+    ...(options.pool ? { pool: options.pool } : {}),
   });
   await recorder.start();
   const server = await startWhipServer({ backend: ingest, tokenSecret: SECRET });
@@ -59,6 +76,7 @@ export async function startLiveRig(outDir: string, livestreamId = 'show'): Promi
     recorder,
     server,
     events,
+    logs,
     outDir,
     livestreamId,
     whipUrl: (hostId) => `${server.url}/whip/${livestreamId}/${hostId}`,
@@ -157,10 +175,10 @@ export function liveRigs(prefix: string) {
   after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
   return {
     publishers,
-    async rig(): Promise<LiveRig> {
+    async rig(options: LiveRigOptions = {}): Promise<LiveRig> {
       const dir = await tempDir(prefix);
       dirs.push(dir);
-      const r = await startLiveRig(dir);
+      const r = await startLiveRig(dir, 'show', options);
       rigs.push(r);
       return r;
     },
