@@ -48,6 +48,25 @@ export interface DevServer {
  * it answers. It is tapedeck's embedded default; production points at a Temporal cluster.
  */
 export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchDevServer(o);
+    } catch (err) {
+      // The CLI picks its internal services' ports itself, free when it looked; on a busy machine
+      // another process can take one before it binds. Fresh ports fix that.
+      if (attempt >= START_ATTEMPTS || !(err instanceof PortTakenError)) throw err;
+      o.onLog?.(`temporal dev server: ${err.message.split('\n')[0]}; starting it again`);
+    }
+  }
+}
+
+const START_ATTEMPTS = 3;
+
+class PortTakenError extends Error {
+  override name = 'PortTakenError';
+}
+
+async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
   const namespace = o.namespace ?? 'default';
   const port = o.port ?? (await freeTcpPort());
   const uiPort = o.uiPort === false ? null : (o.uiPort ?? (await freeTcpPort()));
@@ -75,17 +94,35 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   child.stderr?.on('data', keep);
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new Error(`temporal could not start: ${err.message}`)));
-    child.once('exit', (code, signal) =>
-      reject(new Error(`temporal dev server exited (${code ?? signal}) while starting\n${log}`)),
-    );
+    child.once('exit', (code, signal) => {
+      // What it wrote last may still be on its way through the pipes.
+      const drained = Promise.all(
+        [child.stdout, child.stderr].map(
+          (s) =>
+            new Promise<void>((resolve) =>
+              s && !s.readableEnded ? s.once('end', resolve) : resolve(),
+            ),
+        ),
+      );
+      void Promise.race([drained, new Promise((r) => setTimeout(r, 1_000))]).then(() => {
+        const message = `temporal dev server exited (${code ?? signal}) while starting\n${log}`;
+        reject(
+          /address already in use/.test(log) ? new PortTakenError(message) : new Error(message),
+        );
+      });
+    });
   });
   exited.catch(() => undefined);
   const address = `127.0.0.1:${port}`;
+  const waiting = new AbortController();
   try {
-    await Promise.race([waitServing(address, o.startTimeoutMs ?? 60_000), exited]);
+    await Promise.race([waitServing(address, o.startTimeoutMs ?? 60_000, waiting.signal), exited]);
   } catch (err) {
     await stopChild(child);
     throw err;
+  } finally {
+    // A server that exited leaves nothing to wait for.
+    waiting.abort();
   }
   return {
     address,
@@ -96,14 +133,17 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
   };
 }
 
-async function waitServing(address: string, timeoutMs: number): Promise<void> {
+async function waitServing(address: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !signal.aborted) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
       try {
-        const health = await connection.healthService.check({});
+        // A deadline: something else listening on the port may never answer.
+        const health = await connection.withDeadline(Date.now() + 2_000, () =>
+          connection.healthService.check({}),
+        );
         // 1 is SERVING in grpc.health.v1.
         if (health.status === 1) return;
       } finally {
