@@ -1,4 +1,4 @@
-import { batchSpawn } from '../support/batch-spawn.ts';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -177,7 +177,9 @@ function gstLaunch(
   onSeconds: (sec: number) => void,
 ): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = batchSpawn('gst-launch-1.0', ['-q', ...args], {
+    // Not niced like scoring's decodes: a reviewer waits for the clip, and on a busy machine a
+    // niced merge went past its timeout.
+    const child = spawn('gst-launch-1.0', ['-q', ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /**
- * Niceness of batch work the node starts beside itself (scoring's decodes, clip merges). Such a
+ * Niceness of batch work the node starts beside itself (scoring's decodes). Such a
  * child shares the node's scheduling group (its session's autogroup), and the node's ingest thread,
  * which must read every host's packets as they come, should win against it when the cores are busy.
  */

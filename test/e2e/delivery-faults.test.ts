@@ -166,7 +166,14 @@ test(
     await first.waitFor(/delivered killed\/host-h1\/mp4\/\S+_000001\.mp4/, 120_000);
     await sleep(2500); // well inside snippet 2
     process.kill(first.child.pid!, 'SIGKILL');
-    await first.done;
+    const killed = await first.done;
+    const deliveredBeforeKill = Math.max(
+      ...[
+        ...`${killed.stdout}${killed.stderr}`.matchAll(
+          /delivered killed\/host-h1\/mp4\/\S+_(\d{6})\.mp4/g,
+        ),
+      ].map((m) => Number(m[1])),
+    );
     const second = tapedeckInBackground([...args, '--duration', '12']);
     const r = await second.done;
     assert.equal(r.code, 0, r.stderr.slice(-3000));
@@ -186,7 +193,13 @@ test(
     for (const f of files) assert.equal(await decodeErrors(join(storeDir, f)), '', `${f} decodes`);
     const recovered = summary.snippets.filter((s) => s.recovered);
     assert.equal(recovered.length, 1, 'the snippet cut by the kill is delivered as recovered');
-    assert.equal(recovered[0]!.seq, 2);
+    // The kill lands in snippet 2, or later on a machine slow to say snippet 1 was delivered: the
+    // one cut is after the last the first run delivered, and at most one closed one lies between.
+    const cut = recovered[0]!.seq;
+    assert.ok(
+      cut > deliveredBeforeKill && cut <= deliveredBeforeKill + 2 && cut >= 2,
+      `recovered ${cut}, the first run delivered up to ${deliveredBeforeKill}`,
+    );
 
     // The embedded bus holds every event exactly once, with the id the key gives.
     const bus = await openEmbeddedBus({ dir: join(out, 'bus') });
