@@ -229,6 +229,7 @@ export class LivestreamRecorder {
         return recording;
       } catch (err) {
         own.forEach((d) => d());
+        h.detach = h.detach.filter((d) => !own.includes(d));
         throw err;
       }
     };

@@ -15,6 +15,7 @@ import type { RunningNode } from '../../node/node.ts';
 import { runFfmpegRecorder, type FfmpegRun } from '../ffmpeg-recorder.ts';
 import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
 import {
+  arrivalTotals,
   ingestLossProblems,
   recorderMissProblems,
   type HostArrivals,
@@ -215,7 +216,7 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
     );
     // Each host's packets go to two recorders: its own and its livestream's composite.
     const recorderRtp = {
-      forwarded: 2 * arrivals.reduce((n, a) => n + a.packets, 0),
+      forwarded: 2 * arrivalTotals(arrivals).packets,
       missed: recorders.reduce((n, r) => n + r.rtpMissed(), 0),
     };
     problems.push(

@@ -174,6 +174,17 @@ export interface HostArrivals {
  */
 export const MAX_INGEST_LOSS = 0.001;
 
+/** Packets that reached the ingest, and that the publishers sent but never did, summed. */
+export function arrivalTotals(arrivals: readonly HostArrivals[]): {
+  packets: number;
+  lost: number;
+} {
+  return {
+    packets: arrivals.reduce((n, a) => n + a.packets, 0),
+    lost: arrivals.reduce((n, a) => n + a.lost, 0),
+  };
+}
+
 export function ingestLossProblems(
   arrivals: readonly HostArrivals[],
   maxShare = MAX_INGEST_LOSS,

@@ -3,7 +3,7 @@ import { table } from '../compare.ts';
 import { spread, type Spread } from '../stats.ts';
 import type { FfmpegRound } from './ffmpeg-contender.ts';
 import { totalsByRole, type ProcessRow, type RoleTotal } from './process-table.ts';
-import { largestHolding } from './recording-figures.ts';
+import { arrivalTotals, largestHolding } from './recording-figures.ts';
 import type { TapedeckRound } from './tapedeck-round.ts';
 
 export const TARGET_LIVESTREAMS = 3;
@@ -93,10 +93,7 @@ export function roundJson(r: TapedeckRound): RoundJson {
     snippets: r.snippets,
     droppedFrames: r.droppedFrames,
     expectedFrames: r.expectedFrames,
-    ingest: {
-      packets: r.arrivals.reduce((n, a) => n + a.packets, 0),
-      lost: r.arrivals.reduce((n, a) => n + a.lost, 0),
-    },
+    ingest: arrivalTotals(r.arrivals),
     latencySec: spread(r.latenciesSec),
     realTimeFactor: {
       min: rtf.length ? Math.min(...rtf) : null,
@@ -117,10 +114,7 @@ export function ffmpegJson(f: FfmpegRound): FfmpegJson {
     segments: f.segments,
     holds: f.holds,
     problems: f.problems,
-    ingest: {
-      packets: f.arrivals.reduce((n, a) => n + a.packets, 0),
-      lost: f.arrivals.reduce((n, a) => n + a.lost, 0),
-    },
+    ingest: arrivalTotals(f.arrivals),
     recorderRtp: f.recorderRtp,
     processes: compactRows(f.rows),
     byRole: totalsByRole(f.rows),
