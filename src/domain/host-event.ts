@@ -15,6 +15,7 @@ const TYPES: readonly HostEventType[] = [
   'camera-on',
   'microphone-off',
   'microphone-on',
+  'audio-started',
 ];
 const CAUSES: readonly HostEvent['cause'][] = ['publish', 'control', 'media', 'grace-expired'];
 

@@ -10,7 +10,13 @@ export type HostEventType =
   | 'camera-off'
   | 'camera-on'
   | 'microphone-off'
-  | 'microphone-on';
+  | 'microphone-on'
+  /**
+   * The first audio of a publish reached the ingest. Connecting (ICE, DTLS) takes a moment after
+   * the publish, and up to seconds on a busy machine: the recordings, started at the publish,
+   * hold silence until then, which is not the host's.
+   */
+  | 'audio-started';
 
 export interface HostEvent {
   type: HostEventType;
@@ -126,7 +132,9 @@ export function applySignal(
       }
       break;
     case 'audio':
-      if (s.connection === 'publishing') s.lastAudioAt = signal.at;
+      if (s.connection !== 'publishing') break;
+      if (s.lastAudioAt === null) emit('audio-started', 'media');
+      s.lastAudioAt = signal.at;
       break;
     case 'control': {
       if (s.connection === 'absent') break;

@@ -30,15 +30,23 @@ interface HostState {
   publishing: boolean;
   camera: boolean;
   mic: boolean;
+  /** Its audio reaches the ingest: false from a publish until its 'audio-started'. */
+  audio: boolean;
 }
 
-function apply(s: HostState, change: HostEventType): HostState {
+/**
+ * `awaitsAudio`: an 'audio-started' of this publish follows, so the audio is off air until then.
+ * Changes recorded before that event existed have none, and keep the audio on air from the publish.
+ */
+function apply(s: HostState, change: HostEventType, awaitsAudio: boolean): HostState {
   switch (change) {
     case 'joined':
       // A host joins with camera and microphone on; the ingest says so when either is not.
-      return { publishing: true, camera: true, mic: true };
+      return { publishing: true, camera: true, mic: true, audio: !awaitsAudio };
     case 'resumed':
-      return { ...s, publishing: true };
+      return { ...s, publishing: true, audio: !awaitsAudio };
+    case 'audio-started':
+      return { ...s, audio: true };
     case 'dropped':
     case 'left':
       return { ...s, publishing: false };
@@ -65,10 +73,26 @@ function push(out: TimeRange[], startMs: number, endMs: number): void {
   else out.push({ startMs, endMs });
 }
 
+/** The publishes (joined, resumed) that an 'audio-started' of the same host follows before it ends. */
+function publishesAwaitingAudio(sorted: readonly PresenceChange[]): Set<PresenceChange> {
+  const out = new Set<PresenceChange>();
+  const open = new Map<string, PresenceChange>();
+  for (const c of sorted) {
+    if (c.change === 'joined' || c.change === 'resumed') open.set(c.hostId, c);
+    else if (c.change === 'left' || c.change === 'dropped') open.delete(c.hostId);
+    else if (c.change === 'audio-started') {
+      const publish = open.get(c.hostId);
+      if (publish) out.add(publish);
+      open.delete(c.hostId);
+    }
+  }
+  return out;
+}
+
 /**
  * The stretches of `range` when the track is off air, from its livestream's host changes (any
- * order). Audio is on air while a publishing host has its microphone on; video while one has its
- * camera on. For a host's own track only that host counts, for the composite any host.
+ * order). Audio is on air while a publishing host has its microphone on and its audio has reached
+ * the ingest; video while one has its camera on. For a host's own track only that host counts, for the composite any host.
  */
 export function offAirRanges(
   changes: readonly PresenceChange[],
@@ -80,10 +104,11 @@ export function offAirRanges(
     .filter((c) => hostId === null || c.hostId === hostId)
     .map((c) => ({ ...c, atMs: effectiveMs(c) }))
     .sort((a, b) => a.atMs - b.atMs);
+  const awaiting = publishesAwaitingAudio(mine);
   const states = new Map<string, HostState>();
   const onAir = () => {
     const all = [...states.values()].filter((s) => s.publishing);
-    return { audio: all.some((s) => s.mic), video: all.some((s) => s.camera) };
+    return { audio: all.some((s) => s.mic && s.audio), video: all.some((s) => s.camera) };
   };
   const out: OffAir = { audio: [], video: [] };
   let at = range.startMs;
@@ -96,8 +121,13 @@ export function offAirRanges(
   };
   for (const c of mine) {
     if (c.atMs > range.startMs) close(c.atMs);
-    const before = states.get(c.hostId) ?? { publishing: false, camera: false, mic: false };
-    states.set(c.hostId, apply(before, c.change));
+    const before = states.get(c.hostId) ?? {
+      publishing: false,
+      camera: false,
+      mic: false,
+      audio: false,
+    };
+    states.set(c.hostId, apply(before, c.change, awaiting.has(c)));
     now = onAir();
     if (c.atMs >= range.endMs) break;
   }

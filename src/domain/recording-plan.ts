@@ -1,4 +1,4 @@
-import type { HostEvent } from './host-presence.ts';
+import type { HostEvent, HostEventType } from './host-presence.ts';
 import { assertId } from './ids.ts';
 import type { Variant } from './snippet-key.ts';
 
@@ -20,6 +20,11 @@ export interface HostView {
 
 export function initialHostView(hostId: string): HostView {
   return { hostId, present: false, dropped: false, cameraOn: false, microphoneOn: false, at: 0 };
+}
+
+/** Whether a host change moves the view the recordings follow; 'audio-started' is for scoring. */
+export function changesHostView(type: HostEventType): boolean {
+  return type !== 'audio-started';
 }
 
 export function applyHostEvent(view: HostView, e: HostEvent): HostView {

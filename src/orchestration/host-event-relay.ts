@@ -1,4 +1,5 @@
 import type { HostEvent } from '../domain/host-presence.ts';
+import { changesHostView } from '../domain/recording-plan.ts';
 import type { LiveIngest, IngestHostEvent } from '../ingest/live-ingest.ts';
 
 export interface HostEventSink {
@@ -31,6 +32,8 @@ export function relayHostEvents(
     }
   };
   const listener = (e: IngestHostEvent) => {
+    // The workflows would only pass it on to a child that ignores it: a signal for nothing.
+    if (!changesHostView(e.event.type)) return;
     const q = (queues.get(e.livestreamId) ?? Promise.resolve()).then(() => send(e));
     queues.set(e.livestreamId, q);
     // A node runs for months and sees livestreams come and go: a drained queue is forgotten.

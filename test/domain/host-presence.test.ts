@@ -163,7 +163,12 @@ test('video gone while audio goes on is a camera turned off', T, () => {
       ...frames(6000, 7000),
     ]),
   );
-  assert.deepEqual(r.events, ['0 joined publish', '5000 camera-off media', '6000 camera-on media']);
+  assert.deepEqual(r.events, [
+    '0 joined publish',
+    '0 audio-started media',
+    '5000 camera-off media',
+    '6000 camera-on media',
+  ]);
 });
 
 test(
@@ -186,8 +191,10 @@ test(
     );
     assert.deepEqual(r.events, [
       '0 joined publish',
+      '0 audio-started media',
       '8000 dropped publish',
       '11000 resumed publish',
+      '11000 audio-started media',
     ]);
     assert.equal(r.state.cameraOn, true);
     // The new publish's audio counts afresh: one that sends none keeps the video rule alone.
@@ -201,9 +208,33 @@ test(
     ]);
     assert.deepEqual(videoOnly.events, [
       '0 joined publish',
+      '0 audio-started media',
       '1000 dropped publish',
       '2000 resumed publish',
       '5000 camera-off media',
     ]);
   },
 );
+
+test("a publish's first audio says so once: its recordings held silence until then", T, () => {
+  const r = run(
+    byTime([
+      { type: 'published', at: 0 },
+      ...frames(0, 3000),
+      ...audio(1800, 3000),
+      { type: 'unpublished', at: 3000, reason: 'ice-failed' },
+      { type: 'published', at: 4000 },
+      ...frames(4000, 5000),
+      ...audio(4600, 5000),
+    ]),
+  );
+  assert.deepEqual(r.events, [
+    '0 joined publish',
+    '1800 audio-started media',
+    '3000 dropped publish',
+    '4000 resumed publish',
+    '4600 audio-started media',
+  ]);
+  // Audio before any publish, or after the host left, says nothing.
+  assert.deepEqual(run([...audio(0, 100)]).events, []);
+});

@@ -89,3 +89,29 @@ test(
     assert.deepEqual(offAirRanges(changes, 'host-h1', R(0, 15)).video, [R(8, 12), R(13, 15)]);
   },
 );
+
+test(
+  "a host's audio is off air from its publish until its audio started, each publish afresh",
+  { timeout: 5_000 },
+  () => {
+    const changes = [
+      c('h1', 'joined', 0),
+      c('h1', 'audio-started', 2.5),
+      c('h1', 'dropped', 8),
+      c('h1', 'resumed', 9),
+      c('h1', 'audio-started', 10),
+      c('h2', 'joined', 1),
+      c('h2', 'audio-started', 4),
+    ];
+    assert.deepEqual(offAirRanges(changes, 'host-h1', R(0, 15)), {
+      audio: [R(0, 2.5), R(8, 10)],
+      video: [R(8, 9)],
+    });
+    // The composite's audio is on air from the first host whose audio started, and stays on
+    // while h2's goes on through h1's drop.
+    assert.deepEqual(offAirRanges(changes, 'composite', R(0, 15)).audio, [R(0, 2.5)]);
+    // Changes from before the event existed: the audio is on air from the publish, as it was.
+    const old = [c('h1', 'joined', 0), c('h1', 'dropped', 8), c('h1', 'resumed', 9)];
+    assert.deepEqual(offAirRanges(old, 'host-h1', R(0, 15)).audio, [R(8, 9)]);
+  },
+);

@@ -35,6 +35,8 @@ test(
         const livestreamId = i < 3 ? 'a' : `show-${i}`;
         ingest.emit('host', { livestreamId, event: event(`h${i}`, 'joined') });
       }
+      // For scoring only: the workflows are not signalled for it.
+      ingest.emit('host', { livestreamId: 'a', event: event('h0', 'audio-started') });
       ingest.emit('host', { livestreamId: 'a', event: event('h0', 'left') });
       assert.ok(relay.busyLivestreams() > 0);
       await relay.idle();

@@ -43,7 +43,7 @@ test(
     const h1Events = r.events.filter((e) => e.event.hostId === 'h1').map((e) => e.event.type);
     assert.deepEqual(
       h1Events.filter((t) => t !== 'camera-off' && t !== 'camera-on'),
-      ['joined', 'dropped', 'resumed', 'left'],
+      ['joined', 'audio-started', 'dropped', 'resumed', 'audio-started', 'left'],
       describe(r.events),
     );
     assert.equal(dropped.event.cause, 'publish');
