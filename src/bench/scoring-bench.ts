@@ -5,7 +5,6 @@
  * impairment and duration, false positives on clean content, and what measuring one snippet costs.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +22,6 @@ import { DEFAULT_HOST_CANVAS, defaultProfile, type OutputProfile } from '../doma
 import { aacEncoder, mp3Encoder, videoEncoder } from '../media/pipeline/encoders.ts';
 import { mp3Recorder, mp4Recorder } from '../media/pipeline/outputs.ts';
 import { measureSnippet } from '../moderation/measure.ts';
-import { clockTicksPerSecond, parseProcStat } from './process-usage.ts';
 import { splitLaunchArgs } from './media-bench.ts';
 import { seededRandom } from './seeded-random.ts';
 import { percentile } from './stats.ts';
@@ -718,7 +716,7 @@ export function formatScoringReport(r: ScoringBenchResult): string {
           '',
         ]
       : []),
-    `Scoring cost per 15-s snippet: CPU (user+system) of the measuring gst-launch process; ` +
+    `Scoring cost per 15-s snippet: CPU (user+system) of the measuring process's decode and of the arithmetic here; ` +
       `core share = CPU s / 15 s, what scoring every snippet of one recording takes:`,
     '',
     costTable,
@@ -764,12 +762,6 @@ export function toScoringJson(r: ScoringBenchResult): ScoringBenchJson {
 
 // ---------------------------------------------------------------------------------------------
 // Running.
-
-/** CPU seconds of this process's waited-for children so far, from /proc/self/stat. */
-export function childrenCpuSec(): number {
-  const s = parseProcStat(readFileSync('/proc/self/stat', 'utf8'));
-  return (s.cutime + s.cstime) / clockTicksPerSecond();
-}
 
 /** Runs gst-launch-1.0; resolves with null on success or the problem. */
 function launch(args: string[], timeoutMs: number): Promise<string | null> {
@@ -887,11 +879,13 @@ export async function runScoringBench(
       const out: SnippetResult[] = [];
       for (const [index, f] of files.entries()) {
         if (o.signal?.aborted) throw new Error('stopped');
-        const cpu0 = childrenCpuSec();
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const m = await measureSnippet(join(job.dir, f), { hasVideo: job.container === 'mp4' });
         const wallSec = (performance.now() - t0) / 1000;
-        const cpuSec = childrenCpuSec() - cpu0;
+        // Snippets are scored one at a time, so this process's CPU meanwhile is this snippet's.
+        const own = process.cpuUsage(cpu0);
+        const cpuSec = m.decodeCpuSec + (own.user + own.system) / 1e6;
         const audio = scoreAudio(m.audio, m.durationSec, thresholds);
         const video = m.video ? scoreVideo(m.video, m.durationSec, thresholds) : null;
         costs[job.container].push({ cpuSec, wallSec });

@@ -37,8 +37,9 @@ Reading the output, per round:
                     snippet's announcement: 1.000 keeps up, less falls behind
   latency           from a snippet's last frame to its announcement on the bus, p50/p99
   process rows      CPU as % of one core over the window and peak RSS, every process of the node
-                    (node = ingest, API, Temporal client, delivery and scoring; "ended children" =
-                    short-lived processes such as the scorer's decodes)
+                    (node = ingest, API, Temporal client, delivery and scoring's arithmetic;
+                    "measuring process" = scoring's decodes; "ended children" = short-lived
+                    processes such as a clip merge)
 Summary: the largest count that held, CPU per livestream against ffmpeg's (with the ingest that
 feeds it, and recorders alone) and the targets: >= 3 livestreams, CPU below ffmpeg's.
 

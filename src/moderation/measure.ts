@@ -1,12 +1,13 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
+import { quote } from '../media/pipeline/quote.ts';
 import { keyframeIndex, keyframePerWindow, keyframeStream } from './keyframe-index.ts';
-import { batchSpawn } from '../support/batch-spawn.ts';
+import { PipelineFailure, sharedMeasuringProcess } from './measuring-process.ts';
 
 /**
- * Measures a snippet for scoring: GStreamer decodes it and hands over small raw pictures and the
- * audio samples; the statistics are a few lines of arithmetic here. Everything runs in a child
- * gst-launch process, so a file that breaks the decoder costs that process only.
+ * Measures a snippet for scoring: GStreamer decodes it and writes small raw pictures and the
+ * audio samples beside it; the statistics are a few lines of arithmetic here. The decoding runs
+ * in a child process, so a file that breaks the decoder costs that process only.
  */
 
 export interface SnippetMeasurements {
@@ -14,6 +15,8 @@ export interface SnippetMeasurements {
   audio: AudioWindow[];
   /** Null for an audio-only snippet. */
   video: VideoWindow[] | null;
+  /** CPU seconds the decoding took in the measuring process. */
+  decodeCpuSec: number;
 }
 
 export class MeasureError extends Error {
@@ -33,47 +36,6 @@ export const WINDOW_SEC = 0.5;
 export const AUDIO_WINDOW_SEC = 0.1;
 const PICTURE = { width: 64, height: 36 };
 const RATE = 48_000;
-
-/** Runs gst-launch-1.0 and collects what it writes to fd 1 and fd 3. */
-function gstLaunch(args: string[], timeoutMs: number): Promise<[Buffer, Buffer]> {
-  return new Promise((resolve, reject) => {
-    const child = batchSpawn('gst-launch-1.0', ['-q', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
-    const outs: [Buffer[], Buffer[]] = [[], []];
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => outs[0].push(d));
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => outs[1].push(d));
-    child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new MeasureError(`gst-launch-1.0 did not start: ${e.message}`));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve([Buffer.concat(outs[0]), Buffer.concat(outs[1])]);
-      else
-        reject(
-          new MeasureError(
-            signal === 'SIGKILL'
-              ? `measuring took longer than ${timeoutMs} ms`
-              : `the snippet could not be decoded: ${lastLine(err) || `exit code ${code}`}`,
-          ),
-        );
-    });
-  });
-}
-
-function lastLine(text: string): string {
-  return (
-    text
-      .trim()
-      .split('\n')
-      .filter((l) => /ERROR|error/.test(l))
-      .at(-1) ?? ''
-  ).trim();
-}
 
 /**
  * Decoded lossy audio ripples around full scale, so anything this close to it counts as clipped:
@@ -181,61 +143,51 @@ export async function measureSnippet(
   o: { hasVideo: boolean; timeoutMs?: number },
 ): Promise<SnippetMeasurements> {
   const { width, height } = PICTURE;
-  const toAudio = [
-    '!',
-    'audio/x-raw',
-    '!',
-    'queue',
-    '!',
-    'audioconvert',
-    '!',
-    'audioresample',
-    '!',
-    `audio/x-raw,format=F32LE,channels=1,rate=${RATE}`,
-    '!',
-    'fdsink',
-    'fd=1',
-  ];
+  const out = { audio: `${file}.audio.f32`, pictures: `${file}.pictures.gray` };
+  const toAudio =
+    '! audio/x-raw ! queue ! audioconvert ! audioresample ! ' +
+    `audio/x-raw,format=F32LE,channels=1,rate=${RATE} ! filesink location=${quote(out.audio)}`;
   // Shrunk before their format changes.
-  const shrink = [
-    ...['!', 'videoscale', '!', `video/x-raw,width=${width},height=${height}`],
-    ...['!', 'videoconvert', '!', `video/x-raw,format=GRAY8,width=${width},height=${height}`],
-    ...['!', 'fdsink', 'fd=3'],
-  ];
+  const shrink =
+    `! videoscale ! video/x-raw,width=${width},height=${height} ! videoconvert ! ` +
+    `video/x-raw,format=GRAY8,width=${width},height=${height} ! filesink location=${quote(out.pictures)}`;
   // Thinned to one picture per window before anything touches their pixels.
-  const toPictures = [
-    ...['!', 'video/x-raw', '!', 'queue', '!', 'videorate'],
-    ...['!', `video/x-raw,framerate=${1 / WINDOW_SEC}/1`],
-    ...shrink,
-  ];
+  const toPictures = `! video/x-raw ! queue ! videorate ! video/x-raw,framerate=${1 / WINDOW_SEC}/1 ${shrink}`;
   const plan = o.hasVideo ? await keyframePlan(file) : null;
-  // From a file: h264parse behind a pipe (fdsrc) refuses the stream's caps as unfixed.
+  // From a file: h264parse behind a pipe refuses the stream's caps as unfixed.
   const keyframes = `${file}.keyframes.h264`;
   if (plan) await writeFile(keyframes, plan.stream);
   const pipeline = plan
-    ? [
-        ...['filesrc', `location=${file}`, '!', 'qtdemux', 'name=m'],
-        // The demuxer's video pad stays unlinked (qtdemux goes on while one pad is linked);
-        // linked to a fakesink, the pipeline never prerolled.
-        ...['m.', '!', 'audio/mpeg', '!', 'queue', '!', 'decodebin', 'name=a', 'a.', ...toAudio],
-        ...['filesrc', `location=${keyframes}`, '!', 'video/x-h264,stream-format=byte-stream'],
-        ...['!', 'h264parse'],
-        ...['!', 'avdec_h264', ...shrink],
-      ]
-    : [
-        ...['filesrc', `location=${file}`, '!', 'decodebin', 'name=d', 'd.', ...toAudio],
-        ...(o.hasVideo ? ['d.', ...toPictures] : []),
-      ];
-  const [raw, decoded] = await gstLaunch(pipeline, o.timeoutMs ?? 60_000).finally(
-    () => plan && rm(keyframes, { force: true }),
-  );
+    ? // The demuxer's video pad stays unlinked (qtdemux goes on while one pad is linked);
+      // linked to a fakesink, the pipeline never prerolled.
+      `filesrc location=${quote(file)} ! qtdemux name=m ` +
+      `m. ! audio/mpeg ! queue ! decodebin name=a a. ${toAudio} ` +
+      `filesrc location=${quote(keyframes)} ! video/x-h264,stream-format=byte-stream ! h264parse ! avdec_h264 ${shrink}`
+    : `filesrc location=${quote(file)} ! decodebin name=d d. ${toAudio}` +
+      (o.hasVideo ? ` d. ${toPictures}` : '');
+  let raw: Buffer;
+  let decoded: Buffer;
+  let decodeCpuSec: number;
+  try {
+    decodeCpuSec = await sharedMeasuringProcess().run(pipeline, o.timeoutMs ?? 60_000);
+    raw = await readFile(out.audio);
+    decoded = o.hasVideo ? await readFile(out.pictures) : Buffer.alloc(0);
+  } catch (err) {
+    if (err instanceof PipelineFailure)
+      throw new MeasureError(`the snippet could not be decoded: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new MeasureError('the snippet could not be decoded: no output');
+    throw err;
+  } finally {
+    await Promise.all([keyframes, out.audio, out.pictures].map((f) => rm(f, { force: true })));
+  }
   const samples = new Float32Array(
     raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
   );
   if (samples.length === 0) throw new MeasureError('the snippet has no audio');
   const durationSec = samples.length / RATE;
   const audio = audioWindows(samples, RATE, AUDIO_WINDOW_SEC);
-  if (!o.hasVideo) return { durationSec, audio, video: null };
+  if (!o.hasVideo) return { durationSec, audio, video: null, decodeCpuSec };
   const pixels = width * height;
   if (decoded.length < pixels) throw new MeasureError('the snippet has no pictures');
   let frames: Uint8Array = decoded;
@@ -249,5 +201,5 @@ export async function measureSnippet(
       frames.set(decoded.subarray(p * pixels, (p + 1) * pixels), w * pixels),
     );
   }
-  return { durationSec, audio, video: videoWindows(frames, pixels) };
+  return { durationSec, audio, video: videoWindows(frames, pixels), decodeCpuSec };
 }

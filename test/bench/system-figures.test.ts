@@ -213,6 +213,13 @@ describe('process table', () => {
       'media worker',
     );
     assert.equal(processRole('gst-launch-1.0 -q filesrc location=x', false), 'GStreamer tool');
+    assert.equal(
+      processRole(
+        '/usr/bin/node /repo/node_modules/.cache/tapedeck/moderation/measure-worker/main-ab.mjs',
+        false,
+      ),
+      'measuring process',
+    );
     assert.equal(processRole('ffmpeg -hide_banner -i x.sdp', false), 'ffmpeg');
     assert.equal(processRole('/bin/sh -c true', false), 'other');
     assert.equal(

@@ -12,10 +12,12 @@ export type ProcessRole =
   | 'Temporal server'
   | 'Temporal worker'
   | 'media worker'
+  /** Scoring's decodes, one pipeline after another (src/moderation/measure-worker). */
+  | 'measuring process'
   | 'GStreamer tool'
   | 'ffmpeg'
   | 'other'
-  /** Short-lived children (a scorer's decode, a clip merge) that ended between two samples. */
+  /** Short-lived children (a clip merge, a probe) that ended between two samples. */
   | 'ended children';
 
 /** What a process is, from its command line (arguments joined by spaces). */
@@ -28,6 +30,7 @@ export function processRole(cmdline: string, isRoot: boolean): ProcessRole {
   if (program.startsWith('gst-')) return 'GStreamer tool';
   if (program !== 'node') return 'other';
   if (/media\/worker|worker-entry\.ts/.test(cmdline)) return 'media worker';
+  if (/moderation\/measure-worker/.test(cmdline)) return 'measuring process';
   if (/\bmain\.ts worker\b/.test(cmdline)) return 'Temporal worker';
   return 'other';
 }

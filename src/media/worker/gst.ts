@@ -62,6 +62,7 @@ export interface GstBus {
   addSignalWatch(): void;
   removeSignalWatch(): void;
   on(signal: 'message', handler: (message: GstMessage) => void): void;
+  timedPopFiltered(timeoutNs: number, types: number): GstMessage | null;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the typed wall around node-gtk */
