@@ -467,8 +467,8 @@ Reading the output:
                  Target: every impairment of 3 s or more.
   false positives  clean snippets sent to review / clean snippets, and each one with its reasons.
                  Target: at most 2 %.
-  cost           CPU (user+system) of the measuring gst-launch child per snippet, read from this
-                 process's children time in /proc/self/stat; core share = CPU s / 15 s, what
+  cost           CPU (user+system) per snippet: what the measuring process spent on its decode
+                 and what this process spent on the arithmetic; core share = CPU s / 15 s, what
                  scoring every snippet of one recording as it comes takes of one core. Mean and
                  p95, and the wall time of one measurement.
 
