@@ -35,9 +35,17 @@ run_tests() { # concurrency file...
   isolated node --import tsx --test --test-concurrency="$concurrency" --test-timeout=900000 "$@" | tee "$log"
   local status=${PIPESTATUS[0]}
   set -e
-  passed=$((passed + $(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)))
-  failed=$((failed + $(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)))
+  local p f
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)
   rm -f "$log"
+  # No summary: the runner ran nothing (a file that does not exist, a crash before the tests).
+  if [[ -z "$p" || -z "$f" ]]; then
+    echo "the test runner printed no summary (exit $status): nothing was tested" >&2
+    return 1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
   return "$status"
 }
 

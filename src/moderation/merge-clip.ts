@@ -182,6 +182,9 @@ function gstLaunch(
     const child = spawn('gst-launch-1.0', ['-q', ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Warnings go to the error's stderr tail: a merge that hung (seen, rarely, in the demo)
+      // said nothing at the default level.
+      env: { ...process.env, GST_DEBUG: process.env.GST_DEBUG ?? '2', GST_DEBUG_NO_COLOR: '1' },
     });
     let err = '';
     let out = '';
