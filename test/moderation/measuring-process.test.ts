@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { BATCH_NICENESS } from '../../src/support/batch-spawn.ts';
 import { MeasuringProcess, PipelineFailure } from '../../src/moderation/measuring-process.ts';
+import { nameAndNice } from '../support/proc-stat.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -16,10 +17,7 @@ after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))
 const toneTo = (file: string) =>
   `audiotestsrc num-buffers=48 samplesperbuffer=1000 ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! filesink location="${file}"`;
 
-function niceOf(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
-}
+const niceOf = (pid: number) => nameAndNice(readFileSync(`/proc/${pid}/stat`, 'utf8')).nice;
 
 test(
   'one process runs pipeline after pipeline at batch niceness, and a failed or killed one costs only its own',

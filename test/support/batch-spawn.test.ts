@@ -3,14 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { BATCH_NICENESS, batchSpawn } from '../../src/support/batch-spawn.ts';
-
-/** The name and nice value (field 19) from a /proc/PID/stat line. */
-function nameAndNice(stat: string): { name: string; nice: number } {
-  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  // Fields after the name start with the third; the 19th is the 17th of those.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { name, nice: Number(rest[16]) };
-}
+import { nameAndNice } from './proc-stat.ts';
 
 test(
   'batch work runs at its niceness above the node, the command itself and not a wrapper',
