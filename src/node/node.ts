@@ -44,6 +44,7 @@ import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
 import { REVIEWS_FOLDER } from '../domain/escalation.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
+import { failOrphanedLeases } from './orphaned-leases.ts';
 import {
   startModeration,
   type ModerationRuntime,
@@ -339,6 +340,8 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           onStart: () => {
             if (starts++ >= slots) metrics.add('tapedeck_worker_restarts_total');
           },
+          onOrphanedLeases: (leases, how) =>
+            void failOrphanedLeases(client, leases, `worker slot ${slot} exited (${how})`, log),
         });
         workers.push(w);
         w.start();

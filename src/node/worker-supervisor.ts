@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isLeaseReport, LeaseBook, type OrphanedLease } from '../orchestration/lease-report.ts';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -10,6 +11,11 @@ export interface SupervisorOptions {
   onLog: (line: string) => void;
   /** Called with each new process id, for tests and the status line. */
   onStart?: (pid: number) => void;
+  /**
+   * Called when the process exited holding leases (not when stopped): they are failed at once, so
+   * its recordings start again elsewhere without waiting for a heartbeat timeout.
+   */
+  onOrphanedLeases?: (leases: OrphanedLease[], how: string) => void;
 }
 
 /**
@@ -34,18 +40,27 @@ export class WorkerSupervisor {
     this.startedAt = Date.now();
     const child = spawn(process.execPath, ['--import', TSX, CLI, 'worker', ...this.o.args], {
       env: { ...process.env, ...this.o.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
+    const leases = new LeaseBook(Date.now());
+    child.on('message', (m) => {
+      if (isLeaseReport(m)) leases.apply(m);
+    });
+    // The channel must not keep the node alive on its own.
+    child.channel?.unref();
     if (child.pid !== undefined) this.o.onStart?.(child.pid);
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopping) return;
+      const how = signal ?? `exit code ${code}`;
+      const orphaned = leases.orphaned(Date.now());
+      if (orphaned.length) this.o.onOrphanedLeases?.(orphaned, how);
       // A worker that ran a while restarts at once; one that keeps failing at start backs off.
       const ranMs = Date.now() - this.startedAt;
       this.restarts = ranMs > 30_000 ? 0 : this.restarts + 1;
       const delay = Math.min(10_000, this.restarts <= 1 ? 0 : 500 * 2 ** this.restarts);
-      this.o.onLog(`worker exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
+      this.o.onLog(`worker exited (${how}); starting it again in ${delay} ms`);
       this.timer = setTimeout(() => this.start(), delay);
     });
   }

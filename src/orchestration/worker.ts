@@ -11,6 +11,7 @@ import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
 import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { createNodeActivities } from './activities/node-activities.ts';
+import { ipcLeaseReporter } from './lease-ipc.ts';
 
 const WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -112,6 +113,8 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     if (d.closedAtMs > 0) observeLatency(counters, (d.storedAtMs - d.closedAtMs) / 1000);
   });
   o.delivery.deliverer.on('quarantined', () => (counters.deliveryFailures += 1));
+  // Under `tapedeck up` the node hears of every lease and fails them itself when this process dies.
+  const reporter = ipcLeaseReporter();
   const activities = createNodeActivities({
     pool,
     onGap: () => (counters.recordingGaps += 1),
@@ -120,6 +123,7 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     outbox: o.delivery.outbox,
     workerQueue: workerTaskQueue(o.nodeId, o.slot),
     ...(o.log ? { log: o.log } : {}),
+    ...(reporter ? { leases: reporter } : {}),
   });
   const media = await Worker.create({
     connection: o.connection,
@@ -137,9 +141,10 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     taskQueue: workerTaskQueue(o.nodeId, o.slot),
     activities,
     maxConcurrentActivityTaskExecutions: 400,
-    // Every lease heartbeat reaches the server, so a timeout of 1.5 s rides out a 1-s stall.
-    maxHeartbeatThrottleInterval: '500 ms',
-    defaultHeartbeatThrottleInterval: '500 ms',
+    // A lease heartbeat reaches the server every 3 s: its 10-s timeout rides out a 7-s stall. A
+    // process that dies is seen sooner by its node, which fails its leases (lease-report.ts).
+    maxHeartbeatThrottleInterval: '3 seconds',
+    defaultHeartbeatThrottleInterval: '3 seconds',
     shutdownGraceTime: '20 seconds',
   });
   const workers = [media, own];
@@ -155,6 +160,7 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
         await done.catch(() => undefined);
         await activities.close();
         await pool.close();
+        reporter?.close();
       })();
       return shut;
     },

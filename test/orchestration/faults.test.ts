@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LivestreamSummary } from '../../src/orchestration/workflows/livestream-workflow.ts';
+import { WORKER_GONE } from '../../src/orchestration/lease-report.ts';
 import { decodeErrors } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { busEvents, startNodeRig, storedTracks, type NodeRig } from './node-rig.ts';
+
+/** temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT */
+const TIMEOUT_TYPE_HEARTBEAT = 4;
 
 const skip = privateNetworkOnly();
 if (skip) console.log(`skipping orchestration faults: ${skip}`);
@@ -59,26 +63,42 @@ async function assertNumbering(
   return out;
 }
 
-/** What the recording workflows' histories say: leases timed out, activities scheduled by name. */
+/**
+ * What the recording workflows' histories say: activities timed out (leases among them: by
+ * heartbeat), leases failed by the node because their worker process exited, activities
+ * scheduled by name.
+ */
 async function activityHistory(
   rig: NodeRig,
   livestreamId: string,
-): Promise<{ timedOut: number; scheduled: Record<string, number> }> {
+): Promise<{
+  timedOut: number;
+  heartbeatTimeouts: number;
+  workerGone: number;
+  scheduled: Record<string, number>;
+}> {
   let timedOut = 0;
+  let heartbeatTimeouts = 0;
+  let workerGone = 0;
   const scheduled: Record<string, number> = {};
   for (const w of await rig.node.livestreams.recordingWorkflows(livestreamId)) {
     const history = await rig.node.client.workflow.getHandle(w.workflowId).fetchHistory();
     for (const e of history.events ?? []) {
-      if (e.activityTaskTimedOutEventAttributes) timedOut++;
+      const timeout = e.activityTaskTimedOutEventAttributes;
+      if (timeout) timedOut++;
+      if (timeout?.failure?.timeoutFailureInfo?.timeoutType === TIMEOUT_TYPE_HEARTBEAT)
+        heartbeatTimeouts++;
+      const failure = e.activityTaskFailedEventAttributes?.failure;
+      if (failure?.applicationFailureInfo?.type === WORKER_GONE) workerGone++;
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       if (name) scheduled[name] = (scheduled[name] ?? 0) + 1;
     }
   }
-  return { timedOut, scheduled };
+  return { timedOut, heartbeatTimeouts, workerGone, scheduled };
 }
 
 test(
-  'a worker killed with -9: the other takes its recordings within 5 s, numbering goes on, the gaps are announced',
+  'a worker killed with -9: its node fails its leases, the other worker takes its recordings within 5 s, numbering goes on, the gaps are announced',
   { timeout: 300_000, skip },
   async () => {
     const rig = await startNodeRig('orch-kill-');
@@ -128,6 +148,10 @@ test(
       );
     }
     await assertNumbering(rig, livestreamId, summary);
+    // The node saw the exit and failed the leases: no workflow waited for a heartbeat timeout.
+    const acts = await activityHistory(rig, livestreamId);
+    assert.ok(acts.workerGone >= lost.length, JSON.stringify(acts));
+    assert.equal(acts.heartbeatTimeouts, 0, JSON.stringify(acts));
     console.log(
       `takeover after kill -9: ${takeovers.map((t) => `${t.track} ${t.ms} ms`).join(', ')}; gaps: ${gaps.map((g) => `${g.data.track} ${g.data.durationMs} ms`).join(', ')}`,
     );
@@ -202,12 +226,13 @@ test(
     const rig = await startNodeRig('orch-pause-');
     const { livestreamId } = await rig.livestream(['h1', 'h2', 'h3', 'h4']);
     await sleep(10_000);
-    // Stopped, not killed: its leases time out (1.5 s) while its recordings run on, as when the
-    // Temporal server restarts. Another worker must not store the same moments as well.
+    // Stopped, not killed: its leases time out (10 s) while its recordings run on, as when the
+    // Temporal server restarts. Its node sees no exit. Another worker must not store the same
+    // moments as well.
     const victim = rig.node.workers[0]!.pid!;
     process.kill(victim, 'SIGSTOP');
     try {
-      await sleep(6_000);
+      await sleep(15_000);
     } finally {
       process.kill(victim, 'SIGCONT');
     }
@@ -217,7 +242,7 @@ test(
 
     // The pause must have cost leases and started takeovers, or this proves nothing.
     const acts = await activityHistory(rig, livestreamId);
-    assert.ok(acts.timedOut >= 1, `no lease timed out: ${JSON.stringify(acts)}`);
+    assert.ok(acts.heartbeatTimeouts >= 1, `no lease timed out: ${JSON.stringify(acts)}`);
     // Each lapsed lease was taken back either by the start request itself (it reached the paused
     // worker's open poll) or by reclaimRecording after a held start elsewhere; both keep the old.
     assert.equal(summary.recordings.length, 5);

@@ -7,6 +7,7 @@ import {
   TimeoutFailure,
   TimeoutType,
 } from '@temporalio/common';
+import { WORKER_GONE } from '../../src/orchestration/lease-report.ts';
 import { lastHeartbeat } from '../../src/orchestration/workflows/track-loop.ts';
 
 const T = { timeout: 5_000 };
@@ -34,7 +35,13 @@ test(
       ),
       progress,
     );
-    // Lost with its whole worker process: the last heartbeat says it.
+    // Lost with its whole worker process: its node's report says it, or the last heartbeat.
+    assert.deepEqual(
+      lastHeartbeat(
+        failed(ApplicationFailure.nonRetryable('worker slot 0 exited', WORKER_GONE, progress)),
+      ),
+      progress,
+    );
     assert.deepEqual(
       lastHeartbeat(failed(new TimeoutFailure('heartbeat', progress, TimeoutType.HEARTBEAT))),
       progress,

@@ -34,6 +34,15 @@ export interface NodeActivityDeps {
   workerQueue: string;
   /** A recording nobody holds a lease on for this long is ended (its workflow is gone). */
   leaseGraceMs?: number;
+  /** Told of every lease and its progress: the node that supervises this process. */
+  leases?: LeaseReporter;
+}
+
+/** Where a worker process reports its leases (see lease-report.ts). */
+export interface LeaseReporter {
+  held(taskToken: Uint8Array, handle: RecordingHandle, progress: RecordingProgress): void;
+  progress(handleId: string, progress: RecordingProgress): void;
+  ended(taskToken: Uint8Array): void;
 }
 
 interface Entry {
@@ -52,7 +61,8 @@ interface Entry {
   changes: Promise<void>;
 }
 
-const HEARTBEAT_MS = 500;
+// Heartbeats reach the server at most every 3 s (the worker's throttle); this keeps the latest fresh.
+const HEARTBEAT_MS = 1_000;
 
 /**
  * The name a recording's RTP copies are attached under at the node's ingest: one per worker
@@ -132,10 +142,12 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       if (existing?.stopping) await existing.stopping.catch(() => undefined);
       // Filled from the first snippet on, which opens before start() returns.
       const progress: RecordingProgress = { lastSeq: null, snippets: 0, atMs: Date.now() };
+      let reportAs: string | null = null;
       const onEvent = (event: WorkerEvent) => {
         if (event.event === 'snippet-opened') {
           progress.lastSeq = Math.max(progress.lastSeq ?? -1, event.data.seq);
           progress.snippets += 1;
+          if (reportAs) deps.leases?.progress(reportAs, { ...progress, atMs: Date.now() });
         } else if (event.event === 'warning' || event.event === 'error')
           log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
       };
@@ -233,6 +245,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         arm();
       };
       entries.set(handle.handleId, made);
+      reportAs = handle.handleId;
       recording.worker.once('died', ({ code, signal }) => {
         made.failure = {
           error: new Error(`media worker died (${signal ?? `exit code ${code}`})`),
@@ -261,7 +274,9 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           'RecordingLost',
         );
       const ctx = Context.current();
+      const token = ctx.info.taskToken;
       e.leases += 1;
+      deps.leases?.held(token, e.handle, { ...e.progress, atMs: Date.now() });
       try {
         for (;;) {
           ctx.heartbeat({ ...e.progress, atMs: Date.now() });
@@ -302,6 +317,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
       } finally {
         e.leases -= 1;
         e.leaseLapsedAt = Date.now();
+        deps.leases?.ended(token);
       }
     },
 

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { afterLastSeq, type NextSeq } from '../../domain/recording-plan.ts';
 import type { Variant } from '../../domain/snippet-key.ts';
+import { WORKER_GONE } from '../lease-report.ts';
 import type {
   NodeActivities,
   RecordingHandle,
@@ -70,14 +71,15 @@ function switchActivities(workerQueue: string, scheduleToStartTimeout: Duration 
 
 /** Activities for one running recording: they go to the worker process that holds it. */
 function recordingActivities(workerQueue: string) {
-  // The lease: it heartbeats twice a second, so a dead worker shows within 1.5 s. Not retried: the
-  // recording lived in that process; the loop starts a new one instead. A lease that cannot
-  // even start (the process is gone) fails after 10 s.
+  // The lease. A worker process that dies has its leases failed by its node at once
+  // (lease-report.ts); the heartbeat timeout is for what the node cannot see: a stalled process, a
+  // node gone whole. Not retried: the recording lived in that process; the loop starts a new one
+  // instead. A lease that cannot even start (the process is gone) fails after 10 s.
   const lease = proxyActivities<NodeActivities>({
     taskQueue: workerQueue,
     scheduleToStartTimeout: '10 seconds',
     startToCloseTimeout: '3650 days',
-    heartbeatTimeout: '1500 ms',
+    heartbeatTimeout: '10 seconds',
     retry: { maximumAttempts: 1 },
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
@@ -108,9 +110,10 @@ function reclaimActivities(workerQueue: string) {
 }
 
 /**
- * The progress a lost recording last reported: from its heartbeat timeout (the worker process is
- * gone), or from the failure its worker raised when the media worker under it died. Without it
- * the recording that takes over would number its snippets from where the lost one started.
+ * The progress a lost recording last reported: from its heartbeat timeout (the worker process
+ * stalled or went with its node), from its node's report when the worker process exited, or from
+ * the failure its worker raised when the media worker under it died. Without it the recording
+ * that takes over would number its snippets from where the lost one started.
  */
 export function lastHeartbeat(err: unknown): RecordingProgress | null {
   if (!(err instanceof ActivityFailure)) return null;
@@ -118,7 +121,10 @@ export function lastHeartbeat(err: unknown): RecordingProgress | null {
     const details = err.cause.lastHeartbeatDetails as RecordingProgress | undefined;
     return details ?? null;
   }
-  if (err.cause instanceof ApplicationFailure && err.cause.type === 'RecordingLost') {
+  if (
+    err.cause instanceof ApplicationFailure &&
+    (err.cause.type === 'RecordingLost' || err.cause.type === WORKER_GONE)
+  ) {
     const details = err.cause.details?.[0] as RecordingProgress | undefined;
     return details ?? null;
   }
@@ -155,6 +161,11 @@ export async function runTrack(
     variant: Variant;
     /** Its lease timed out: the worker may live on and still be recording. */
     maybeRunning: boolean;
+    /**
+     * Its progress came from a report that may have missed the last snippet it opened (its
+     * worker process exited): the next recording is numbered one past the next, as in takeOver.
+     */
+    unreported: boolean;
   } | null = null;
 
   const hold = (running: RunningRecording, segment: RecordingSegment): Lease => {
@@ -185,6 +196,10 @@ export async function runTrack(
         handle: l.running.handle,
         variant: l.running.variant,
         maybeRunning: l.error instanceof ActivityFailure && l.error.cause instanceof TimeoutFailure,
+        unreported:
+          l.error instanceof ActivityFailure &&
+          l.error.cause instanceof ApplicationFailure &&
+          l.error.cause.type === WORKER_GONE,
       };
     const lastSeq = progress?.lastSeq ?? null;
     l.segment.lastSeq = lastSeq;
@@ -286,7 +301,8 @@ export async function runTrack(
   };
 
   const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease> => {
-    const request = o.request(variant, state.nextSeq[variant]);
+    const skip = lost?.variant === variant && lost.unreported ? 1 : 0;
+    const request = o.request(variant, state.nextSeq[variant] + skip);
     let handle: RecordingHandle | null = null;
     if (replacing && !replacing.done) {
       const { workerQueue, handleId } = replacing.running.handle;
