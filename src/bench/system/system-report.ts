@@ -53,8 +53,8 @@ export interface FfmpegJson {
   holds: boolean;
   problems: string[];
   ingest: { packets: number; lost: number };
-  /** RTP the recorders said they never got, of about how many sent to them. */
-  recorderRtp: { forwarded: number; missed: number };
+  /** RTP the recorders said they never got in the window, of about how many sent to them. */
+  recorderRtp: { forwarded: number; missed: number; missedBeforeWindow?: number };
   processes: ProcessRow[];
   byRole: RoleTotal[];
 }
@@ -214,7 +214,10 @@ export function formatFfmpeg(f: FfmpegJson): string {
   return [
     `== ffmpeg-based recorder: ${f.livestreams} livestream(s), ${f.recorders} ffmpeg processes fed by the same ingest, ${f.segments} segments written`,
     `   holds real time: ${f.holds ? 'yes' : 'NO'}; RTP lost on the way in ${f.ingest.lost} of ${f.ingest.packets + f.ingest.lost}, ` +
-      `missed by the recorders ${f.recorderRtp.missed} of about ${f.recorderRtp.forwarded}`,
+      `missed by the recorders ${f.recorderRtp.missed} of about ${f.recorderRtp.forwarded} in the window` +
+      (f.recorderRtp.missedBeforeWindow
+        ? ` (${f.recorderRtp.missedBeforeWindow} before it, while they started)`
+        : ''),
     ...f.problems.map((p) => `   ${p}`),
     '',
     roleTable(f.byRole),
