@@ -23,8 +23,9 @@ Then the same hosts, at the largest count that held (or --ffmpeg-livestreams), a
 plain ffmpeg-based recorder instead: the node's ingest sends copies of their RTP to one ffmpeg per
 recording (libx264 and AAC at the same settings, 15-s segments), and its CPU is measured over the
 same window. It holds real time when at most one RTP packet in a thousand never reached the ingest,
-the recorders missed at most one in a thousand of what was sent to them (ffmpeg's "RTP: missed"
-warnings: on loopback, a recorder that fell behind), and no recorder ended early. Run at a count
+the recorders missed at most one in a thousand of what was sent to them in the window (ffmpeg's
+"RTP: missed" warnings: on loopback, a recorder that fell behind; what they miss while starting is
+printed apart), and no recorder ended early. Run at a count
 tapedeck did not hold, it shows whether this machine carries that many at all.
 
 Reading the output, per round:
