@@ -184,6 +184,17 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     });
   }
 
+  /** Per host, how many recorders get a copy of its video and of its audio. */
+  copies(livestreamId: string): { hostId: string; video: number; audio: number }[] {
+    const hosts = this.livestreams.get(livestreamId);
+    if (!hosts) return [];
+    return [...hosts].map(([hostId, slot]) => ({
+      hostId,
+      video: slot.targets.video.length,
+      audio: slot.targets.audio.length,
+    }));
+  }
+
   /** Livestreams open now: from openLivestream to closeLivestream. */
   openLivestreams(): number {
     return this.livestreams.size;

@@ -44,7 +44,7 @@ import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
 import { REVIEWS_FOLDER } from '../domain/escalation.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
-import { failOrphanedLeases } from './orphaned-leases.ts';
+import { endOrphaned } from './orphaned.ts';
 import {
   startModeration,
   type ModerationRuntime,
@@ -218,8 +218,10 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
 
     const nodeSecret = randomBytes(24).toString('base64url');
     const book = new NodeMetricsBook();
+    // One port for the node API and the node itself: it knows who attached what.
+    const ingestPort = new LocalIngestPort(ingest);
     const nodeApi: NodeApiServer = await startNodeApi({
-      ingest: new LocalIngestPort(ingest),
+      ingest: ingestPort,
       secret: nodeSecret,
       onWorkerMetrics: (slot, m) => book.report(slot, m),
       onError: (err) => log(`node API: ${String(err)}`),
@@ -340,8 +342,12 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           onStart: () => {
             if (starts++ >= slots) metrics.add('tapedeck_worker_restarts_total');
           },
-          onOrphanedLeases: (leases, how) =>
-            void failOrphanedLeases(client, leases, `worker slot ${slot} exited (${how})`, log),
+          onOrphaned: (orphaned, how) =>
+            void endOrphaned(
+              { client, ingest: ingestPort, log },
+              orphaned,
+              `worker slot ${slot} exited (${how})`,
+            ),
         });
         workers.push(w);
         w.start();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isLeaseReport, LeaseBook, type OrphanedLease } from '../orchestration/lease-report.ts';
+import { isWorkerReport, WorkerBook, type Orphaned } from '../orchestration/worker-report.ts';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -12,10 +12,11 @@ export interface SupervisorOptions {
   /** Called with each new process id, for tests and the status line. */
   onStart?: (pid: number) => void;
   /**
-   * Called when the process exited holding leases (not when stopped): they are failed at once, so
-   * its recordings start again elsewhere without waiting for a heartbeat timeout.
+   * Called when the process exited (not when stopped) holding leases or RTP copies: the leases
+   * are failed at once, so its recordings start again elsewhere without waiting for a heartbeat
+   * timeout, and the copies are detached.
    */
-  onOrphanedLeases?: (leases: OrphanedLease[], how: string) => void;
+  onOrphaned?: (orphaned: Orphaned, how: string) => void;
 }
 
 /**
@@ -43,9 +44,9 @@ export class WorkerSupervisor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
-    const leases = new LeaseBook(Date.now());
+    const book = new WorkerBook(Date.now());
     child.on('message', (m) => {
-      if (isLeaseReport(m)) leases.apply(m);
+      if (isWorkerReport(m)) book.apply(m);
     });
     // The channel must not keep the node alive on its own.
     child.channel?.unref();
@@ -54,8 +55,8 @@ export class WorkerSupervisor {
       if (this.child === child) this.child = null;
       if (this.stopping) return;
       const how = signal ?? `exit code ${code}`;
-      const orphaned = leases.orphaned(Date.now());
-      if (orphaned.length) this.o.onOrphanedLeases?.(orphaned, how);
+      const orphaned = book.orphaned(Date.now());
+      if (orphaned.leases.length || orphaned.attachments.length) this.o.onOrphaned?.(orphaned, how);
       // A worker that ran a while restarts at once; one that keeps failing at start backs off.
       const ranMs = Date.now() - this.startedAt;
       this.restarts = ranMs > 30_000 ? 0 : this.restarts + 1;

@@ -11,7 +11,7 @@ import type { IngestPort } from '../ingest/ingest-port.ts';
 import type { DeliveryRuntime } from '../recorder/delivery-runtime.ts';
 import { MediaWorkerPool, spareMediaWorkers } from '../media/media-worker-pool.ts';
 import { createNodeActivities } from './activities/node-activities.ts';
-import { ipcLeaseReporter } from './lease-ipc.ts';
+import { ipcWorkerReporter, reportingIngest } from './worker-ipc.ts';
 
 const WORKFLOWS = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -113,12 +113,13 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     if (d.closedAtMs > 0) observeLatency(counters, (d.storedAtMs - d.closedAtMs) / 1000);
   });
   o.delivery.deliverer.on('quarantined', () => (counters.deliveryFailures += 1));
-  // Under `tapedeck up` the node hears of every lease and fails them itself when this process dies.
-  const reporter = ipcLeaseReporter();
+  // Under `tapedeck up` the node hears of every lease and RTP copy, and ends them itself when this
+  // process dies.
+  const reporter = ipcWorkerReporter();
   const activities = createNodeActivities({
     pool,
     onGap: () => (counters.recordingGaps += 1),
-    ingest: o.ingest,
+    ingest: reporter ? reportingIngest(o.ingest, reporter) : o.ingest,
     deliverer: o.delivery.deliverer,
     outbox: o.delivery.outbox,
     workerQueue: workerTaskQueue(o.nodeId, o.slot),
@@ -142,7 +143,7 @@ export async function startNodeWorker(o: NodeWorkerOptions): Promise<NodeWorker>
     activities,
     maxConcurrentActivityTaskExecutions: 400,
     // A lease heartbeat reaches the server every 3 s: its 10-s timeout rides out a 7-s stall. A
-    // process that dies is seen sooner by its node, which fails its leases (lease-report.ts).
+    // process that dies is seen sooner by its node, which fails its leases (worker-report.ts).
     maxHeartbeatThrottleInterval: '3 seconds',
     defaultHeartbeatThrottleInterval: '3 seconds',
     shutdownGraceTime: '20 seconds',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LivestreamSummary } from '../../src/orchestration/workflows/livestream-workflow.ts';
-import { WORKER_GONE } from '../../src/orchestration/lease-report.ts';
+import { WORKER_GONE } from '../../src/orchestration/worker-report.ts';
 import { decodeErrors } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { busEvents, startNodeRig, storedTracks, type NodeRig } from './node-rig.ts';
@@ -98,7 +98,7 @@ async function activityHistory(
 }
 
 test(
-  'a worker killed with -9: its node fails its leases, the other worker takes its recordings within 5 s, numbering goes on, the gaps are announced',
+  'a worker killed with -9: its node fails its leases and detaches its RTP copies, the other worker takes its recordings within 5 s, numbering goes on, the gaps are announced',
   { timeout: 300_000, skip },
   async () => {
     const rig = await startNodeRig('orch-kill-');
@@ -109,6 +109,15 @@ test(
     console.log(`killing worker ${victim} at ${new Date(killedAt).toISOString()}`);
     process.kill(victim, 'SIGKILL');
     await sleep(20_000);
+    // The dead worker's RTP copies were detached: each host feeds its own recording and the
+    // composite, no dead port besides.
+    assert.deepEqual(
+      rig.node.ingest
+        .copies(livestreamId)
+        .sort((a, b) => a.hostId.localeCompare(b.hostId))
+        .map((c) => `${c.hostId} ${c.video}/${c.audio}`),
+      ['h1 2/2', 'h2 2/2', 'h3 2/2', 'h4 2/2'],
+    );
     const stoppedAt = Date.now();
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);

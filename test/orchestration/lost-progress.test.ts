@@ -7,7 +7,7 @@ import {
   TimeoutFailure,
   TimeoutType,
 } from '@temporalio/common';
-import { WORKER_GONE } from '../../src/orchestration/lease-report.ts';
+import { WORKER_GONE } from '../../src/orchestration/worker-report.ts';
 import { lastHeartbeat } from '../../src/orchestration/workflows/track-loop.ts';
 
 const T = { timeout: 5_000 };

@@ -38,7 +38,7 @@ export interface NodeActivityDeps {
   leases?: LeaseReporter;
 }
 
-/** Where a worker process reports its leases (see lease-report.ts). */
+/** Where a worker process reports its leases to its node (see worker-report.ts). */
 export interface LeaseReporter {
   held(taskToken: Uint8Array, handle: RecordingHandle, progress: RecordingProgress): void;
   progress(handleId: string, progress: RecordingProgress): void;

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { afterLastSeq, type NextSeq } from '../../domain/recording-plan.ts';
 import type { Variant } from '../../domain/snippet-key.ts';
-import { WORKER_GONE } from '../lease-report.ts';
+import { WORKER_GONE } from '../worker-report.ts';
 import type {
   NodeActivities,
   RecordingHandle,
@@ -72,7 +72,7 @@ function switchActivities(workerQueue: string, scheduleToStartTimeout: Duration 
 /** Activities for one running recording: they go to the worker process that holds it. */
 function recordingActivities(workerQueue: string) {
   // The lease. A worker process that dies has its leases failed by its node at once
-  // (lease-report.ts); the heartbeat timeout is for what the node cannot see: a stalled process, a
+  // (worker-report.ts); the heartbeat timeout is for what the node cannot see: a stalled process, a
   // node gone whole. Not retried: the recording lived in that process; the loop starts a new one
   // instead. A lease that cannot even start (the process is gone) fails after 10 s.
   const lease = proxyActivities<NodeActivities>({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isLeaseReport, LeaseBook } from '../../src/orchestration/lease-report.ts';
+import { isWorkerReport, WorkerBook } from '../../src/orchestration/worker-report.ts';
 
 const T = { timeout: 5_000 };
 const p = (lastSeq: number | null, atMs: number) => ({
@@ -10,7 +10,7 @@ const p = (lastSeq: number | null, atMs: number) => ({
 });
 
 test('the leases a worker held when it exited, with their progress as last reported', T, () => {
-  const book = new LeaseBook(1_000);
+  const book = new WorkerBook(1_000);
   book.apply({
     type: 'lease-held',
     taskToken: 'A',
@@ -37,20 +37,34 @@ test('the leases a worker held when it exited, with their progress as last repor
   });
   book.apply({ type: 'lease-ended', taskToken: 'B' });
   book.apply({ type: 'alive', atMs: 18_000 });
-  assert.equal(book.size, 2);
+  assert.equal(book.leases, 2);
 
   // Dated at the last sign of life, not at the exit the node saw later.
   const orphaned = book.orphaned(25_000);
-  assert.deepEqual(orphaned, [
+  assert.deepEqual(orphaned.leases, [
     { taskToken: 'A', recordingId: 'host-a', progress: p(1, 18_000) },
     { taskToken: 'C', recordingId: 'composite', progress: p(3, 18_000) },
   ]);
-  assert.equal(book.size, 0);
-  assert.deepEqual(book.orphaned(26_000), [], 'each lease is handed out once');
+  assert.equal(book.leases, 0);
+  assert.deepEqual(book.orphaned(26_000).leases, [], 'each lease is handed out once');
+});
+
+test('the RTP copies a worker had attached when it exited', T, () => {
+  const book = new WorkerBook(0);
+  const a = { livestreamId: 'ls', hostId: 'h1', owner: 'host-h1-mp4_0' };
+  const b = { livestreamId: 'ls', hostId: 'h1', owner: 'composite_0' };
+  const c = { livestreamId: 'ls', hostId: 'h2', owner: 'composite_0' };
+  for (const x of [a, b, c]) book.apply({ type: 'attached', ...x });
+  // Attached again under the same owner (a restarted recording): still one copy.
+  book.apply({ type: 'attached', ...a });
+  book.apply({ type: 'detached', ...b });
+  assert.equal(book.attachments, 2);
+  assert.deepEqual(book.orphaned(1_000).attachments, [a, c]);
+  assert.deepEqual(book.orphaned(2_000).attachments, []);
 });
 
 test('the progress of an orphaned lease is never dated after the exit', T, () => {
-  const book = new LeaseBook(1_000);
+  const book = new WorkerBook(1_000);
   book.apply({
     type: 'lease-held',
     taskToken: 'A',
@@ -58,12 +72,16 @@ test('the progress of an orphaned lease is never dated after the exit', T, () =>
     recordingId: 'host-a',
     progress: p(2, 5_000),
   });
-  assert.equal(book.orphaned(4_000)[0]!.progress.atMs, 4_000);
+  assert.equal(book.orphaned(4_000).leases[0]!.progress.atMs, 4_000);
 });
 
-test('only lease reports are taken from the channel', T, () => {
-  assert.equal(isLeaseReport({ type: 'alive', atMs: 1 }), true);
-  assert.equal(isLeaseReport({ type: 'lease-ended', taskToken: 'x' }), true);
+test('only worker reports are taken from the channel', T, () => {
+  assert.equal(isWorkerReport({ type: 'alive', atMs: 1 }), true);
+  assert.equal(isWorkerReport({ type: 'lease-ended', taskToken: 'x' }), true);
+  assert.equal(
+    isWorkerReport({ type: 'attached', livestreamId: 'l', hostId: 'h', owner: 'o' }),
+    true,
+  );
   for (const other of [null, 'alive', 42, {}, { type: 'stats' }, { type: 1 }])
-    assert.equal(isLeaseReport(other), false, JSON.stringify(other));
+    assert.equal(isWorkerReport(other), false, JSON.stringify(other));
 });
