@@ -108,13 +108,11 @@ export class WorkerBook {
       case 'lease-ended':
         this.held.delete(r.taskToken);
         break;
-      case 'attached':
-        this.attached.set(attachmentKey(r), {
-          livestreamId: r.livestreamId,
-          hostId: r.hostId,
-          owner: r.owner,
-        });
+      case 'attached': {
+        const { livestreamId, hostId, owner } = r;
+        this.attached.set(attachmentKey(r), { livestreamId, hostId, owner });
         break;
+      }
       case 'detached':
         this.attached.delete(attachmentKey(r));
         break;

@@ -8,33 +8,21 @@ const p = (lastSeq: number | null, atMs: number) => ({
   snippets: lastSeq === null ? 0 : lastSeq + 1,
   atMs,
 });
+const held = (
+  taskToken: string,
+  handleId: string,
+  recordingId: string,
+  progress: ReturnType<typeof p>,
+) => ({ type: 'lease-held' as const, taskToken, handleId, recordingId, progress });
 
 test('the leases a worker held when it exited, with their progress as last reported', T, () => {
   const book = new WorkerBook(1_000);
-  book.apply({
-    type: 'lease-held',
-    taskToken: 'A',
-    handleId: 'h1',
-    recordingId: 'host-a',
-    progress: p(null, 1_100),
-  });
-  book.apply({
-    type: 'lease-held',
-    taskToken: 'B',
-    handleId: 'h2',
-    recordingId: 'composite',
-    progress: p(3, 1_200),
-  });
+  book.apply(held('A', 'h1', 'host-a', p(null, 1_100)));
+  book.apply(held('B', 'h2', 'composite', p(3, 1_200)));
   book.apply({ type: 'lease-progress', handleId: 'h1', progress: p(0, 1_300) });
   book.apply({ type: 'lease-progress', handleId: 'h1', progress: p(1, 16_300) });
   // A new run of the workflow took the recording over: the old run's lease ended.
-  book.apply({
-    type: 'lease-held',
-    taskToken: 'C',
-    handleId: 'h2',
-    recordingId: 'composite',
-    progress: p(3, 17_000),
-  });
+  book.apply(held('C', 'h2', 'composite', p(3, 17_000)));
   book.apply({ type: 'lease-ended', taskToken: 'B' });
   book.apply({ type: 'alive', atMs: 18_000 });
   assert.equal(book.leases, 2);
@@ -65,13 +53,7 @@ test('the RTP copies a worker had attached when it exited', T, () => {
 
 test('the progress of an orphaned lease is never dated after the exit', T, () => {
   const book = new WorkerBook(1_000);
-  book.apply({
-    type: 'lease-held',
-    taskToken: 'A',
-    handleId: 'h1',
-    recordingId: 'host-a',
-    progress: p(2, 5_000),
-  });
+  book.apply(held('A', 'h1', 'host-a', p(2, 5_000)));
   assert.equal(book.orphaned(4_000).leases[0]!.progress.atMs, 4_000);
 });
 
