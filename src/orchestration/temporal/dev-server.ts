@@ -25,6 +25,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Frontend (gRPC) port; free one when omitted. */
   port?: number;
+  /** HTTP API port; free one when omitted. */
+  httpPort?: number;
   /** Web UI port; free one when omitted, none when false. */
   uiPort?: number | false;
   /** The temporal CLI; `temporal` on PATH by default. */
@@ -61,6 +63,7 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
 }
 
 const START_ATTEMPTS = 3;
+const LOG_KEPT = 4_000;
 
 class PortTakenError extends Error {
   override name = 'PortTakenError';
@@ -73,7 +76,12 @@ async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
   await mkdir(o.dataDir, { recursive: true });
   const args = [
     ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)],
-    ...['--http-port', String(await freeTcpPort()), '--metrics-port', String(await freeTcpPort())],
+    ...[
+      '--http-port',
+      String(o.httpPort ?? (await freeTcpPort())),
+      '--metrics-port',
+      String(await freeTcpPort()),
+    ],
     ...['--db-filename', join(o.dataDir, 'temporal.sqlite'), '--namespace', namespace],
     ...['--log-level', 'warn', '--log-format', 'json'],
     // No call home for a version check: the embedded server talks to loopback only.
@@ -84,12 +92,21 @@ async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
   });
-  let log = '';
+  // A Go panic prints its cause first and a long stack after it: keep both ends.
+  let head = '';
+  let tail = '';
+  let portTaken = false;
   const keep = (chunk: Buffer): void => {
     const text = chunk.toString('utf8');
-    log = (log + text).slice(-8_000);
+    // The CLI checks the ports it is given; the ports of the services inside it it picks itself
+    // and binds later, and one taken in between makes the server log it, then panic.
+    portTaken ||= /address already in use/.test(tail.slice(-64) + text);
+    if (head.length < LOG_KEPT) head += text.slice(0, LOG_KEPT - head.length);
+    tail = (tail + text).slice(-LOG_KEPT);
     for (const line of text.split('\n')) if (line.trim()) o.onLog?.(line);
   };
+  const log = (): string =>
+    head.length < LOG_KEPT || head === tail ? tail : `${head}\n[…]\n${tail}`;
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<never>((_, reject) => {
@@ -105,10 +122,8 @@ async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
         ),
       );
       void Promise.race([drained, new Promise((r) => setTimeout(r, 1_000))]).then(() => {
-        const message = `temporal dev server exited (${code ?? signal}) while starting\n${log}`;
-        reject(
-          /address already in use/.test(log) ? new PortTakenError(message) : new Error(message),
-        );
+        const message = `temporal dev server exited (${code ?? signal}) while starting\n${log()}`;
+        reject(portTaken ? new PortTakenError(message) : new Error(message));
       });
     });
   });
