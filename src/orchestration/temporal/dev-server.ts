@@ -94,19 +94,22 @@ async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
   });
   // A Go panic prints its cause first and a long stack after it: keep both ends.
   let head = '';
+  // What came after head, its last LOG_KEPT characters.
   let tail = '';
+  let total = 0;
   let portTaken = false;
   const keep = (chunk: Buffer): void => {
     const text = chunk.toString('utf8');
     // The CLI checks the ports it is given; the ports of the services inside it it picks itself
     // and binds later, and one taken in between makes the server log it, then panic.
-    portTaken ||= /address already in use/.test(tail.slice(-64) + text);
-    if (head.length < LOG_KEPT) head += text.slice(0, LOG_KEPT - head.length);
-    tail = (tail + text).slice(-LOG_KEPT);
+    portTaken ||= /address already in use/.test((tail || head).slice(-64) + text);
+    total += text.length;
+    const toHead = Math.max(0, LOG_KEPT - head.length);
+    head += text.slice(0, toHead);
+    tail = (tail + text.slice(toHead)).slice(-LOG_KEPT);
     for (const line of text.split('\n')) if (line.trim()) o.onLog?.(line);
   };
-  const log = (): string =>
-    head.length < LOG_KEPT || head === tail ? tail : `${head}\n[…]\n${tail}`;
+  const log = (): string => head + (total > head.length + tail.length ? '\n[…]\n' : '') + tail;
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<never>((_, reject) => {
