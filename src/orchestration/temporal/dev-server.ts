@@ -25,8 +25,6 @@ export interface DevServerOptions {
   namespace?: string;
   /** Frontend (gRPC) port; free one when omitted. */
   port?: number;
-  /** HTTP API port; free one when omitted. */
-  httpPort?: number;
   /** Web UI port; free one when omitted, none when false. */
   uiPort?: number | false;
   /** The temporal CLI; `temporal` on PATH by default. */
@@ -76,12 +74,7 @@ async function launchDevServer(o: DevServerOptions): Promise<DevServer> {
   await mkdir(o.dataDir, { recursive: true });
   const args = [
     ...['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)],
-    ...[
-      '--http-port',
-      String(o.httpPort ?? (await freeTcpPort())),
-      '--metrics-port',
-      String(await freeTcpPort()),
-    ],
+    ...['--http-port', String(await freeTcpPort()), '--metrics-port', String(await freeTcpPort())],
     ...['--db-filename', join(o.dataDir, 'temporal.sqlite'), '--namespace', namespace],
     ...['--log-level', 'warn', '--log-format', 'json'],
     // No call home for a version check: the embedded server talks to loopback only.
