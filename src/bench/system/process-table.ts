@@ -71,6 +71,10 @@ function readText(path: string): string | null {
   }
 }
 
+function commandOf(pid: number): string {
+  return (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').join(' ').trim();
+}
+
 /**
  * Samples every process under rootPid (the root included) every intervalMs, leaving out the
  * subtrees of the pids `exclude` returns (load generators that run under the same parent).
@@ -106,13 +110,22 @@ export function watchProcessTable(
       const rss = parseStatusVmRssKiB(readText(`/proc/${pid}/status`) ?? '');
       const row = seen.get(key);
       if (row) {
+        // A launcher (nice, a guard shell) keeps its pid and start time when it execs what it
+        // launches: the role comes from what the process runs now.
+        if (row.role === 'other') {
+          const now = commandOf(pid);
+          if (now !== row.command) {
+            row.command = now;
+            row.role = processRole(now, pid === rootPid);
+          }
+        }
         row.lastTicks = ticks;
         row.lastChildTicks = childTicks;
         row.peakRssKiB = Math.max(row.peakRssKiB, rss);
         row.lastRssKiB = rss;
         continue;
       }
-      const command = (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').join(' ').trim();
+      const command = commandOf(pid);
       seen.set(key, {
         pid,
         starttime: stat.starttime,
