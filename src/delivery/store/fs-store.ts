@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type Dirent } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import {
   access,
   constants,
@@ -25,6 +25,7 @@ import {
   type PutResult,
 } from './port.ts';
 import { fsyncDir, writeFileAtomic } from '../durable-file.ts';
+import { forEachChunk, sha256File } from '../file-hash.ts';
 
 /**
  * Keys are portable between stores, so every adapter applies the same rules.
@@ -141,9 +142,7 @@ async function ensureDir(dir: string): Promise<string[]> {
 }
 
 async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await sha256File(path)).sha256;
 }
 
 function compareBytes(a: string, b: string): number {
@@ -376,17 +375,14 @@ async function copyHashing(
   const hash = createHash('sha256');
   const out = await open(dst, 'wx', 0o644);
   try {
-    let bytes = 0;
-    for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) {
-      const buf = chunk as Buffer;
+    const bytes = await forEachChunk(src, async (buf) => {
       hash.update(buf);
       let offset = 0;
       while (offset < buf.length) {
         const { bytesWritten } = await out.write(buf, offset, buf.length - offset);
         offset += bytesWritten;
       }
-      bytes += buf.length;
-    }
+    });
     await out.sync();
     const st = await out.stat({ bigint: true });
     return { sha256: hash.digest('hex'), bytes, ino: st.ino };
