@@ -8,6 +8,7 @@ import {
   parsePublishers,
   summarizeRound,
 } from '../../src/bench/ingest-bench.ts';
+import { LoadPublisher } from '../../src/bench/system/load-publisher.ts';
 import { issueToken } from '../../src/domain/whip-token.ts';
 import { spawnTracked, stopTracked } from '../support/children.ts';
 import { ROOT, tapedeck } from '../support/tapedeck.ts';
@@ -156,6 +157,47 @@ describe('whip-load.py', { timeout: 120_000 }, () => {
         await ingest.waitFor((l) => l.event === 'left' && l.hostId === h, `${h} left`);
     } finally {
       if (load) await stopTracked(load, 'SIGKILL');
+      node.stdin!.end();
+      await stopTracked(node, 'SIGTERM');
+    }
+  });
+});
+
+describe("a system round's load publisher", { timeout: 120_000 }, () => {
+  it('names failed sessions and its own end as problems of the round', async () => {
+    const secret = 'bench-test-secret-0123456789';
+    const node = spawnTracked(
+      process.execPath,
+      [...process.execArgv, INGEST_NODE, '--secret', secret, '--livestream', 'bench'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const ingest = jsonLines(node);
+    const started: LoadPublisher[] = [];
+    try {
+      const url = String((await ingest.waitFor((l) => l.event === 'ready', 'ready')).url);
+      const session = (hostId: string, key: string) => ({
+        url: `${url}/whip/bench/${hostId}`,
+        token: issueToken(key, { livestreamId: 'bench', hostId, expiresAt: Date.now() + 600_000 }),
+      });
+      const load = { kbps: 300, pattern: 'smpte', scroll: 4, volume: 0.1 };
+
+      const good = LoadPublisher.start([session('h0', secret)], load);
+      started.push(good);
+      await good.connected(1, 60_000);
+      assert.deepEqual(good.problems(), []);
+      // A crash of the publisher mid-round.
+      process.kill(-good.pid!, 'SIGKILL');
+      await good.stop(5_000);
+      const ended = good.problems();
+      assert.equal(ended.length, 1, ended.join('\n'));
+      assert.match(ended[0]!, /the load publisher ended during the round/);
+
+      const refused = LoadPublisher.start([session('h1', 'some-other-secret-987654321')], load);
+      started.push(refused);
+      await assert.rejects(refused.connected(1, 60_000), /publisher: .*failed/);
+      assert.match(refused.problems().join('\n'), /lost 1 session\(s\); first: .*401/);
+    } finally {
+      for (const p of started) await p.stop(5_000);
       node.stdin!.end();
       await stopTracked(node, 'SIGTERM');
     }

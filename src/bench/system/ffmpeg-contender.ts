@@ -231,6 +231,7 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
       missedBeforeWindow: missedBefore,
     };
     problems.push(
+      ...pub.problems(),
       ...ingestLossProblems(arrivals),
       ...recorderMissProblems(recorderRtp.missed, recorderRtp.forwarded),
     );

@@ -62,6 +62,27 @@ export class LoadPublisher {
     await Promise.race([all, failed]);
   }
 
+  /**
+   * What went wrong with the hosts since they connected: sessions that failed, or the process
+   * ending. A round whose hosts stopped publishing says so, rather than blaming what they fed.
+   */
+  problems(): string[] {
+    const found: string[] = [];
+    const failed = this.child.lines.filter((l) => l.event === 'failed');
+    if (failed.length > 0)
+      found.push(
+        `the load publisher lost ${failed.length} session(s); first: ${String(failed[0]!.message ?? '').slice(0, 300)}`,
+      );
+    const stopped = this.child.lines.find((l) => l.event === 'stopped');
+    if (stopped || this.child.exited)
+      found.push(
+        `the load publisher ended during the round` +
+          (stopped ? ` (${JSON.stringify(stopped)})` : '') +
+          `: ${this.child.stderrTail.trim().slice(-300)}`,
+      );
+    return found;
+  }
+
   /** Every session says goodbye with a DELETE; the group is killed after graceMs. */
   stop(graceMs = 15_000): Promise<void> {
     return this.child.stop(graceMs);

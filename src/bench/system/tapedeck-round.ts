@@ -129,6 +129,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     await new Promise((r) => setTimeout(r, o.windowSec * 1000));
     const rows = table.stop();
     const stopAtMs = Date.now();
+    const publisherProblems = publisher.problems();
     // Read before the stop: closing a livestream forgets its hosts.
     const arrivals = ids.flatMap((livestreamId) =>
       o.node.ingest.arrivals(livestreamId).map((a) => ({ livestreamId, ...a })),
@@ -176,6 +177,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       .map((g) => recordingFigures(g, rules))
       .sort((a, b) => `${a.livestreamId}/${a.track}`.localeCompare(`${b.livestreamId}/${b.track}`));
     const problems = [
+      ...publisherProblems,
       ...hostDropProblems(
         events.drops.filter((d) => d.atMs <= stopAtMs),
         o.livestreams * o.hosts,
