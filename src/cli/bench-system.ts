@@ -16,7 +16,8 @@ A round waits --warmup seconds once every host publishes, measures --duration se
 livestreams and judges every recording from what was delivered. It holds real time when every
 recording has all its snippets, no hole, no late snippet, a real-time factor of 0.97 or more and
 at most 1 % of its frames missing, no host dropped off, and at most one RTP packet in a thousand
-never reached the ingest. With --search (the default) the count goes up from
+never reached the ingest. A round whose load generator lost a session or ended does not hold
+either, and says so. With --search (the default) the count goes up from
 --livestreams while rounds hold and down while they do not.
 
 Then the same hosts, at the largest count that held (or --ffmpeg-livestreams), are recorded by a
