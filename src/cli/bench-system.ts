@@ -26,8 +26,8 @@ recording (libx264 and AAC at the same settings, 15-s segments), and its CPU is 
 same window. It holds real time when at most one RTP packet in a thousand never reached the ingest,
 the recorders missed at most one in a thousand of what was sent to them in the window (ffmpeg's
 "RTP: missed" warnings: on loopback, a recorder that fell behind; what they miss while starting is
-printed apart), and no recorder ended early. Run at a count
-tapedeck did not hold, it shows whether this machine carries that many at all.
+printed apart), no recorder ended early, and every host still published at the window's end.
+Run at a count tapedeck did not hold, it shows whether this machine carries that many at all.
 
 Reading the output, per round:
   snippets          delivered / expected (from the recording's first snippet to the stop)

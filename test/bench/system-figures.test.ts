@@ -12,6 +12,7 @@ import {
   hostDropProblems,
   ingestLossProblems,
   largestHolding,
+  notPublishingProblems,
   recorderMissProblems,
   nextLivestreams,
   realTimeProblems,
@@ -151,6 +152,30 @@ describe('recording figures', () => {
     assert.equal(f.expectedFrames, 0);
     assert.equal(f.realTimeFactor, null);
     assert.throws(() => recordingFigures([], rules), /without snippets/);
+  });
+});
+
+describe('hosts at the end of a window', () => {
+  test('every host publishing is no problem; the others are named', T, () => {
+    const host = (hostId: string, connection: 'absent' | 'publishing' | 'dropped') => ({
+      livestreamId: 'ls',
+      hostId,
+      connection,
+    });
+    assert.deepEqual(
+      notPublishingProblems([host('h1', 'publishing'), host('h2', 'publishing')]),
+      [],
+    );
+    assert.deepEqual(
+      notPublishingProblems([
+        host('h1', 'publishing'),
+        host('h2', 'dropped'),
+        host('h3', 'absent'),
+      ]),
+      ['2 of 3 hosts were not publishing when the window ended: ls/h2 (dropped), ls/h3 (absent)'],
+    );
+    const many = Array.from({ length: 6 }, (_, i) => host(`h${i + 1}`, 'dropped'));
+    assert.match(notPublishingProblems(many)[0]!, /^6 of 6 hosts .*ls\/h4 \(dropped\), …$/);
   });
 });
 

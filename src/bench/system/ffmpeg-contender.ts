@@ -17,6 +17,7 @@ import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
 import {
   arrivalTotals,
   ingestLossProblems,
+  notPublishingProblems,
   recorderMissProblems,
   type HostArrivals,
 } from './recording-figures.ts';
@@ -224,6 +225,11 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
     const rows = table.stop();
     // Read before the stop: closing a livestream forgets its hosts.
     const arrivals = allArrivals();
+    const atEnd = ids.flatMap((livestreamId) =>
+      o.node.ingest
+        .snapshot(livestreamId)
+        .map((h) => ({ livestreamId, hostId: h.hostId, connection: h.presence.connection })),
+    );
     // Each host's packets go to two recorders: its own and its livestream's composite.
     const recorderRtp = {
       forwarded: 2 * arrivalTotals(arrivals).packets - forwardedBefore,
@@ -232,6 +238,7 @@ export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound
     };
     problems.push(
       ...pub.problems(),
+      ...notPublishingProblems(atEnd),
       ...ingestLossProblems(arrivals),
       ...recorderMissProblems(recorderRtp.missed, recorderRtp.forwarded),
     );

@@ -158,6 +158,27 @@ export function hostDropProblems(drops: readonly HostDrop[], hosts: number): str
   ];
 }
 
+/** A host as the ingest saw it when a round's window ended. */
+export interface HostAtEnd {
+  livestreamId: string;
+  hostId: string;
+  connection: 'absent' | 'publishing' | 'dropped';
+}
+
+/**
+ * Hosts that were not publishing when the window ended: the recorders they fed starved, and a
+ * round judged only by its recorders would blame them.
+ */
+export function notPublishingProblems(hosts: readonly HostAtEnd[]): string[] {
+  const gone = hosts.filter((h) => h.connection !== 'publishing');
+  if (gone.length === 0) return [];
+  const shown = gone.slice(0, 4).map((h) => `${h.livestreamId}/${h.hostId} (${h.connection})`);
+  return [
+    `${gone.length} of ${hosts.length} hosts were not publishing when the window ended: ` +
+      `${shown.join(', ')}${gone.length > shown.length ? ', …' : ''}`,
+  ];
+}
+
 /** What reached the ingest from one host's publishers, and what was sent but never did. */
 export interface HostArrivals {
   livestreamId: string;
