@@ -107,30 +107,48 @@ function jsonLines(child: ChildProcess) {
   return { lines, waitFor };
 }
 
+/**
+ * The bench's ingest node for livestream "bench", and WHIP sessions to it: each host's URL and a
+ * token signed with the given key (the node's secret, or another to be refused).
+ */
+async function startIngestNode(secret: string) {
+  const node = spawnTracked(
+    process.execPath,
+    [...process.execArgv, INGEST_NODE, '--secret', secret, '--livestream', 'bench'],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const ingest = jsonLines(node);
+  const stop = async () => {
+    node.stdin!.end();
+    await stopTracked(node, 'SIGTERM');
+  };
+  let url: string;
+  try {
+    url = String((await ingest.waitFor((l) => l.event === 'ready', 'ready')).url);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const session = (hostId: string, key = secret) => ({
+    url: `${url}/whip/bench/${hostId}`,
+    token: issueToken(key, { livestreamId: 'bench', hostId, expiresAt: Date.now() + 600_000 }),
+  });
+  return { ingest, session, stop };
+}
+
 describe('whip-load.py', { timeout: 120_000 }, () => {
   it('publishes every session; a refused one fails alone; SIGTERM deletes the rest', async () => {
-    const secret = 'bench-test-secret-0123456789';
-    const node = spawnTracked(
-      process.execPath,
-      [...process.execArgv, INGEST_NODE, '--secret', secret, '--livestream', 'bench'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    const ingest = jsonLines(node);
+    const { ingest, session, stop } = await startIngestNode('bench-test-secret-0123456789');
     let load: ChildProcess | undefined;
     try {
-      const url = String((await ingest.waitFor((l) => l.event === 'ready', 'ready')).url);
-      const session = (hostId: string, key: string) => ({
-        url: `${url}/whip/bench/${hostId}`,
-        token: issueToken(key, { livestreamId: 'bench', hostId, expiresAt: Date.now() + 600_000 }),
-      });
       load = spawnTracked('/usr/bin/python3', [LOAD, '--sessions', '-', '--kbps', '500'], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       load.stdin!.end(
         JSON.stringify([
-          session('h0', secret),
+          session('h0'),
           session('h1', 'some-other-secret-987654321'),
-          session('h2', secret),
+          session('h2'),
         ]),
       );
       const events = jsonLines(load);
@@ -157,31 +175,19 @@ describe('whip-load.py', { timeout: 120_000 }, () => {
         await ingest.waitFor((l) => l.event === 'left' && l.hostId === h, `${h} left`);
     } finally {
       if (load) await stopTracked(load, 'SIGKILL');
-      node.stdin!.end();
-      await stopTracked(node, 'SIGTERM');
+      await stop();
     }
   });
 });
 
 describe("a system round's load publisher", { timeout: 120_000 }, () => {
   it('names failed sessions and its own end as problems of the round', async () => {
-    const secret = 'bench-test-secret-0123456789';
-    const node = spawnTracked(
-      process.execPath,
-      [...process.execArgv, INGEST_NODE, '--secret', secret, '--livestream', 'bench'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    const ingest = jsonLines(node);
+    const { session, stop } = await startIngestNode('bench-test-secret-0123456789');
     const started: LoadPublisher[] = [];
     try {
-      const url = String((await ingest.waitFor((l) => l.event === 'ready', 'ready')).url);
-      const session = (hostId: string, key: string) => ({
-        url: `${url}/whip/bench/${hostId}`,
-        token: issueToken(key, { livestreamId: 'bench', hostId, expiresAt: Date.now() + 600_000 }),
-      });
       const load = { kbps: 300, pattern: 'smpte', scroll: 4, volume: 0.1 };
 
-      const good = LoadPublisher.start([session('h0', secret)], load);
+      const good = LoadPublisher.start([session('h0')], load);
       started.push(good);
       await good.connected(1, 60_000);
       assert.deepEqual(good.problems(), []);
@@ -198,8 +204,7 @@ describe("a system round's load publisher", { timeout: 120_000 }, () => {
       assert.match(refused.problems().join('\n'), /lost 1 session\(s\); first: .*401/);
     } finally {
       for (const p of started) await p.stop(5_000);
-      node.stdin!.end();
-      await stopTracked(node, 'SIGTERM');
+      await stop();
     }
   });
 });

@@ -141,10 +141,6 @@ async function ensureDir(dir: string): Promise<string[]> {
   return missing;
 }
 
-async function hashFile(path: string): Promise<string> {
-  return (await sha256File(path)).sha256;
-}
-
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -275,7 +271,7 @@ export class FsStore implements ObjectStore {
     const meta = await readSidecar(sidecarPath);
     if (meta && meta.bytes === bytes)
       return { key, bytes, sha256: meta.sha256, metadata: meta.metadata };
-    return { key, bytes, sha256: await hashFile(path), metadata: {} };
+    return { key, bytes, sha256: (await sha256File(path)).sha256, metadata: {} };
   }
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectInfo> {
