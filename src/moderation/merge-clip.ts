@@ -229,10 +229,22 @@ function gstLaunch(
   });
 }
 
-/** The first error GStreamer named, which is the cause; later ones are its consequences. */
-function gstError(stderr: string): string {
-  const line = stderr.split('\n').find((l) => l.startsWith('ERROR:'));
-  return line ? line.replace(/^ERROR: (from element \S+: )?/, '') : 'no error message';
+/** A GST_DEBUG line ("0:00:00.121 20756 0x55… WARN …"), which other threads write between. */
+const DEBUG_LINE = /^\d+:\d\d:\d\d\.\d+ /;
+
+/**
+ * The first error GStreamer named, which is the cause (later ones are its consequences), with the
+ * reason from its debug info ("streaming stopped, reason not-negotiated (-4)"): a stream error's
+ * own line only says "Internal data stream error", and warnings can push it out of the tail.
+ */
+export function gstError(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => !DEBUG_LINE.test(l));
+  const at = lines.findIndex((l) => l.startsWith('ERROR:'));
+  if (at < 0) return 'no error message';
+  const error = lines[at]!.replace(/^ERROR: (from element \S+: )?/, '');
+  // "Additional debug info:", the source location, then the reason.
+  const reason = lines[at + 1] === 'Additional debug info:' ? lines[at + 3]?.trim() : undefined;
+  return reason && !reason.startsWith('ERROR:') ? `${error} (${reason})` : error;
 }
 
 // ---------------------------------------------------------------------------------------------

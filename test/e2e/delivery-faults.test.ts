@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
@@ -155,6 +155,17 @@ test(
   },
 );
 
+/** Every file set aside under a quarantine folder, with the reason written beside it. */
+async function quarantined(root: string): Promise<string> {
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  const reasons = await Promise.all(
+    entries
+      .filter((e) => e.endsWith('.reason.txt'))
+      .map(async (e) => `${e}: ${(await readFile(join(root, e), 'utf8')).trim()}`),
+  );
+  return reasons.length > 0 ? reasons.join('; ') : 'none';
+}
+
 test(
   'the recorder killed and restarted mid-recording: leftovers delivered, ids stable, no duplicates',
   { timeout: 400_000 },
@@ -184,10 +195,17 @@ test(
     const storeDir = join(out, 'store', 'killed', 'host-h1', 'mp4');
     const files = (await readdir(storeDir)).filter((f) => !f.startsWith('.')).sort();
     const seqs = files.map((f) => parseSnippetKey(`killed/host-h1/mp4/${f}`).seq);
+    // When a number is missing, what happened to it: set aside, or never recorded.
+    const story = async () =>
+      `quarantined: ${await quarantined(join(out, 'quarantine'))}; recovered: ` +
+      `${JSON.stringify(summary.snippets.filter((s) => s.recovered))}; the first run delivered up ` +
+      `to ${deliveredBeforeKill}; the second run said: ${r.stderr.slice(-1500)}`;
+    const expected = [...Array(seqs.length).keys()];
     assert.deepEqual(
       seqs,
-      [...Array(seqs.length).keys()],
-      `numbering continues without a gap or a repeat: ${files.join(', ')}`,
+      expected,
+      `numbering continues without a gap or a repeat: ${files.join(', ')}; ` +
+        (JSON.stringify(seqs) === JSON.stringify(expected) ? '' : await story()),
     );
     assert.ok(seqs.length >= 5, `${seqs.length} snippets`);
     for (const f of files) assert.equal(await decodeErrors(join(storeDir, f)), '', `${f} decodes`);

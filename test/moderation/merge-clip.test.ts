@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MergeError, mergeClip, type ClipVariant } from '../../src/moderation/merge-clip.ts';
+import {
+  gstError,
+  MergeError,
+  mergeClip,
+  type ClipVariant,
+} from '../../src/moderation/merge-clip.ts';
 import { decodeErrors, packetTimes, probeMedia, type PacketTime } from '../support/ffprobe.ts';
 import { runOk } from '../support/run.ts';
 import { storedSnippets, tapedeck, tempDir } from '../support/tapedeck.ts';
@@ -299,6 +304,32 @@ describe('bad inputs', () => {
       'bad-input',
       /cut\.mp3.* is truncated/,
     );
+  });
+
+  test('the error names its reason, also between and under warnings', { timeout: 5_000 }, () => {
+    const warn = (n: number) =>
+      Array.from(
+        { length: n },
+        (_, i) =>
+          `0:00:00.1210${String(i).padStart(5, '0')} 20756 0x55ad494872a0 WARN aggregator gstaggregator.c:2146:gst_aggregator_query_latency_unlocked:<mux> Latency query failed`,
+      );
+    const stderr = [
+      ...warn(3),
+      'ERROR: from element /GstPipeline:pipeline0/GstQTDemux:qtdemux1: Internal data stream error.',
+      ...warn(2),
+      'Additional debug info:',
+      '../gst/isomp4/qtdemux.c(6619): gst_qtdemux_loop (): /GstPipeline:pipeline0/GstQTDemux:qtdemux1:',
+      ...warn(1),
+      'streaming stopped, reason not-negotiated (-4)',
+      'ERROR: from element /GstPipeline:pipeline0/GstMP4Mux:mux: a later consequence',
+      ...warn(40),
+    ].join('\n');
+    assert.equal(
+      gstError(stderr),
+      'Internal data stream error. (streaming stopped, reason not-negotiated (-4))',
+    );
+    assert.equal(gstError('ERROR: from element /x: Could not open file.'), 'Could not open file.');
+    assert.equal(gstError(warn(5).join('\n')), 'no error message');
   });
 
   test('an MP4 input that GStreamer cannot decode', { timeout: 30_000 }, async () => {
