@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, test } from 'node:test';
 import { createNatsBus } from '../../src/delivery/bus/nats-bus.ts';
 import { openEmbeddedBus } from '../../src/delivery/bus/embedded-bus.ts';
@@ -205,7 +206,7 @@ test(
       seqs,
       expected,
       `numbering continues without a gap or a repeat: ${files.join(', ')}; ` +
-        (JSON.stringify(seqs) === JSON.stringify(expected) ? '' : await story()),
+        (isDeepStrictEqual(seqs, expected) ? '' : await story()),
     );
     assert.ok(seqs.length >= 5, `${seqs.length} snippets`);
     for (const f of files) assert.equal(await decodeErrors(join(storeDir, f)), '', `${f} decodes`);
