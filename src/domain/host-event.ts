@@ -16,6 +16,7 @@ const TYPES: readonly HostEventType[] = [
   'microphone-off',
   'microphone-on',
   'audio-started',
+  'video-started',
 ];
 const CAUSES: readonly HostEvent['cause'][] = ['publish', 'control', 'media', 'grace-expired'];
 

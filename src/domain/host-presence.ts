@@ -16,7 +16,12 @@ export type HostEventType =
    * the publish, and up to seconds on a busy machine: the recordings, started at the publish,
    * hold silence until then, which is not the host's.
    */
-  | 'audio-started';
+  | 'audio-started'
+  /**
+   * The first picture of a publish a recorder can decode (a keyframe) reached the ingest. Until
+   * then the recordings show no picture of the host, which is not a black camera.
+   */
+  | 'video-started';
 
 export interface HostEvent {
   type: HostEventType;
@@ -32,6 +37,8 @@ export type HostSignal =
   | { type: 'unpublished'; at: number; reason: 'delete' | 'ice-failed' | 'timeout' }
   | { type: 'video'; at: number }
   | { type: 'audio'; at: number }
+  /** The ingest forwarded the publish's first keyframe. */
+  | { type: 'picture'; at: number }
   | {
       type: 'control';
       at: number;
@@ -61,6 +68,8 @@ export interface HostPresence {
   lastVideoAt: number | null;
   /** Last audio of the current publish; null while it has sent none. */
   lastAudioAt: number | null;
+  /** The current publish's first picture; null before it. */
+  pictureAt: number | null;
 }
 
 export function initialPresence(hostId: string): HostPresence {
@@ -73,6 +82,7 @@ export function initialPresence(hostId: string): HostPresence {
     microphoneOn: false,
     lastVideoAt: null,
     lastAudioAt: null,
+    pictureAt: null,
   };
 }
 
@@ -111,6 +121,7 @@ export function applySignal(
       s.droppedAt = null;
       s.lastVideoAt = signal.at;
       s.lastAudioAt = null;
+      s.pictureAt = null;
       break;
     case 'unpublished':
       if (s.connection !== 'publishing') break;
@@ -135,6 +146,11 @@ export function applySignal(
       if (s.connection !== 'publishing') break;
       if (s.lastAudioAt === null) emit('audio-started', 'media');
       s.lastAudioAt = signal.at;
+      break;
+    case 'picture':
+      if (s.connection !== 'publishing' || s.pictureAt !== null) break;
+      s.pictureAt = signal.at;
+      emit('video-started', 'media');
       break;
     case 'control': {
       if (s.connection === 'absent') break;

@@ -32,21 +32,32 @@ interface HostState {
   mic: boolean;
   /** Its audio reaches the ingest: false from a publish until its 'audio-started'. */
   audio: boolean;
+  /** Its first picture reached the ingest: false from a publish until its 'video-started'. */
+  picture: boolean;
+}
+
+/** Which '-started' events of a publish follow it: until each, that kind is off air. */
+interface Awaits {
+  audio: boolean;
+  picture: boolean;
 }
 
 /**
- * `awaitsAudio`: an 'audio-started' of this publish follows, so the audio is off air until then.
- * Changes recorded before that event existed have none, and keep the audio on air from the publish.
+ * Changes recorded before an '-started' event existed have none, and keep that kind on air from
+ * the publish.
  */
-function apply(s: HostState, change: HostEventType, awaitsAudio: boolean): HostState {
+function apply(s: HostState, change: HostEventType, awaits: Awaits): HostState {
+  const started = { audio: !awaits.audio, picture: !awaits.picture };
   switch (change) {
     case 'joined':
       // A host joins with camera and microphone on; the ingest says so when either is not.
-      return { publishing: true, camera: true, mic: true, audio: !awaitsAudio };
+      return { publishing: true, camera: true, mic: true, ...started };
     case 'resumed':
-      return { ...s, publishing: true, audio: !awaitsAudio };
+      return { ...s, publishing: true, ...started };
     case 'audio-started':
       return { ...s, audio: true };
+    case 'video-started':
+      return { ...s, picture: true };
     case 'dropped':
     case 'left':
       return { ...s, publishing: false };
@@ -73,14 +84,17 @@ function push(out: TimeRange[], startMs: number, endMs: number): void {
   else out.push({ startMs, endMs });
 }
 
-/** The publishes (joined, resumed) that an 'audio-started' of the same host follows before it ends. */
-function publishesAwaitingAudio(sorted: readonly PresenceChange[]): Set<PresenceChange> {
+/** The publishes (joined, resumed) that a `started` change of the same host follows before it ends. */
+function publishesAwaiting(
+  sorted: readonly PresenceChange[],
+  started: HostEventType,
+): Set<PresenceChange> {
   const out = new Set<PresenceChange>();
   const open = new Map<string, PresenceChange>();
   for (const c of sorted) {
     if (c.change === 'joined' || c.change === 'resumed') open.set(c.hostId, c);
     else if (c.change === 'left' || c.change === 'dropped') open.delete(c.hostId);
-    else if (c.change === 'audio-started') {
+    else if (c.change === started) {
       const publish = open.get(c.hostId);
       if (publish) out.add(publish);
       open.delete(c.hostId);
@@ -92,7 +106,7 @@ function publishesAwaitingAudio(sorted: readonly PresenceChange[]): Set<Presence
 /**
  * The stretches of `range` when the track is off air, from its livestream's host changes (any
  * order). Audio is on air while a publishing host has its microphone on and its audio has reached
- * the ingest; video while one has its camera on. For a host's own track only that host counts, for the composite any host.
+ * the ingest; video while one has its camera on and its first picture has reached the ingest. For a host's own track only that host counts, for the composite any host.
  */
 export function offAirRanges(
   changes: readonly PresenceChange[],
@@ -104,11 +118,15 @@ export function offAirRanges(
     .filter((c) => hostId === null || c.hostId === hostId)
     .map((c) => ({ ...c, atMs: effectiveMs(c) }))
     .sort((a, b) => a.atMs - b.atMs);
-  const awaiting = publishesAwaitingAudio(mine);
+  const awaitingAudio = publishesAwaiting(mine, 'audio-started');
+  const awaitingPicture = publishesAwaiting(mine, 'video-started');
   const states = new Map<string, HostState>();
   const onAir = () => {
     const all = [...states.values()].filter((s) => s.publishing);
-    return { audio: all.some((s) => s.mic && s.audio), video: all.some((s) => s.camera) };
+    return {
+      audio: all.some((s) => s.mic && s.audio),
+      video: all.some((s) => s.camera && s.picture),
+    };
   };
   const out: OffAir = { audio: [], video: [] };
   let at = range.startMs;
@@ -126,8 +144,10 @@ export function offAirRanges(
       camera: false,
       mic: false,
       audio: false,
+      picture: false,
     };
-    states.set(c.hostId, apply(before, c.change, awaiting.has(c)));
+    const awaits = { audio: awaitingAudio.has(c), picture: awaitingPicture.has(c) };
+    states.set(c.hostId, apply(before, c.change, awaits));
     now = onAir();
     if (c.atMs >= range.endMs) break;
   }

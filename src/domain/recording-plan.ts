@@ -22,9 +22,9 @@ export function initialHostView(hostId: string): HostView {
   return { hostId, present: false, dropped: false, cameraOn: false, microphoneOn: false, at: 0 };
 }
 
-/** Whether a host change moves the view the recordings follow; 'audio-started' is for scoring. */
+/** Whether a host change moves the view the recordings follow; the '-started' ones are for scoring. */
 export function changesHostView(type: HostEventType): boolean {
-  return type !== 'audio-started';
+  return type !== 'audio-started' && type !== 'video-started';
 }
 
 export function applyHostEvent(view: HostView, e: HostEvent): HostView {

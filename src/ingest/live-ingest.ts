@@ -81,6 +81,8 @@ interface HostSlot {
   targets: Targets;
   lastVideoAt: number;
   lastAudioAt: number;
+  /** The current session's first picture, once signalled. */
+  firstPictureAt: number;
   /**
    * Where the host's recorders send RTCP. Like their ports it outlives a session, so a host that
    * publishes again gets the keyframe requests of the recorders that were already there.
@@ -257,6 +259,7 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     slot.media = { video: session.prepared.video ?? null, audio: session.prepared.audio ?? null };
     slot.lastVideoAt = 0;
     slot.lastAudioAt = 0;
+    slot.firstPictureAt = 0;
     this.signal(livestreamId, hostId, { type: 'published', at: Date.now() });
     return { sessionId, answerSdp };
   }
@@ -377,6 +380,11 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
           slot.lastVideoAt = at;
           this.signal(livestreamId, hostId, { type: 'video', at });
         }
+        const pictureAt = counters?.video?.firstPictureAt ?? 0;
+        if (pictureAt > slot.firstPictureAt) {
+          slot.firstPictureAt = pictureAt;
+          this.signal(livestreamId, hostId, { type: 'picture', at: pictureAt });
+        }
         const audioAt = counters?.audio?.lastPacketAt ?? 0;
         if (audioAt > slot.lastAudioAt) {
           slot.lastAudioAt = audioAt;
@@ -398,6 +406,7 @@ function newSlot(hostId: string): HostSlot {
     targets: { video: [], audio: [] },
     lastVideoAt: 0,
     lastAudioAt: 0,
+    firstPictureAt: 0,
     feedback: {
       socket,
       port: bindLoopback(socket),

@@ -238,3 +238,33 @@ test("a publish's first audio says so once: its recordings held silence until th
   // Audio before any publish, or after the host left, says nothing.
   assert.deepEqual(run([...audio(0, 100)]).events, []);
 });
+
+test(
+  "a publish's first picture says so once: its recordings showed none of the host before",
+  T,
+  () => {
+    const picture = (at: number): HostSignal => ({ type: 'picture', at });
+    const r = run(
+      byTime([
+        { type: 'published', at: 0 },
+        ...frames(300, 3000),
+        picture(900),
+        picture(1500),
+        { type: 'unpublished', at: 3000, reason: 'ice-failed' },
+        picture(3500),
+        { type: 'published', at: 4000 },
+        ...frames(4000, 5000),
+        picture(4400),
+      ]),
+    );
+    assert.deepEqual(r.events, [
+      '0 joined publish',
+      '900 video-started media',
+      '3000 dropped publish',
+      '4000 resumed publish',
+      '4400 video-started media',
+    ]);
+    // A picture before any publish says nothing.
+    assert.deepEqual(run([picture(0)]).events, []);
+  },
+);

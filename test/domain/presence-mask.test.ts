@@ -115,3 +115,39 @@ test(
     assert.deepEqual(offAirRanges(old, 'host-h1', R(0, 15)).audio, [R(8, 9)]);
   },
 );
+
+test(
+  "a host's video is off air from its publish until its first picture, each publish afresh",
+  { timeout: 5_000 },
+  () => {
+    const changes = [
+      c('h1', 'joined', 0),
+      c('h1', 'audio-started', 1),
+      c('h1', 'video-started', 1.6),
+      c('h1', 'dropped', 8),
+      c('h1', 'resumed', 9),
+      c('h1', 'video-started', 11),
+      c('h1', 'audio-started', 9.5),
+      c('h2', 'joined', 0.5),
+      c('h2', 'video-started', 3),
+    ];
+    assert.deepEqual(offAirRanges(changes, 'host-h1', R(0, 15)), {
+      audio: [R(0, 1), R(8, 9.5)],
+      video: [R(0, 1.6), R(8, 11)],
+    });
+    // The composite shows a picture from the first host's, and h2's goes on through h1's drop.
+    assert.deepEqual(offAirRanges(changes, 'composite', R(0, 15)).video, [R(0, 1.6)]);
+    // A camera turned off before the first picture: on air again only once a picture came.
+    const late = [
+      c('h1', 'joined', 0),
+      { ...c('h1', 'camera-off', 0.5), cause: 'control' as const },
+      { ...c('h1', 'camera-on', 5), cause: 'control' as const },
+      c('h1', 'video-started', 6),
+    ];
+    assert.deepEqual(offAirRanges(late, 'host-h1', R(0, 15)).video, [R(0, 6)]);
+    // A publish without the event (recorded before it existed, or a codec whose keyframes the
+    // ingest does not know): the video is on air from the publish, as it was.
+    const old = [c('h1', 'joined', 0), c('h1', 'audio-started', 1)];
+    assert.deepEqual(offAirRanges(old, 'host-h1', R(0, 15)).video, []);
+  },
+);

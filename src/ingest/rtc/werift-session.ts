@@ -16,6 +16,7 @@ import {
 } from 'werift';
 import { ArrivalLoss } from './arrival-loss.ts';
 import { prepareOffer, type ChosenCodec, type MediaKind, type PreparedOffer } from './offer.ts';
+import { startsPicture } from './picture-start.ts';
 import { installWeriftFastPath } from './werift-fast-path.ts';
 
 // TAPEDECK_WERIFT_FAST_PATH=0 keeps werift's own per-packet code: for comparing, or a way out.
@@ -91,6 +92,8 @@ interface Forwarder {
   targets: ForwardTarget[];
   /** Date.now() of the last packet received from the publisher, 0 before the first. */
   lastPacketAt: number;
+  /** Date.now() of the first packet forwarded that begins a decodable picture, 0 before it. */
+  firstPictureAt: number;
   track?: MediaStreamTrack;
   transceiver?: RTCRtpTransceiver;
   packets: number;
@@ -145,6 +148,8 @@ export interface ForwardCounters {
   lost: number;
   /** Date.now() of the last packet from the publisher, 0 before the first. */
   lastPacketAt: number;
+  /** Date.now() of the first picture forwarded (a keyframe's first packet), 0 before it. */
+  firstPictureAt: number;
   feedback: number;
   keyframeRequests: number;
 }
@@ -256,9 +261,17 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
   counters(): Partial<Record<MediaKind, ForwardCounters>> {
     const out: Partial<Record<MediaKind, ForwardCounters>> = {};
     for (const [kind, f] of this.forwarders) {
-      const { packets, bytes, feedback, keyframeRequests, lastPacketAt } = f;
+      const { packets, bytes, feedback, keyframeRequests, lastPacketAt, firstPictureAt } = f;
       const lost = f.arrivals.lost;
-      out[kind] = { packets, bytes, lost, feedback, keyframeRequests, lastPacketAt };
+      out[kind] = {
+        packets,
+        bytes,
+        lost,
+        feedback,
+        keyframeRequests,
+        lastPacketAt,
+        firstPictureAt,
+      };
     }
     return out;
   }
@@ -380,6 +393,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         socket,
         targets: (Array.isArray(initial) ? initial : initial ? [initial] : []).map(forwardTarget),
         lastPacketAt: 0,
+        firstPictureAt: 0,
         packets: 0,
         bytes: 0,
         arrivals: new ArrivalLoss(),
@@ -440,11 +454,22 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
           // one from here on, and the track's SSRC is known by now.
           this.requestKeyframeSoon();
         }
-        if (settled && (this.init.beforeForward?.[kind]?.(datagram) ?? true))
+        const forwarded = settled && (this.init.beforeForward?.[kind]?.(datagram) ?? true);
+        if (forwarded)
           for (const t of forwarder.targets)
             if (t.connected) t.out.send(datagram);
             else forwarder.socket.send(datagram, t.port, t.host);
         forwarder.lastPacketAt = Date.now();
+        // Looked for only until found, and only once a recorder takes it: later keyframes cost
+        // nothing here.
+        if (
+          forwarded &&
+          forwarder.targets.length > 0 &&
+          kind === 'video' &&
+          forwarder.firstPictureAt === 0 &&
+          startsPicture(codec.codec, rtp.payload)
+        )
+          forwarder.firstPictureAt = forwarder.lastPacketAt;
         forwarder.packets += 1;
         forwarder.bytes += datagram.length;
         if (forwarder.packets === 1)

@@ -110,6 +110,13 @@ test(
 
     const dropped = r.events.filter((e) => e.event.type === 'camera-off');
     assert.equal(dropped.length, 0, describe(r.events));
+    // Chromium's H.264 keyframes come aggregated (STAP-A) or fragmented (FU-A): each host's
+    // first picture is found, once, after its join.
+    for (const id of hosts) {
+      const mine = r.events.filter((e) => e.event.hostId === id).map((e) => e.event.type);
+      assert.equal(mine.filter((t) => t === 'video-started').length, 1, describe(r.events));
+      assert.ok(mine.indexOf('video-started') > mine.indexOf('joined'), describe(r.events));
+    }
     for (const id of hosts) {
       const files = await snippetFiles(r, `host-${id}`);
       assert.ok(files.length >= 1, `${id}: ${files.length} snippets`);
