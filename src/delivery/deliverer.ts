@@ -11,6 +11,7 @@ import { sha256File } from './file-hash.ts';
 import { InotifyWatcher } from './inotify-watcher.ts';
 import { processAlive } from './process-alive.ts';
 import {
+  highestSeq,
   readJournal,
   type JournalState,
   type RecordingSession,
@@ -333,12 +334,24 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       return;
     }
     rec.session = rec.state.session;
-    if (files.length > 0) await this.waitForOldWorkers(rec);
+    const unclosed = [...rec.state.opened.keys()].filter(
+      (seq) =>
+        !rec.state.closed.has(seq) &&
+        !rec.state.delivered.has(seq) &&
+        !rec.state.quarantined.has(seq),
+    );
+    if (files.length > 0 || unclosed.length > 0) await this.waitForOldWorkers(rec);
+    const vacated = new Set<string>();
+    for (const seq of unclosed) {
+      const file = await this.vacateIfEmpty(rec, seq);
+      if (file) vacated.add(file);
+    }
+    const leftovers = files.filter((f) => !vacated.has(f));
     if (rec.state.hold === 'held') {
       // Nobody said whether it or the recording it took over from is the track's: storing it
       // could store the same moments twice, deleting it could lose them. Kept aside, with why.
       rec.held.clear();
-      for (const f of files)
+      for (const f of leftovers)
         await this.quarantine(
           rec,
           Number(SNIPPET_FILE.exec(f)![2]),
@@ -346,9 +359,40 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
           'held for a takeover that was never confirmed: the recording it took over from may have stored the same moments',
         );
     } else if (rec.state.hold === 'discarded') {
-      for (const f of files) await unlink(join(dir, f)).catch(() => undefined);
-    } else for (const f of files) this.enqueue(rec, Number(SNIPPET_FILE.exec(f)![2]), f);
+      for (const f of leftovers) await unlink(join(dir, f)).catch(() => undefined);
+    } else for (const f of leftovers) this.enqueue(rec, Number(SNIPPET_FILE.exec(f)![2]), f);
     await this.maybeForget(rec);
+  }
+
+  /**
+   * A snippet a crashed run opened, of which nothing was written: an empty file, or one without
+   * a millisecond of media. Its number goes back to the recording; the file, if any,
+   * goes. Returns the file's name when so.
+   */
+  private async vacateIfEmpty(rec: Recording, seq: number): Promise<string | null> {
+    const opened = rec.state.opened.get(seq);
+    if (!opened || !rec.session) return null;
+    const path = join(rec.dir, opened.file);
+    // A missing file may have been stored or set aside by a run that died before its journal
+    // said so: its number stays used.
+    const size = await stat(path).then(
+      (st) => st.size,
+      () => null,
+    );
+    if (size === null) return null;
+    if (size > 0) {
+      const check = await checkSnippet(path, rec.session.variant);
+      if (check.status === 'invalid' || check.durationMs >= 1) return null;
+    }
+    await unlink(path).catch(() => undefined);
+    rec.state.opened.delete(seq);
+    await rec.journal.append({ t: 'vacated', seq });
+    rec.state.maxSeq = highestSeq(rec.state);
+    this.emit(
+      'warning',
+      `${path}: opened by a run that stopped before writing any of it; its number is used again`,
+    );
+    return opened.file;
   }
 
   /** A recording that ended with everything delivered needs its spool folder no more. */

@@ -19,6 +19,11 @@ export type JournalEntry =
   | { t: 'closed'; seq: number; file: string; startUtcNs: string; endUtcNs: string }
   | { t: 'delivered'; seq: number; key: string }
   | { t: 'quarantined'; seq: number; file: string; reason: string }
+  /**
+   * A snippet opened by a run that died before any of it was written: nothing of it exists, and
+   * the next run of the recording takes its number, so the numbering has no hole for nothing.
+   */
+  | { t: 'vacated'; seq: number }
   | { t: 'ended' }
   | { t: 'held' }
   | { t: 'released' }
@@ -43,6 +48,17 @@ export interface JournalState {
   ended: boolean;
   maxSeq: number;
   hold: Hold;
+}
+
+/** The highest snippet number the recording has used: opened, closed, delivered or set aside. */
+export function highestSeq(state: JournalState): number {
+  return Math.max(
+    -1,
+    ...state.opened.keys(),
+    ...state.closed.keys(),
+    ...state.delivered.keys(),
+    ...state.quarantined,
+  );
 }
 
 /** Folds journal lines into state; a line torn by a crash (the last one) is ignored. */
@@ -94,6 +110,10 @@ export function foldJournal(text: string): JournalState {
         break;
       case 'quarantined':
         state.quarantined.add(e.seq);
+        break;
+      case 'vacated':
+        state.opened.delete(e.seq);
+        state.maxSeq = highestSeq(state);
         break;
       case 'ended':
         state.ended = true;

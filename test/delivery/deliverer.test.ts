@@ -264,3 +264,60 @@ test(
     );
   },
 );
+
+test(
+  'a snippet a crashed run opened but wrote nothing of gives its number back; one whose file is gone does not',
+  T,
+  async () => {
+    const { root, delivered, quarantined, make } = await setup('vacated');
+    const t0 = 1_796_000_000_000_000_000n;
+    const s3 = 3_000_000_000n;
+    const session = sessionFor('show-3', {
+      kind: 'host' as const,
+      recordingId: 'host-h4',
+      profile: { ...defaultProfile({ width: 640, height: 360 }), snippetSeconds: 3 },
+      inputs: [syntheticHost(4)],
+    });
+    const crashed = async (recordingId: string, emptyFile: boolean) => {
+      const dir = join(root, 'spool', 'show-3', recordingId);
+      await mkdir(dir, { recursive: true });
+      const s = { ...session, recordingId };
+      const file = (seq: number) => `${recordingId}_00000${seq}.mp4`;
+      const lines: JournalEntry[] = [
+        { t: 'session', at: new Date().toISOString(), ...s },
+        { t: 'worker', pid: 999_999_999 },
+        { t: 'opened', seq: 0, file: file(0), startUtcNs: String(t0) },
+        { t: 'closed', seq: 0, file: file(0), startUtcNs: String(t0), endUtcNs: String(t0 + s3) },
+        { t: 'delivered', seq: 0, key: `show-3/${recordingId}/0` },
+        { t: 'opened', seq: 1, file: file(1), startUtcNs: String(t0 + s3) },
+      ];
+      await writeFile(
+        join(dir, JOURNAL_FILE),
+        lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
+      );
+      // Killed right after its recording opened snippet 1: the file is there, and empty.
+      if (emptyFile) await writeFile(join(dir, file(1)), '');
+      return { dir, session: s };
+    };
+
+    const empty = await crashed('host-h4', true);
+    const gone = await crashed('host-h5', false);
+    const d = make();
+    await d.start();
+    assert.deepEqual(await d.openRecording(empty.session), { dir: empty.dir, startIndex: 1 });
+    assert.deepEqual(await readdir(empty.dir), [JOURNAL_FILE], 'the empty file is gone');
+    const journal = await readFile(join(empty.dir, JOURNAL_FILE), 'utf8');
+    assert.match(journal, /\{"t":"vacated","seq":1\}/);
+    // Stored or set aside by a run that died before its journal said so: the number stays used.
+    assert.deepEqual(await d.openRecording(gone.session), { dir: gone.dir, startIndex: 2 });
+    await d.close();
+    assert.equal(delivered.length, 0);
+    assert.equal(quarantined.length, 0, JSON.stringify(quarantined));
+
+    // What the journal says survives a restart: the number is free for the run that takes it.
+    const again = make();
+    await again.start();
+    assert.equal((await again.openRecording(empty.session)).startIndex, 1);
+    await again.close();
+  },
+);

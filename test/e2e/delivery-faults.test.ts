@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { createNatsBus } from '../../src/delivery/bus/nats-bus.ts';
 import { openEmbeddedBus } from '../../src/delivery/bus/embedded-bus.ts';
 import { parseSnippetKey } from '../../src/domain/snippet-key.ts';
+import { JOURNAL_FILE } from '../../src/delivery/spool-journal.ts';
 import { tapedeckInBackground } from '../support/background.ts';
 import {
   collectEvents,
@@ -167,6 +168,35 @@ async function quarantined(root: string): Promise<string> {
   return reasons.length > 0 ? reasons.join('; ') : 'none';
 }
 
+/**
+ * Waits until a recording under `spoolDir` has opened a snippet numbered `fromSeq` or more and is
+ * 1.5 to 3.5 s into it (of 5 s), and returns that number.
+ */
+async function midSnippet(spoolDir: string, fromSeq: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const recording of await readdir(spoolDir).catch(() => [] as string[])) {
+      const text = await readFile(join(spoolDir, recording, JOURNAL_FILE), 'utf8').catch(() => '');
+      const opened = text
+        .split('\n')
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as { t: string; seq: number; startUtcNs: string }];
+          } catch {
+            return []; // being written
+          }
+        })
+        .filter((e) => e.t === 'opened' && e.seq >= fromSeq);
+      const last = opened.at(-1);
+      if (!last) continue;
+      const intoMs = Date.now() - Number(BigInt(last.startUtcNs) / 1_000_000n);
+      if (intoMs >= 1500 && intoMs <= 3500) return last.seq;
+    }
+    await sleep(50);
+  }
+  throw new Error(`no snippet from ${fromSeq} on was opened under ${spoolDir} in time`);
+}
+
 test(
   'the recorder killed and restarted mid-recording: leftovers delivered, ids stable, no duplicates',
   { timeout: 400_000 },
@@ -176,7 +206,9 @@ test(
     const args = [...RECORD, '--out', out, '--livestream', 'killed'];
     const first = tapedeckInBackground([...args, '--duration', '60']);
     await first.waitFor(/delivered killed\/host-h1\/mp4\/\S+_000001\.mp4/, 120_000);
-    await sleep(2500); // well inside snippet 2
+    // Into the middle of a snippet from 2 on, timed by when its recording opened it: a kill
+    // timed by the log alone fell on a snippet's end when the machine was slow to deliver.
+    const cutSeq = await midSnippet(join(out, 'spool', 'killed'), 2, 120_000);
     process.kill(first.child.pid!, 'SIGKILL');
     const killed = await first.done;
     const deliveredBeforeKill = Math.max(
@@ -212,12 +244,10 @@ test(
     for (const f of files) assert.equal(await decodeErrors(join(storeDir, f)), '', `${f} decodes`);
     const recovered = summary.snippets.filter((s) => s.recovered);
     assert.equal(recovered.length, 1, 'the snippet cut by the kill is delivered as recovered');
-    // The kill lands in snippet 2, or later on a machine slow to say snippet 1 was delivered: the
-    // one cut is after the last the first run delivered, and at most one closed one lies between.
-    const cut = recovered[0]!.seq;
-    assert.ok(
-      cut > deliveredBeforeKill && cut <= deliveredBeforeKill + 2 && cut >= 2,
-      `recovered ${cut}, the first run delivered up to ${deliveredBeforeKill}`,
+    assert.equal(
+      recovered[0]!.seq,
+      cutSeq,
+      `the one recovered is the one cut; the first run delivered up to ${deliveredBeforeKill}`,
     );
 
     // The embedded bus holds every event exactly once, with the id the key gives.
