@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { createNatsBus } from '../../src/delivery/bus/nats-bus.ts';
 import { openEmbeddedBus } from '../../src/delivery/bus/embedded-bus.ts';
 import { parseSnippetKey } from '../../src/domain/snippet-key.ts';
-import { JOURNAL_FILE } from '../../src/delivery/spool-journal.ts';
+import { readJournal } from '../../src/delivery/spool-journal.ts';
 import { tapedeckInBackground } from '../support/background.ts';
 import {
   collectEvents,
@@ -176,21 +176,12 @@ async function midSnippet(spoolDir: string, fromSeq: number, timeoutMs: number):
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const recording of await readdir(spoolDir).catch(() => [] as string[])) {
-      const text = await readFile(join(spoolDir, recording, JOURNAL_FILE), 'utf8').catch(() => '');
-      const opened = text
-        .split('\n')
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as { t: string; seq: number; startUtcNs: string }];
-          } catch {
-            return []; // being written
-          }
-        })
-        .filter((e) => e.t === 'opened' && e.seq >= fromSeq);
-      const last = opened.at(-1);
-      if (!last) continue;
-      const intoMs = Date.now() - Number(BigInt(last.startUtcNs) / 1_000_000n);
-      if (intoMs >= 1500 && intoMs <= 3500) return last.seq;
+      const journal = await readJournal(join(spoolDir, recording)).catch(() => null);
+      const last = Math.max(...(journal?.opened.keys() ?? []));
+      const opened = journal?.opened.get(last);
+      if (!opened || last < fromSeq) continue;
+      const intoMs = Date.now() - Number(opened.startUtcNs / 1_000_000n);
+      if (intoMs >= 1500 && intoMs <= 3500) return last;
     }
     await sleep(50);
   }
