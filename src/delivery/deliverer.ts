@@ -160,7 +160,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     rec.live = true;
     rec.state.ended = false;
     await rec.journal.append({ t: 'session', at: new Date().toISOString(), ...session });
-    return { dir, startIndex: Math.max(minStartIndex, rec.state.maxSeq + 1) };
+    return { dir, startIndex: Math.max(minStartIndex, highestSeq(rec.state) + 1) };
   }
 
   async workerStarted(dir: string, pid: number): Promise<void> {
@@ -173,7 +173,6 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     const rec = this.must(dir);
     const file = basename(s.location);
     rec.state.opened.set(s.seq, { file, startUtcNs: BigInt(s.utcNs) });
-    rec.state.maxSeq = Math.max(rec.state.maxSeq, s.seq);
     await rec.journal.append({ t: 'opened', seq: s.seq, file, startUtcNs: s.utcNs });
   }
 
@@ -387,7 +386,6 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     await unlink(path).catch(() => undefined);
     rec.state.opened.delete(seq);
     await rec.journal.append({ t: 'vacated', seq });
-    rec.state.maxSeq = highestSeq(rec.state);
     this.emit(
       'warning',
       `${path}: opened by a run that stopped before writing any of it; its number is used again`,

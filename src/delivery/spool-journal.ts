@@ -46,11 +46,14 @@ export interface JournalState {
   delivered: Map<number, string>;
   quarantined: Set<number>;
   ended: boolean;
-  maxSeq: number;
   hold: Hold;
 }
 
-/** The highest snippet number the recording has used: opened, closed, delivered or set aside. */
+/**
+ * The highest snippet number the recording has used: opened, closed, delivered or set aside. A
+ * number set aside is never handed out again, or the new snippet under it would be taken for the
+ * one set aside and never delivered.
+ */
 export function highestSeq(state: JournalState): number {
   return Math.max(
     -1,
@@ -71,7 +74,6 @@ export function foldJournal(text: string): JournalState {
     delivered: new Map(),
     quarantined: new Set(),
     ended: false,
-    maxSeq: -1,
     hold: 'none',
   };
   for (const line of text.split('\n')) {
@@ -95,7 +97,6 @@ export function foldJournal(text: string): JournalState {
         break;
       case 'opened':
         state.opened.set(e.seq, { file: e.file, startUtcNs: BigInt(e.startUtcNs) });
-        state.maxSeq = Math.max(state.maxSeq, e.seq);
         break;
       case 'closed':
         state.closed.set(e.seq, {
@@ -103,7 +104,6 @@ export function foldJournal(text: string): JournalState {
           startUtcNs: BigInt(e.startUtcNs),
           endUtcNs: BigInt(e.endUtcNs),
         });
-        state.maxSeq = Math.max(state.maxSeq, e.seq);
         break;
       case 'delivered':
         state.delivered.set(e.seq, e.key);
@@ -113,7 +113,6 @@ export function foldJournal(text: string): JournalState {
         break;
       case 'vacated':
         state.opened.delete(e.seq);
-        state.maxSeq = highestSeq(state);
         break;
       case 'ended':
         state.ended = true;

@@ -205,6 +205,13 @@ test(
     assert.equal(await third.drain(10_000), true);
     await third.close();
     assert.equal(delivered.length, 0);
+
+    // The next run of that recording numbers on after the file set aside as 3: a new snippet 3
+    // would be taken for the one set aside and never delivered.
+    const fourth = make();
+    await fourth.start();
+    assert.equal((await fourth.openRecording(session)).startIndex, 4);
+    await fourth.close();
   },
 );
 
