@@ -52,6 +52,7 @@ Options:
   --no-search           run only --livestreams
   --max-livestreams N   never try more                                           [default: 8]
   --no-ffmpeg           leave out the ffmpeg comparison
+  --shared-decode       the node decodes each host's video once (tapedeck up --shared-decode)
   --ffmpeg-livestreams K
                         record K livestreams with ffmpeg    [default: the largest count that held]
   --pattern P           the hosts' picture, a videotestsrc pattern (snow is the hardest to
@@ -81,6 +82,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     'no-search': { type: 'boolean' },
     'max-livestreams': { type: 'string' },
     'no-ffmpeg': { type: 'boolean' },
+    'shared-decode': { type: 'boolean' },
     'ffmpeg-livestreams': { type: 'string' },
     pattern: { type: 'string' },
     scroll: { type: 'string' },
@@ -107,6 +109,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     windowSec: intOption('duration', values.duration, 60, 35, 3600),
     warmupSec: intOption('warmup', values.warmup, 20, 5, 600),
     ffmpeg: !values['no-ffmpeg'],
+    sharedDecode: values['shared-decode'] === true,
     ...(values['ffmpeg-livestreams'] !== undefined
       ? {
           ffmpegLivestreams: intOption(

@@ -31,6 +31,12 @@ Options:
   --max-livestreams N refuse a new livestream (503, Retry-After) while N are recording; a node
                       past what its cores carry damages every livestream a little, so measure N
                       with \`tapedeck bench system\` (2 on 2 cores here)     [default: no limit]
+  --shared-decode     decode each host's video once on this node, in a process of its own,
+                      for the composite and the host's recording alike (shared memory), not
+                      once in each: less CPU per livestream. Experimental: its picture can be
+                      a frame off the sound on a loaded machine (README, "Decoding each host
+                      once"), and a decoder's crash shows the placeholder in both recordings
+                      until it is back, a second or two
   --no-temporal-ui    do not serve the embedded Temporal web UI
   --moderation        score every snippet and escalate low ones to reviews in the built-in
                       moderation service (reviewer page and API on 127.0.0.1)
@@ -65,6 +71,7 @@ Example:
       rtmp: { type: 'string' },
       'max-livestreams': { type: 'string' },
       'no-temporal-ui': { type: 'boolean' },
+      'shared-decode': { type: 'boolean' },
       moderation: { type: 'boolean' },
       'moderation-port': { type: 'string' },
       'moderation-url': { type: 'string' },
@@ -115,6 +122,7 @@ Example:
       ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
       ...(maxLivestreams !== undefined ? { maxLivestreams } : {}),
       ...(apiKeys.length ? { apiKeys } : {}),
+      ...(values['shared-decode'] ? { sharedDecode: {} } : {}),
       moderation,
       log,
     });

@@ -13,6 +13,18 @@ export interface HostSnapshot {
 /** Loopback UDP ports a recorder listens on for one host. */
 export type RecorderPorts = Partial<Record<MediaKind, number>>;
 
+/** A shared decoder's frames: the socket to read them from, and how late they come. */
+export interface SharedVideoGrant {
+  shm: string;
+  /** How much later than a recording's own decode the frames arrive; the sound waits as long. */
+  audioDelayNs: number;
+}
+
+/** What serves shared pictures on a node: its shared decoders. */
+export interface SharedVideoSource {
+  sharedVideo(livestreamId: string, hostId: string, fps: number): Promise<SharedVideoGrant | null>;
+}
+
 export interface Subscription {
   close(): void;
 }
@@ -28,6 +40,12 @@ export interface IngestPort {
   detach(livestreamId: string, hostId: string, owner: string): Promise<void>;
   /** Where recorders send RTCP (PLI/FIR) for this host; the same across its sessions. */
   feedbackPort(livestreamId: string, hostId: string): Promise<number>;
+  /**
+   * The host's picture decoded once on this node for all its recordings here, at `fps` frames a
+   * second; null when the node has recordings decode their own copy (the default), or the host
+   * sends no video.
+   */
+  sharedVideo(livestreamId: string, hostId: string, fps: number): Promise<SharedVideoGrant | null>;
   /** Calls onSnapshot with every host first (again after a reconnect), then onEvent per event. */
   follow(
     livestreamId: string,
@@ -43,7 +61,10 @@ export interface IngestPort {
 export class LocalIngestPort implements IngestPort {
   private readonly owners = new Map<string, (() => void)[]>();
 
-  constructor(private readonly ingest: LiveIngest) {}
+  constructor(
+    private readonly ingest: LiveIngest,
+    private readonly decoders: SharedVideoSource | null = null,
+  ) {}
 
   hosts(livestreamId: string): Promise<HostSnapshot[]> {
     return Promise.resolve(this.ingest.snapshot(livestreamId));
@@ -74,6 +95,10 @@ export class LocalIngestPort implements IngestPort {
 
   feedbackPort(livestreamId: string, hostId: string): Promise<number> {
     return this.ingest.feedbackPort(livestreamId, hostId);
+  }
+
+  sharedVideo(livestreamId: string, hostId: string, fps: number) {
+    return this.decoders?.sharedVideo(livestreamId, hostId, fps) ?? Promise.resolve(null);
   }
 
   follow(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -57,7 +58,7 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   try {
     await makeDirs(resolve(dir));
     await access(dir, constants.W_OK);
-    const probe = join(dir, `.tapedeck-write-test-${process.pid}`);
+    const probe = join(dir, `.tapedeck-write-test-${process.pid}-${randomUUID()}`);
     await writeFile(probe, '');
     await unlink(probe);
   } catch (error) {

@@ -40,6 +40,7 @@ import { startControlWorker } from '../orchestration/worker.ts';
 import { defaultStoreUrl } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
 import { Metrics, workerMetricsText } from './metrics.ts';
+import { SharedDecoders } from './shared-decoders.ts';
 import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
 import { REVIEWS_FOLDER } from '../domain/escalation.ts';
@@ -80,6 +81,12 @@ export interface NodeConfig {
   maxLivestreams?: number;
   /** Score snippets and escalate low ones to reviews: the built-in service or a platform's own. */
   moderation?: ModerationServiceConfig | null;
+  /**
+   * Decode each host's video once per node, in a process of its own, for the composite and the
+   * host's recording alike (shared memory), instead of once in each. Off by default: a decoder's
+   * crash then costs the picture of two recordings until it is back (placeholder meanwhile).
+   */
+  sharedDecode?: { audioDelayMs?: number } | null;
   log?: (line: string) => void;
 }
 
@@ -96,6 +103,8 @@ export interface RunningNode {
   busDescription: string;
   store: ObjectStore;
   ingest: LiveIngest;
+  /** The shared decoders, when the node runs them. */
+  decoders: SharedDecoders | null;
   client: Client;
   livestreams: LivestreamClient;
   service: LivestreamService;
@@ -218,8 +227,18 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
 
     const nodeSecret = randomBytes(24).toString('base64url');
     const book = new NodeMetricsBook();
+    const decoders = c.sharedDecode
+      ? new SharedDecoders({
+          ingest,
+          ...(c.sharedDecode.audioDelayMs !== undefined
+            ? { audioDelayMs: c.sharedDecode.audioDelayMs }
+            : {}),
+          log,
+        })
+      : null;
+    if (decoders) cleanups.push(() => decoders.close());
     // One port for the node API and the node itself: it knows who attached what.
-    const ingestPort = new LocalIngestPort(ingest);
+    const ingestPort = new LocalIngestPort(ingest, decoders);
     const nodeApi: NodeApiServer = await startNodeApi({
       ingest: ingestPort,
       secret: nodeSecret,
@@ -281,6 +300,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         if (!(await livestreams.exists(livestreamId)))
           throw new NotFoundError(`no livestream ${livestreamId}`);
         await ingest.closeLivestream(livestreamId);
+        await decoders?.closeLivestream(livestreamId);
         await relay.idle();
         await livestreams.stop(livestreamId);
       },
@@ -369,6 +389,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
       busDescription: bus.describe,
       store,
       ingest,
+      decoders,
       client,
       livestreams,
       service,

@@ -61,6 +61,7 @@ export function reportingIngest(port: IngestPort, reporter: WorkerReporter): Ing
       reporter.detached({ livestreamId, hostId, owner });
     },
     feedbackPort: (livestreamId, hostId) => port.feedbackPort(livestreamId, hostId),
+    sharedVideo: (livestreamId, hostId, fps) => port.sharedVideo(livestreamId, hostId, fps),
     follow: (livestreamId, handlers) => port.follow(livestreamId, handlers),
   };
 }

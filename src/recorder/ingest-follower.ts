@@ -1,7 +1,7 @@
 import { applyHostEvent, initialHostView, type HostView } from '../domain/recording-plan.ts';
 import type { HostSnapshot, IngestPort, Subscription } from '../ingest/ingest-port.ts';
 import type { HostMedia, IngestHostEvent } from '../ingest/live-ingest.ts';
-import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
+import { isSharedVideo, type InputSpec, type RtpSource } from '../media/pipeline/spec.ts';
 import type { LiveRecording } from './live-recording.ts';
 import { freeUdpPort } from './udp-port.ts';
 
@@ -15,6 +15,33 @@ export function viewOfSnapshot(h: HostSnapshot): HostView {
     cameraOn: p.cameraOn,
     microphoneOn: p.microphoneOn,
   };
+}
+
+/**
+ * Where a recording takes one host's media from: fresh loopback ports for its RTP, and for the
+ * picture either its own decode of the RTP (with RTCP back to the ingest) or, when the node runs
+ * one, the host's shared decoder, with the sound put later by what the shared picture lags.
+ */
+export async function hostSource(
+  ingest: IngestPort,
+  livestreamId: string,
+  hostId: string,
+  media: HostMedia,
+  kinds: 'video+audio' | 'audio',
+  fps: number,
+): Promise<RtpSource> {
+  if (kinds === 'audio' || !media.video) return rtpSourceFor(media, kinds);
+  const shared = await ingest.sharedVideo(livestreamId, hostId, fps);
+  if (shared) {
+    const source = await rtpSourceFor({ ...media, video: null }, 'audio');
+    return {
+      ...source,
+      video: { shm: shared.shm },
+      audio: source.audio && { ...source.audio, delayNs: shared.audioDelayNs },
+    };
+  }
+  const feedback = await ingest.feedbackPort(livestreamId, hostId).catch(() => undefined);
+  return rtpSourceFor(media, kinds, feedback);
 }
 
 /** Fresh loopback ports for one host's media, in the RTP source shape a pipeline reads. */
@@ -40,9 +67,10 @@ export async function rtpSourceFor(
   };
 }
 
+/** The ports the ingest sends RTP to; a shared picture takes none. */
 export function portsOf(source: RtpSource): { video?: number; audio?: number } {
   return {
-    ...(source.video ? { video: source.video.port } : {}),
+    ...(source.video && !isSharedVideo(source.video) ? { video: source.video.port } : {}),
     ...(source.audio ? { audio: source.audio.port } : {}),
   };
 }
@@ -161,11 +189,14 @@ export class IngestFollower {
         await worker.setCamera(hostId, showCamera);
       return;
     }
-    const feedback =
-      this.o.kinds === 'video+audio' && media.video
-        ? await this.o.ingest.feedbackPort(this.o.livestreamId, hostId).catch(() => undefined)
-        : undefined;
-    const source = await rtpSourceFor(media, this.o.kinds, feedback);
+    const source = await hostSource(
+      this.o.ingest,
+      this.o.livestreamId,
+      hostId,
+      media,
+      this.o.kinds,
+      this.o.recording.spec.profile.video.fps,
+    );
     const input: InputSpec = {
       id: hostId,
       displayName: this.o.displayName?.(hostId) ?? hostId,

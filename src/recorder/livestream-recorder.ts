@@ -9,6 +9,7 @@ import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
 import { freeUdpPort } from './udp-port.ts';
+import { portsOf } from './ingest-follower.ts';
 
 export interface LivestreamRecorderOptions {
   ingest: LiveIngest;
@@ -273,7 +274,7 @@ export class LivestreamRecorder {
   /** The detaches, one per kind of media the source takes. */
   private attach(hostId: string, source: RtpSource): (() => void)[] {
     return (['video', 'audio'] as MediaKind[]).flatMap((kind) => {
-      const port = source[kind]?.port;
+      const port = portsOf(source)[kind];
       return port === undefined
         ? []
         : [this.o.ingest.attach(this.o.livestreamId, hostId, kind, { port })];

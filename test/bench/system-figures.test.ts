@@ -239,6 +239,10 @@ describe('process table', () => {
     );
     assert.equal(processRole('gst-launch-1.0 -q filesrc location=x', false), 'GStreamer tool');
     assert.equal(
+      processRole('gst-launch-1.0 -q udpsrc port=1 ! avdec_h264 ! shmsink socket-path=x', false),
+      'shared decoder',
+    );
+    assert.equal(
       processRole(
         '/usr/bin/node /repo/node_modules/.cache/tapedeck/moderation/measure-worker/main-ab.mjs',
         false,

@@ -10,7 +10,7 @@ import { syntheticHost } from '../../src/media/synthetic-recording.ts';
 import type { SnippetClosed, WorkerEvent } from '../../src/media/worker/protocol.ts';
 import { measureAvSync } from '../support/av-sync.ts';
 import { decodeErrors, probeMedia, videoFrameTimes } from '../support/ffprobe.ts';
-import { runOk } from '../support/run.ts';
+import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
 const FRAME = 1 / 15;
@@ -23,23 +23,6 @@ const quiet = (n: number) => {
 const SYNC_TILE = { x: 40, y: 6, width: 280, height: 150 };
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-/** Mean RGB of a rectangle of the frame nearest `atSec`. */
-async function meanColour(
-  file: string,
-  atSec: number,
-  r: { x: number; y: number; width: number; height: number },
-) {
-  const { stdout } = await runOk('sh', [
-    '-c',
-    `ffmpeg -v error -ss ${atSec} -i ${file} -frames:v 1 -vf crop=${r.width}:${r.height}:${r.x}:${r.y} -f rawvideo -pix_fmt rgb24 - | od -An -tu1 -v`,
-  ]);
-  const bytes = stdout.trim().split(/\s+/).map(Number);
-  const mean = [0, 1, 2].map(
-    (c) => bytes.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (bytes.length / 3),
-  );
-  return mean as [number, number, number];
-}
 
 test(
   'inputs join and leave and cameras toggle mid-recording: exact snippets, continuous time, A/V in sync',
@@ -118,9 +101,13 @@ test(
     const first = snippets[0]!.location;
     const during = await meanColour(first, 9.5, cell);
     const before = await meanColour(first, 5.5, cell);
-    const placeholderGrey = [0x30, 0x30, 0x38];
-    const distance = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
-    assert.ok(distance(during, placeholderGrey) < 25, `camera off shows ${during.map(Math.round)}`);
-    assert.ok(distance(before, placeholderGrey) > 40, `camera on shows ${before.map(Math.round)}`);
+    assert.ok(
+      colourDistance(during, PLACEHOLDER_GREY) < 25,
+      `camera off shows ${during.map(Math.round)}`,
+    );
+    assert.ok(
+      colourDistance(before, PLACEHOLDER_GREY) > 40,
+      `camera on shows ${before.map(Math.round)}`,
+    );
   },
 );

@@ -12,6 +12,8 @@ export type ProcessRole =
   | 'Temporal server'
   | 'Temporal worker'
   | 'media worker'
+  /** A host's video decoded once for its recordings (`tapedeck up --shared-decode`). */
+  | 'shared decoder'
   /** Scoring's decodes, one pipeline after another (src/moderation/measure-worker). */
   | 'measuring process'
   | 'GStreamer tool'
@@ -27,6 +29,7 @@ export function processRole(cmdline: string, isRoot: boolean): ProcessRole {
   const program = (cmdline.split(' ')[0] ?? '').split('/').at(-1) ?? '';
   if (program === 'temporal' && / server start-dev\b/.test(cmdline)) return 'Temporal server';
   if (program === 'ffmpeg') return 'ffmpeg';
+  if (program === 'gst-launch-1.0' && /\bshmsink\b/.test(cmdline)) return 'shared decoder';
   if (program.startsWith('gst-')) return 'GStreamer tool';
   if (program !== 'node') return 'other';
   if (/media\/worker|worker-entry\.ts/.test(cmdline)) return 'media worker';

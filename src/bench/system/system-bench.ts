@@ -48,6 +48,8 @@ export interface SystemBenchOptions {
   progress: (line: string) => void;
   /** Each block of the report as soon as it is measured. */
   report: (text: string) => void;
+  /** The node decodes each host's video once (shared decoders). */
+  sharedDecode?: boolean;
 }
 
 export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResult> {
@@ -61,6 +63,7 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
     whipPort: 0,
     temporalUi: false,
     moderation: { builtIn: true },
+    ...(o.sharedDecode ? { sharedDecode: {} } : {}),
     log: (line) => {
       if (/error|fail|warn/i.test(line)) o.progress(`node: ${line}`);
     },

@@ -126,7 +126,8 @@ export function cpuPerLivestream(t: RoundJson, f: FfmpegJson): CpuPerLivestream 
   const k = t.livestreams;
   return {
     tapedeckPct: cpuOf(t.processes, () => true) / k,
-    tapedeckMediaPct: cpuOf(t.processes, (r) => r.role === 'media worker') / k,
+    tapedeckMediaPct:
+      cpuOf(t.processes, (r) => r.role === 'media worker' || r.role === 'shared decoder') / k,
     ffmpegPct: cpuOf(f.processes, (r) => r.role === 'ffmpeg') / f.livestreams,
     ffmpegWithIngestPct:
       cpuOf(f.processes, (r) => r.role === 'ffmpeg' || r.role === 'node') / f.livestreams,

@@ -1,6 +1,12 @@
 import { request } from 'node:http';
 import type { WorkerMetrics } from '../../domain/worker-metrics.ts';
-import type { HostSnapshot, IngestPort, RecorderPorts, Subscription } from '../ingest-port.ts';
+import type {
+  HostSnapshot,
+  IngestPort,
+  RecorderPorts,
+  SharedVideoGrant,
+  Subscription,
+} from '../ingest-port.ts';
 import type { IngestHostEvent } from '../live-ingest.ts';
 
 /** The IngestPort of a node, over its node API: what a media worker process uses. */
@@ -41,6 +47,18 @@ export class RemoteIngestPort implements IngestPort {
       `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/feedback`,
     );
     return (JSON.parse(text) as { port: number }).port;
+  }
+
+  async sharedVideo(
+    livestreamId: string,
+    hostId: string,
+    fps: number,
+  ): Promise<SharedVideoGrant | null> {
+    const text = await this.call(
+      'GET',
+      `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/shared-video?fps=${fps}`,
+    );
+    return JSON.parse(text) as SharedVideoGrant | null;
   }
 
   async reportMetrics(slot: number, metrics: WorkerMetrics): Promise<void> {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isValidId } from '../../domain/ids.ts';
 import type { WorkerMetrics } from '../../domain/worker-metrics.ts';
-import type { IngestPort, RecorderPorts } from '../ingest-port.ts';
+import type { IngestPort, RecorderPorts, SharedVideoGrant } from '../ingest-port.ts';
 import { bearerToken, readBody, send, sendProblem } from '../whip/http.ts';
 
 export interface NodeApiServer {
@@ -96,6 +96,24 @@ export async function startNodeApi(o: {
         return sendProblem(req, res, 404, (err as Error).message);
       }
       return send(req, res, 200, { 'Content-Type': 'application/json' }, JSON.stringify({ port }));
+    }
+    // node/v1/livestreams/LS/hosts/HOST/shared-video?fps=N: {shm, audioDelayNs} or null
+    if (
+      path.length === 7 &&
+      path[4] === 'hosts' &&
+      path[6] === 'shared-video' &&
+      req.method === 'GET'
+    ) {
+      const fps = Number(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('fps'));
+      if (!Number.isInteger(fps) || fps < 1 || fps > 120)
+        return sendProblem(req, res, 400, 'fps must be a whole number from 1 to 120');
+      let grant: SharedVideoGrant | null;
+      try {
+        grant = await o.ingest.sharedVideo(livestreamId, path[5]!, fps);
+      } catch (err) {
+        return sendProblem(req, res, 404, (err as Error).message);
+      }
+      return send(req, res, 200, { 'Content-Type': 'application/json' }, JSON.stringify(grant));
     }
     if (path.length === 8 && path[4] === 'hosts' && path[6] === 'recorders') {
       const [hostId, owner] = [path[5]!, path[7]!];

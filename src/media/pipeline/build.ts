@@ -1,6 +1,13 @@
 import { gridLayout, type Rect } from '../../domain/layout.ts';
 import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
-import { audioBufferNs, audioBufferSamples, inputFragments, inputNames } from './inputs.ts';
+import {
+  audioBufferNs,
+  audioBufferSamples,
+  inputFragments,
+  inputNames,
+  sharedCamera,
+  sharedVideoOf,
+} from './inputs.ts';
 import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput, rtmpValves } from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
 
@@ -115,6 +122,8 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
         withVideo: hasVideo,
       }),
     );
+    const shared = sharedVideoOf(input);
+    if (hasVideo && shared) inputLinks.push(sharedCamera(input.id, shared, p.video.fps));
     inputLinks.push(`${n.audio}. ! ${names.audioMixer}.`);
     if (hasVideo) {
       const place = placements[i]!;

@@ -1,5 +1,5 @@
 import type { Size } from '../../domain/profile.ts';
-import type { InputSpec } from './spec.ts';
+import { isSharedVideo, type InputSpec, type RtpVideo, type SharedVideo } from './spec.ts';
 import { quote } from './quote.ts';
 
 /** Element names of one input; the worker finds them by these names. */
@@ -11,11 +11,17 @@ export function inputNames(id: string) {
     placeholder: `in_${id}_p`,
     /** The camera's RTP session, present when the recorder sends RTCP back. */
     session: `in_${id}_vs`,
+    /** A shared decoder's frames: a bin of its own, so losing the decoder costs the picture only. */
+    shared: `in_${id}_sv`,
+    sharedSource: `in_${id}_shm`,
   };
 }
 
-/** Raw size the synthetic camera produces; a real camera's size varies and the compositor scales it. */
-const CAMERA: Size = { width: 640, height: 360 };
+/**
+ * Raw size of every camera branch: the synthetic camera's, and what a real one is scaled to (its
+ * size varies) before the compositor fits it to its cell.
+ */
+export const CAMERA: Size = { width: 640, height: 360 };
 const PLACEHOLDER: Size = { width: 320, height: 180 };
 const PLACEHOLDER_FPS = 5;
 
@@ -45,7 +51,9 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
   const n = inputNames(input.id);
   const fragments: string[] = [];
   if (o.withVideo) {
-    fragments.push(`${cameraSource(input, o)} ! queue name=${n.video} max-size-time=1000000000`);
+    // A shared decoder's picture is attached on its own (sharedCamera), not in the input's bin.
+    if (sharedVideoOf(input) === null)
+      fragments.push(`${cameraSource(input, o)} ! queue name=${n.video} max-size-time=1000000000`);
     // A small live tile: unlike a frozen image it ends with EOS. It never moves, so a few frames a
     // second are enough (the compositor repeats the last one) and cost a third of the output rate.
     fragments.push(
@@ -81,12 +89,12 @@ function udpSource(port: number, caps: string, extra = ''): string {
   return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
 }
 
-function jitterBuffer(mode: JitterMode): string {
-  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
+function jitterBuffer(mode: JitterMode, delayNs = 0): string {
+  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}${delayNs > 0 ? ` ts-offset=${Math.round(delayNs)}` : ''}`;
 }
 
-function rtpUdp(port: number, caps: string, mode: JitterMode): string {
-  return `${udpSource(port, caps)} ! ${jitterBuffer(mode)}`;
+function rtpUdp(port: number, caps: string, mode: JitterMode, delayNs = 0): string {
+  return `${udpSource(port, caps)} ! ${jitterBuffer(mode, delayNs)}`;
 }
 
 /**
@@ -115,34 +123,64 @@ function rtpWithFeedback(
   );
 }
 
+// I420 is what the compositor blends in, so it only scales the cameras and never converts them.
+const CAMERA_FORMAT = `format=I420,width=${CAMERA.width},height=${CAMERA.height}`;
+
+/** The host's shared decoder, when its picture comes from one. */
+export function sharedVideoOf(input: InputSpec): SharedVideo | null {
+  const v = input.source.type === 'rtp' ? input.source.video : null;
+  return v && isSharedVideo(v) ? v : null;
+}
+
+/**
+ * Camera-sized raw frames from a host's RTP: what a recording decodes for itself, and what a
+ * shared decoder process decodes once for all of them. `session` names the RTP session that
+ * sends RTCP back when the video has a feedback port.
+ */
+export function decodedCamera(v: RtpVideo, session: string, fps: number): string {
+  const decode =
+    v.codec === 'H264'
+      ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
+      : 'rtpvp8depay request-keyframe=true ! vp8dec';
+  const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
+  const rtp =
+    v.feedbackPort === undefined
+      ? rtpUdp(v.port, caps, 'slave')
+      : rtpWithFeedback(session, v.port, caps, v.feedbackPort, 'slave');
+  // A mixer stops for good on one frame without a timestamp, which a jitter buffer hands on
+  // when packets arrive in a burst. videorate drops a leading untimed frame, gives a later one
+  // the time of the frame before, and paces the camera at the output rate, so frames beyond
+  // it are dropped before they cost a scaling; after a gap of a second or more (a stalled or
+  // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
+  // with borders keeps every frame the same size.
+  return (
+    `${rtp} ! ${decode} ! videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1 ! ` +
+    `videoconvertscale add-borders=true ! video/x-raw,${CAMERA_FORMAT},pixel-aspect-ratio=1/1`
+  );
+}
+
+/**
+ * A shared decoder's frames, stamped as they arrive. The queue holds a few frames and drops the
+ * oldest beyond them: every frame held keeps shared memory the decoder needs for the next one,
+ * and a recording that falls behind must not hold up the host's other recordings.
+ */
+export function sharedCamera(id: string, video: SharedVideo, fps: number): string {
+  const n = inputNames(id);
+  return (
+    `shmsrc name=${n.sharedSource} socket-path=${quote(video.shm)} is-live=true do-timestamp=true ! ` +
+    `video/x-raw,${CAMERA_FORMAT},pixel-aspect-ratio=1/1,framerate=${fps}/1 ! ` +
+    `queue name=${n.video} max-size-buffers=3 max-size-time=0 max-size-bytes=0 leaky=downstream`
+  );
+}
+
 function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
   const ts = `timestamp-offset=${o.timestampOffsetNs}`;
-  // I420 is what the compositor blends in, so it only scales the cameras and never converts them.
-  const size = `format=I420,width=${CAMERA.width},height=${CAMERA.height}`;
+  const size = CAMERA_FORMAT;
   const src = input.source;
   if (src.type === 'rtp') {
-    if (!src.video)
+    if (!src.video || isSharedVideo(src.video))
       return `videotestsrc is-live=true pattern=black ${ts} ! video/x-raw,${size},framerate=${PLACEHOLDER_FPS}/1`;
-    const v = src.video;
-    const decode =
-      v.codec === 'H264'
-        ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
-        : 'rtpvp8depay request-keyframe=true ! vp8dec';
-    const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
-    const rtp =
-      v.feedbackPort === undefined
-        ? rtpUdp(v.port, caps, 'slave')
-        : rtpWithFeedback(inputNames(input.id).session, v.port, caps, v.feedbackPort, 'slave');
-    // A mixer stops for good on one frame without a timestamp, which a jitter buffer hands on
-    // when packets arrive in a burst. videorate drops a leading untimed frame, gives a later one
-    // the time of the frame before, and paces the camera at the output rate, so frames beyond
-    // it are dropped before they cost a scaling; after a gap of a second or more (a stalled or
-    // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
-    // with borders keeps every frame the same size.
-    return (
-      `${rtp} ! ${decode} ! videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${o.fps}/1 ! ` +
-      `videoconvertscale add-borders=true ! video/x-raw,${size},pixel-aspect-ratio=1/1`
-    );
+    return decodedCamera(src.video, inputNames(input.id).session, o.fps);
   }
   const caps = `video/x-raw,${size},framerate=${o.fps}/1`;
   const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;
@@ -181,7 +219,7 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave')} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave', a.delayNs)} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }

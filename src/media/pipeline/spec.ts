@@ -22,18 +22,42 @@ export interface SyntheticSource {
  */
 export interface RtpSource {
   type: 'rtp';
-  video: {
+  video: RtpVideo | SharedVideo | null;
+  audio: {
     port: number;
-    codec: 'H264' | 'VP8';
+    codec: 'OPUS';
     payloadType: number;
     /**
-     * Loopback UDP port for the recorder's RTCP: receiver reports, and a PLI whenever its
-     * depayloader loses sync. The sender must keep one SSRC and payload type on the port, as
-     * LiveIngest does across a host's sessions.
+     * Puts the sound later by this much (ns). Pictures from a shared decoder arrive later than a
+     * recording's own decode would give them; the sound waits by as much, so the two stay in step.
      */
-    feedbackPort?: number;
+    delayNs?: number;
   } | null;
-  audio: { port: number; codec: 'OPUS'; payloadType: number } | null;
+}
+
+/** The host's video as RTP, decoded by the recording itself. */
+export interface RtpVideo {
+  port: number;
+  codec: 'H264' | 'VP8';
+  payloadType: number;
+  /**
+   * Loopback UDP port for the recorder's RTCP: receiver reports, and a PLI whenever its
+   * depayloader loses sync. The sender must keep one SSRC and payload type on the port, as
+   * LiveIngest does across a host's sessions.
+   */
+  feedbackPort?: number;
+}
+
+/**
+ * The host's video already decoded, once for every recording of the host on this machine: raw
+ * camera-sized frames that a decoder process puts in shared memory behind this socket.
+ */
+export interface SharedVideo {
+  shm: string;
+}
+
+export function isSharedVideo(v: RtpVideo | SharedVideo): v is SharedVideo {
+  return 'shm' in v;
 }
 
 export type InputSource = SyntheticSource | RtpSource;

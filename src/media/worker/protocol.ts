@@ -70,6 +70,9 @@ export type WorkerEvent =
   | { event: 'output-failed'; data: { output: 'rtmp' | 'hls'; message: string; retryInMs: number } }
   | { event: 'output-restored'; data: { output: 'rtmp' | 'hls' } }
   | { event: 'warning'; data: { source: string; message: string } }
+  /** An input's shared decoder is gone: its placeholder shows until input-restored. */
+  | { event: 'input-lost'; data: { id: string; what: 'video'; message: string } }
+  | { event: 'input-restored'; data: { id: string; what: 'video' } }
   | { event: 'error'; data: { source: string; message: string; debug: string } }
   | { event: 'eos'; data: { snippetsClosed: number } };
 

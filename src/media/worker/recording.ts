@@ -1,25 +1,50 @@
 import { buildPipeline, placeInputs, type PadPlacement } from '../pipeline/build.ts';
 import { names } from '../pipeline/encoders.ts';
-import { inputFragments, inputNames } from '../pipeline/inputs.ts';
+import { existsSync } from 'node:fs';
+import { inputFragments, inputNames, sharedCamera, sharedVideoOf } from '../pipeline/inputs.ts';
 import {
   HLS_ELEMENT_PREFIX,
   outputNames,
   RTMP_ELEMENT_PREFIX,
   rtmpBranch,
 } from '../pipeline/outputs.ts';
-import { SpecError, validateSpec, type InputSpec, type RecordingSpec } from '../pipeline/spec.ts';
+import {
+  SpecError,
+  validateSpec,
+  type InputSpec,
+  type RecordingSpec,
+  type SharedVideo,
+} from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 /** How long the recorder may go without new media before the stall is reported. */
 const STALL_MS = 10_000;
+/** How often a lost shared decoder is looked for again. */
+const SHARED_RETRY_MS = 1000;
+/** A shared picture attached again counts as back once it has run this long without an error. */
+const SHARED_SETTLE_MS = 2000;
 
 interface LiveInput {
   spec: InputSpec;
   bin: GstBin;
   /** Mixer pads this input feeds, keyed by branch. */
   pads: { video?: GstPad; placeholder?: GstPad; audio: GstPad };
+  shared?: SharedPicture;
+}
+
+/**
+ * The picture of an input whose video a shared decoder process decodes. Its bin stands apart from
+ * the input's, so a decoder that dies costs the picture only: the placeholder shows, the sound
+ * goes on, and the picture is attached again once a decoder is back.
+ */
+interface SharedPicture {
+  video: SharedVideo;
+  bin: GstBin | null;
+  /** Said to the parent that the picture is lost, and not yet that it is back. */
+  lostSaid: boolean;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -83,6 +108,7 @@ export class Recording {
           settled = true;
           this.started = true;
           this.baseTimeUtcNs = this.pipeline.getBaseTime();
+          for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
           if (spec.rtmpUrl) this.attachRtmp();
           this.watchForStall();
           this.shortenFirstGop();
@@ -124,6 +150,8 @@ export class Recording {
   removeInput(id: string): void {
     const live = this.requireInput(id);
     const { Gst } = this;
+    this.detachSharedPicture(live);
+    if (live.shared) clearTimeout(live.shared.timer);
     // Stop the sources first: unlinking a pad that is still pushing would fail the stream.
     live.bin.setState(Gst.State.NULL);
     for (const [branch, mixerPad] of Object.entries(live.pads)) {
@@ -178,6 +206,7 @@ export class Recording {
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
       this.stopRequested = true;
+      for (const live of this.inputs.values()) clearTimeout(live.shared?.timer);
       clearInterval(this.watchdog);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
@@ -255,30 +284,117 @@ export class Recording {
       return mixerPad;
     };
     const pads: LiveInput['pads'] = { audio: link('audio', n.audio, names.audioMixer) };
+    const shared = hasVideo ? sharedVideoOf(input) : null;
     if (hasVideo) {
-      pads.video = link('video', n.video, names.videoMixer);
+      if (!shared) pads.video = link('video', n.video, names.videoMixer);
       pads.placeholder = link('placeholder', n.placeholder, names.videoMixer);
       for (const pad of [pads.video, pads.placeholder]) {
+        if (!pad) continue;
         Gst.utilSetObjectArg(pad, 'sizing-policy', 'keep-aspect-ratio');
         // Invisible until the layout places it, so a new input never flashes in the wrong spot.
         pad.alpha = 0;
       }
     }
-    this.inputs.set(input.id, { spec: input, bin, pads });
+    const live: LiveInput = { spec: input, bin, pads };
+    this.inputs.set(input.id, live);
     this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();
+    if (shared) {
+      live.shared = { video: shared, bin: null, lostSaid: false, timer: undefined };
+      // Before the pipeline plays, start() attaches it: a decoder that fails while the pipeline
+      // changes state must not take the start down with it.
+      if (this.started) this.attachSharedPicture(live);
+    }
+  }
+
+  /**
+   * Links the shared decoder's frames to a fresh mixer pad. Without its socket there is no
+   * decoder to read from yet: the placeholder stays and the socket is looked for again.
+   */
+  private attachSharedPicture(live: LiveInput): void {
+    const { Gst } = this;
+    const shared = live.shared!;
+    shared.timer = undefined;
+    if (this.stopRequested) return;
+    if (!existsSync(shared.video.shm)) {
+      this.sharedPictureMissing(live, `no shared decoder at ${shared.video.shm}`);
+      return;
+    }
+    const bin = Gst.parseBinFromDescription(
+      sharedCamera(live.spec.id, shared.video, this.spec.profile.video.fps),
+      false,
+    );
+    bin.name = inputNames(live.spec.id).shared;
+    bin.addPad(
+      Gst.GhostPad.new(
+        'video',
+        bin.getByName(inputNames(live.spec.id).video)!.getStaticPad('src')!,
+      ),
+    );
+    this.pipeline.add(bin);
+    const mixerPad = this.pipeline.getByName(names.videoMixer)!.requestPadSimple('sink_%u')!;
+    Gst.utilSetObjectArg(mixerPad, 'sizing-policy', 'keep-aspect-ratio');
+    mixerPad.alpha = 0;
+    bin.getStaticPad('video')!.link(mixerPad);
+    live.pads.video = mixerPad;
+    shared.bin = bin;
+    this.applyLayout();
+    if (this.started) bin.syncStateWithParent();
+    if (shared.lostSaid)
+      shared.timer = setTimeout(() => {
+        shared.timer = undefined;
+        if (shared.bin !== bin) return;
+        shared.lostSaid = false;
+        this.emit({ event: 'input-restored', data: { id: live.spec.id, what: 'video' } });
+      }, SHARED_SETTLE_MS);
+  }
+
+  private detachSharedPicture(live: LiveInput): void {
+    const shared = live.shared;
+    if (!shared?.bin) return;
+    const bin = shared.bin;
+    shared.bin = null;
+    bin.setState(this.Gst.State.NULL);
+    const mixerPad = live.pads.video;
+    delete live.pads.video;
+    if (mixerPad) {
+      bin.getStaticPad('video')?.unlink(mixerPad);
+      mixerPad.getParentElement()?.releaseRequestPad(mixerPad);
+    }
+    this.pipeline.remove(bin);
+  }
+
+  /** The decoder went away (it exited, or crashed): placeholder now, and look for it again. */
+  private onSharedPictureLost(live: LiveInput, message: string): void {
+    const shared = live.shared!;
+    if (!shared.bin) return;
+    this.detachSharedPicture(live);
+    clearTimeout(shared.timer);
+    this.applyLayout();
+    this.sharedPictureMissing(live, message);
+  }
+
+  private sharedPictureMissing(live: LiveInput, message: string): void {
+    const shared = live.shared!;
+    if (!shared.lostSaid) {
+      shared.lostSaid = true;
+      this.emit({ event: 'input-lost', data: { id: live.spec.id, what: 'video', message } });
+    }
+    if (!this.stopRequested)
+      shared.timer = setTimeout(() => this.attachSharedPicture(live), SHARED_RETRY_MS);
   }
 
   private applyLayout(): void {
     if (this.spec.kind === 'audio') return;
     const ordered = this.order.map((id) => this.inputs.get(id)!);
+    // A shared picture that is not attached shows as a camera turned off: the placeholder.
     const placements = placeInputs(
       this.spec,
-      ordered.map((i) => i.spec),
+      ordered.map((i) => (i.shared && !i.shared.bin ? { ...i.spec, cameraOn: false } : i.spec)),
     );
     ordered.forEach((live, i) => {
       const place = placements[i]!;
-      setPlacement(live.pads.video!, place.video);
+      if (live.pads.video) setPlacement(live.pads.video, place.video);
       setPlacement(live.pads.placeholder!, place.placeholder);
     });
   }
@@ -290,7 +406,18 @@ export class Recording {
 
   private isBranchElement(message: GstMessage): boolean {
     const name = message.src?.name ?? '';
-    return name.startsWith(RTMP_ELEMENT_PREFIX) || name.startsWith(HLS_ELEMENT_PREFIX);
+    return (
+      name.startsWith(RTMP_ELEMENT_PREFIX) ||
+      name.startsWith(HLS_ELEMENT_PREFIX) ||
+      this.sharedInputOf(name) !== undefined
+    );
+  }
+
+  /** The input whose shared picture an element belongs to. */
+  private sharedInputOf(elementName: string): LiveInput | undefined {
+    for (const live of this.inputs.values())
+      if (live.shared && inputNames(live.spec.id).sharedSource === elementName) return live;
+    return undefined;
   }
 
   private onMessage(message: GstMessage): void {
@@ -324,7 +451,9 @@ export class Recording {
       case Gst.MessageType.ERROR: {
         const [error, debug] = message.parseError();
         const source = message.src?.name ?? '?';
-        if (source.startsWith(RTMP_ELEMENT_PREFIX))
+        const sharedLost = this.sharedInputOf(source);
+        if (sharedLost) this.onSharedPictureLost(sharedLost, error.message);
+        else if (source.startsWith(RTMP_ELEMENT_PREFIX))
           this.onRtmpFailure(`${error.message} (${debug})`);
         else if (source.startsWith(HLS_ELEMENT_PREFIX))
           this.emit({

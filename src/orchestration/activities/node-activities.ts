@@ -9,7 +9,7 @@ import type { WorkerEvent } from '../../media/worker/protocol.ts';
 import {
   IngestFollower,
   portsOf,
-  rtpSourceFor,
+  hostSource,
   viewOfSnapshot,
 } from '../../recorder/ingest-follower.ts';
 import { LiveRecording } from '../../recorder/live-recording.ts';
@@ -168,14 +168,13 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
         if (!host?.media)
           throw ApplicationFailure.retryable(`host ${hostId} has not published yet`, 'NoMedia');
         const view = viewOfSnapshot(host);
-        const feedback =
-          req.kind === 'host' && host.media.video
-            ? await deps.ingest.feedbackPort(req.livestreamId, hostId).catch(() => undefined)
-            : undefined;
-        const source = await rtpSourceFor(
+        const source = await hostSource(
+          deps.ingest,
+          req.livestreamId,
+          hostId,
           host.media,
           req.kind === 'host' ? 'video+audio' : 'audio',
-          feedback,
+          req.profile.video.fps,
         );
         only = { hostId, view, media: host.media, source };
         spec = {
