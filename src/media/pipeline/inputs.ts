@@ -137,7 +137,12 @@ export function sharedVideoOf(input: InputSpec): SharedVideo | null {
  * shared decoder process decodes once for all of them. `session` names the RTP session that
  * sends RTCP back when the video has a feedback port.
  */
-export function decodedCamera(v: RtpVideo, session: string, fps: number): string {
+export function decodedCamera(
+  v: RtpVideo,
+  session: string,
+  fps: number,
+  pace: 'repeat' | 'drop-only' = 'repeat',
+): string {
   const decode =
     v.codec === 'H264'
       ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
@@ -153,8 +158,17 @@ export function decodedCamera(v: RtpVideo, session: string, fps: number): string
   // it are dropped before they cost a scaling; after a gap of a second or more (a stalled or
   // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
   // with borders keeps every frame the same size.
+  //
+  // A shared decoder only drops (at most `fps` frames a second): a repeated frame is the same
+  // memory sent twice, and shmsink, finding two of its buffers at one place in shared memory,
+  // takes a reader's release of the one for the other and aborts. Its readers' mixers repeat the
+  // last frame themselves.
+  const rate =
+    pace === 'repeat'
+      ? `videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1`
+      : `videorate drop-only=true max-rate=${fps}`;
   return (
-    `${rtp} ! ${decode} ! videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1 ! ` +
+    `${rtp} ! ${decode} ! ${rate} ! ` +
     `videoconvertscale add-borders=true ! video/x-raw,${CAMERA_FORMAT},pixel-aspect-ratio=1/1`
   );
 }

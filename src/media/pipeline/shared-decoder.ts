@@ -26,7 +26,7 @@ export function cameraFrameBytes(): number {
  */
 export function sharedDecoderPipeline(spec: SharedDecoderSpec): string {
   return (
-    `${decodedCamera(spec.video, 'dec_vs', spec.fps)} ! ` +
+    `${decodedCamera(spec.video, 'dec_vs', spec.fps, 'drop-only')} ! ` +
     `shmsink socket-path=${quote(spec.socketPath)} shm-size=${SHARED_FRAMES * cameraFrameBytes()} ` +
     'wait-for-connection=false sync=false async=false'
   );
