@@ -122,7 +122,7 @@ Example:
       ...(values.rtmp ? { rtmpUrl: values.rtmp } : {}),
       ...(maxLivestreams !== undefined ? { maxLivestreams } : {}),
       ...(apiKeys.length ? { apiKeys } : {}),
-      ...(values['shared-decode'] ? { sharedDecode: {} } : {}),
+      ...(values['shared-decode'] ? { sharedDecode: true } : {}),
       moderation,
       log,
     });

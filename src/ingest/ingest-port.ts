@@ -13,11 +13,9 @@ export interface HostSnapshot {
 /** Loopback UDP ports a recorder listens on for one host. */
 export type RecorderPorts = Partial<Record<MediaKind, number>>;
 
-/** A shared decoder's frames: the socket to read them from, and how late they come. */
+/** A shared decoder's frames: the loopback port to read them from. */
 export interface SharedVideoGrant {
-  shm: string;
-  /** How much later than a recording's own decode the frames arrive; the sound waits as long. */
-  audioDelayNs: number;
+  framesPort: number;
 }
 
 /** What serves shared pictures on a node: its shared decoders. */
@@ -46,6 +44,11 @@ export interface IngestPort {
    * sends no video.
    */
   sharedVideo(livestreamId: string, hostId: string, fps: number): Promise<SharedVideoGrant | null>;
+  /**
+   * Whether this node decodes each host once: a composite then knows before it starts that its
+   * hosts' pictures will come from shared decoders, and waits for them from the first frame.
+   */
+  sharesDecoding(): Promise<boolean>;
   /** Calls onSnapshot with every host first (again after a reconnect), then onEvent per event. */
   follow(
     livestreamId: string,
@@ -99,6 +102,10 @@ export class LocalIngestPort implements IngestPort {
 
   sharedVideo(livestreamId: string, hostId: string, fps: number) {
     return this.decoders?.sharedVideo(livestreamId, hostId, fps) ?? Promise.resolve(null);
+  }
+
+  sharesDecoding(): Promise<boolean> {
+    return Promise.resolve(this.decoders !== null);
   }
 
   follow(

@@ -1,31 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, rmSync } from 'node:fs';
-import { launchArgs } from './pipeline/quote.ts';
-import { sharedDecoderPipeline, type SharedDecoderSpec } from './pipeline/shared-decoder.ts';
-
-/*
- * The decoder runs under a small perl guard (perl-base is on every Debian system): it starts
- * gst-launch as its child, says the child's pid, passes TERM and INT on, and kills the child
- * once its own parent, the node, is gone. A node killed with -9 so leaves no decoder behind
- * holding its stdout, as the media workers' orphan watchdog does for them.
- */
-const GUARD = `
-use POSIX ":sys_wait_h";
-my $parent = getppid();
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-if ($pid == 0) { exec @ARGV; exit 127; }
-$| = 1;
-print "$pid\\n";
-for my $sig (qw(TERM INT)) { $SIG{$sig} = sub { kill $sig, $pid; }; }
-while (1) {
-  my $r = waitpid($pid, WNOHANG);
-  if ($r == $pid) { my $s = $?; exit(($s & 127) ? 128 + ($s & 127) : ($s >> 8)); }
-  if (getppid() != $parent) { kill 'KILL', $pid; waitpid($pid, 0); exit 1; }
-  select(undef, undef, undef, 0.25);
-}
-`;
+import { connect } from 'node:net';
+import { decoderEntry } from './decoder-entry.ts';
+import type { SharedDecoderSpec } from './pipeline/shared-decoder.ts';
 
 /** Pauses before each restart after an unexpected exit; a decoder that ran a minute starts over. */
 const RESTART_MS = [250, 1000, 2000, 5000];
@@ -33,7 +10,7 @@ const STEADY_MS = 60_000;
 const READY_TIMEOUT_MS = 5000;
 
 export interface SharedDecoderEvents {
-  /** A decoder process runs and its socket is there. */
+  /** A decoder process runs and serves its port. */
   started: [{ pid: number }];
   /** It exited without being asked to; it starts again after `restartInMs`. */
   exited: [
@@ -42,9 +19,10 @@ export interface SharedDecoderEvents {
 }
 
 /**
- * One host's shared decoder: a gst-launch process that decodes the host's video RTP once and
- * puts the frames in shared memory. It is started again whenever it exits unasked; its readers
- * take the gap as a lost picture and attach again once the socket is back.
+ * One host's shared decoder: a process (src/media/decoder) that decodes the host's video RTP once
+ * and serves the frames, with their timestamps, on a loopback port. It is started again, on the
+ * same port, whenever it exits unasked; its readers take the gap as a lost picture and connect
+ * again once the port is back.
  */
 export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
   private child: ChildProcess | null = null;
@@ -59,12 +37,12 @@ export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
     super();
   }
 
-  /** The gst-launch process's pid while one runs. */
+  /** The decoder process's pid while one runs. */
   get pid(): number | null {
     return this.decoderPid;
   }
 
-  /** Starts the decoder and waits (a few seconds at most) for its socket. */
+  /** Starts the decoder and waits (a few seconds at most) until it serves its port. */
   async start(): Promise<void> {
     this.launch();
     await this.ready();
@@ -81,22 +59,23 @@ export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
       await exited;
       clearTimeout(timer);
     }
-    rmSync(this.spec.socketPath, { force: true });
   }
 
   private async ready(): Promise<void> {
     const until = Date.now() + READY_TIMEOUT_MS;
-    while (!existsSync(this.spec.socketPath) && Date.now() < until && !this.stopping)
+    while (!(await listening(this.spec.framesPort)) && Date.now() < until && !this.stopping)
       await new Promise((r) => setTimeout(r, 50));
   }
 
   private launch(): void {
-    // A socket left by a decoder killed with -9 would stop the new one from listening.
-    rmSync(this.spec.socketPath, { force: true });
+    const entry = decoderEntry();
+    // The decoder process kills itself when this process is gone (its orphan watchdog).
     const child = spawn(
-      'perl',
-      ['-e', GUARD, 'gst-launch-1.0', '-q', ...launchArgs(sharedDecoderPipeline(this.spec))],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      process.execPath,
+      [...entry.execArgv, entry.file, JSON.stringify(this.spec)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
     );
     this.child = child;
     this.starts += 1;
@@ -105,15 +84,13 @@ export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000);
     });
-    child.stdout!.once('data', (chunk: Buffer) => {
-      const pid = Number.parseInt(chunk.toString(), 10);
-      if (Number.isInteger(pid)) {
-        this.decoderPid = pid;
-        void this.ready().then(() => {
-          if (this.child === child && !this.stopping) this.emit('started', { pid });
-        });
-      }
-    });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      this.decoderPid = pid;
+      void this.ready().then(() => {
+        if (this.child === child && !this.stopping) this.emit('started', { pid });
+      });
+    }
     child.on('error', (err) => {
       stderr += `\n${err.message}`;
     });
@@ -130,4 +107,15 @@ export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
       }, restartInMs);
     });
   }
+}
+
+/** Whether something accepts connections on a loopback port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

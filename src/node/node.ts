@@ -86,7 +86,7 @@ export interface NodeConfig {
    * host's recording alike (shared memory), instead of once in each. Off by default: a decoder's
    * crash then costs the picture of two recordings until it is back (placeholder meanwhile).
    */
-  sharedDecode?: { audioDelayMs?: number } | null;
+  sharedDecode?: boolean;
   log?: (line: string) => void;
 }
 
@@ -227,15 +227,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
 
     const nodeSecret = randomBytes(24).toString('base64url');
     const book = new NodeMetricsBook();
-    const decoders = c.sharedDecode
-      ? new SharedDecoders({
-          ingest,
-          ...(c.sharedDecode.audioDelayMs !== undefined
-            ? { audioDelayMs: c.sharedDecode.audioDelayMs }
-            : {}),
-          log,
-        })
-      : null;
+    const decoders = c.sharedDecode ? new SharedDecoders({ ingest, log }) : null;
     if (decoders) cleanups.push(() => decoders.close());
     // One port for the node API and the node itself: it knows who attached what.
     const ingestPort = new LocalIngestPort(ingest, decoders);

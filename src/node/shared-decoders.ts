@@ -1,18 +1,7 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { SharedVideoGrant, SharedVideoSource } from '../ingest/ingest-port.ts';
 import type { LiveIngest } from '../ingest/live-ingest.ts';
 import { SharedDecoder } from '../media/shared-decoder.ts';
-import { freeUdpPort } from '../recorder/udp-port.ts';
-
-/**
- * How much later than a recording's own decode a shared decoder's frames reach it, measured with
- * scripts/shared-decode-sync.sh on the 2-core machine the README's figures come from (the frames
- * lost 64 to 85 ms; 55 ms left every run within 12 ms). The sound of a shared host waits as long.
- */
-export const DEFAULT_SHARED_AUDIO_DELAY_MS = 55;
+import { freeTcpPort, freeUdpPort } from '../recorder/udp-port.ts';
 
 interface Running {
   /** Codec, payload type and rate the decoder was made for: a change needs a new decoder. */
@@ -24,7 +13,6 @@ interface Running {
 
 export interface SharedDecodersOptions {
   ingest: LiveIngest;
-  audioDelayMs?: number;
   log?: (line: string) => void;
 }
 
@@ -38,7 +26,6 @@ export interface SharedDecodersOptions {
  */
 export class SharedDecoders implements SharedVideoSource {
   private readonly running = new Map<string, Running>();
-  private dir: string | null = null;
   private closed = false;
 
   constructor(private readonly o: SharedDecodersOptions) {}
@@ -61,13 +48,9 @@ export class SharedDecoders implements SharedVideoSource {
       r = undefined;
     }
     if (!r) {
-      const socketPath = join(
-        this.socketDir(),
-        `${createHash('sha256').update(`${key}/${made}`).digest('hex').slice(0, 20)}.sock`,
-      );
       const decoder = new SharedDecoder({
         video: { port: 0, codec: video.codec, payloadType: video.payloadType },
-        socketPath,
+        framesPort: 0,
         fps,
       });
       const fresh: Running = { made, decoder, detach: () => undefined, ready: Promise.resolve() };
@@ -77,10 +60,7 @@ export class SharedDecoders implements SharedVideoSource {
       r = fresh;
     }
     await r.ready;
-    return {
-      shm: r.decoder.spec.socketPath,
-      audioDelayNs: (this.o.audioDelayMs ?? DEFAULT_SHARED_AUDIO_DELAY_MS) * 1e6,
-    };
+    return { framesPort: r.decoder.spec.framesPort };
   }
 
   /** The pid of a host's decoder process while it runs (for tests and the benchmark). */
@@ -99,7 +79,6 @@ export class SharedDecoders implements SharedVideoSource {
     const all = [...this.running.values()];
     this.running.clear();
     await Promise.all(all.map((r) => this.end(r)));
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
   private async launch(livestreamId: string, hostId: string, r: Running): Promise<void> {
@@ -108,6 +87,7 @@ export class SharedDecoders implements SharedVideoSource {
       .feedbackPort(livestreamId, hostId)
       .catch(() => undefined);
     const spec = r.decoder.spec;
+    spec.framesPort = await freeTcpPort();
     spec.video = { ...spec.video, port, ...(feedbackPort === undefined ? {} : { feedbackPort }) };
     const log = this.o.log ?? (() => undefined);
     r.decoder.on('exited', (e) =>
@@ -126,10 +106,5 @@ export class SharedDecoders implements SharedVideoSource {
     await r.ready.catch(() => undefined);
     r.detach();
     await r.decoder.stop();
-  }
-
-  private socketDir(): string {
-    this.dir ??= mkdtempSync(join(tmpdir(), 'tapedeck-decoders-'));
-    return this.dir;
   }
 }

@@ -62,6 +62,7 @@ export function reportingIngest(port: IngestPort, reporter: WorkerReporter): Ing
     },
     feedbackPort: (livestreamId, hostId) => port.feedbackPort(livestreamId, hostId),
     sharedVideo: (livestreamId, hostId, fps) => port.sharedVideo(livestreamId, hostId, fps),
+    sharesDecoding: () => port.sharesDecoding(),
     follow: (livestreamId, handlers) => port.follow(livestreamId, handlers),
   };
 }

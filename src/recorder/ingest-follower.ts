@@ -34,11 +34,7 @@ export async function hostSource(
   const shared = await ingest.sharedVideo(livestreamId, hostId, fps);
   if (shared) {
     const source = await rtpSourceFor({ ...media, video: null }, 'audio');
-    return {
-      ...source,
-      video: { shm: shared.shm },
-      audio: source.audio && { ...source.audio, delayNs: shared.audioDelayNs },
-    };
+    return { ...source, video: { framesPort: shared.framesPort } };
   }
   const feedback = await ingest.feedbackPort(livestreamId, hostId).catch(() => undefined);
   return rtpSourceFor(media, kinds, feedback);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
+import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { startNodeRig, storedTracks } from './node-rig.ts';
 
@@ -12,7 +13,7 @@ test(
   'with --shared-decode a node decodes each host once for its recording and the composite, and a decoder killed with -9 costs no snippet',
   { timeout: 300_000, skip },
   async () => {
-    const rig = await startNodeRig('shared-decode-', { sharedDecode: {} });
+    const rig = await startNodeRig('shared-decode-', { sharedDecode: true });
     const decoders = rig.node.decoders!;
     const { livestreamId } = await rig.livestream(['h1', 'h2']);
     const until = Date.now() + 60_000;
@@ -55,6 +56,19 @@ test(
       );
       assert.ok(total > 10, `${track}: ${total.toFixed(1)} s recorded`);
     }
+    // The restarted decoder's frames reach the host's recording again: by the end it shows the
+    // host, not the placeholder of a lost picture.
+    const last = tracks.get('host-h1')!.at(-1)!;
+    const shown = await meanColour(last.file, (await probeMedia(last.file)).durationSec - 0.5, {
+      x: 0,
+      y: 0,
+      width: 640,
+      height: 360,
+    });
+    assert.ok(
+      colourDistance(shown, PLACEHOLDER_GREY) > 40,
+      `host-h1 ends showing ${shown.map(Math.round)}`,
+    );
     // No decoder outlives its livestream.
     assert.deepEqual(pids(), [null, null]);
   },

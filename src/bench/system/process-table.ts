@@ -29,10 +29,10 @@ export function processRole(cmdline: string, isRoot: boolean): ProcessRole {
   const program = (cmdline.split(' ')[0] ?? '').split('/').at(-1) ?? '';
   if (program === 'temporal' && / server start-dev\b/.test(cmdline)) return 'Temporal server';
   if (program === 'ffmpeg') return 'ffmpeg';
-  if (program === 'gst-launch-1.0' && /\bshmsink\b/.test(cmdline)) return 'shared decoder';
   if (program.startsWith('gst-')) return 'GStreamer tool';
   if (program !== 'node') return 'other';
   if (/media\/worker|worker-entry\.ts/.test(cmdline)) return 'media worker';
+  if (/media\/decoder/.test(cmdline)) return 'shared decoder';
   if (/moderation\/measure-worker/.test(cmdline)) return 'measuring process';
   if (/\bmain\.ts worker\b/.test(cmdline)) return 'Temporal worker';
   return 'other';

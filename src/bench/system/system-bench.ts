@@ -63,7 +63,7 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
     whipPort: 0,
     temporalUi: false,
     moderation: { builtIn: true },
-    ...(o.sharedDecode ? { sharedDecode: {} } : {}),
+    ...(o.sharedDecode ? { sharedDecode: true } : {}),
     log: (line) => {
       if (/error|fail|warn/i.test(line)) o.progress(`node: ${line}`);
     },

@@ -61,6 +61,11 @@ export class RemoteIngestPort implements IngestPort {
     return JSON.parse(text) as SharedVideoGrant | null;
   }
 
+  async sharesDecoding(): Promise<boolean> {
+    const text = await this.call('GET', '/node/v1/shared-decode');
+    return (JSON.parse(text) as { enabled: boolean }).enabled;
+  }
+
   async reportMetrics(slot: number, metrics: WorkerMetrics): Promise<void> {
     await this.call('PUT', `/node/v1/workers/${slot}/metrics`, JSON.stringify(metrics));
   }

@@ -54,6 +54,17 @@ export async function startNodeApi(o: {
       }
       return send(req, res, 204, {});
     }
+    // node/v1/shared-decode: {enabled}
+    if (path.join('/') === 'node/v1/shared-decode' && req.method === 'GET') {
+      const enabled = await o.ingest.sharesDecoding();
+      return send(
+        req,
+        res,
+        200,
+        { 'Content-Type': 'application/json' },
+        JSON.stringify({ enabled }),
+      );
+    }
     // node/v1/livestreams/LS/(hosts|events)[/HOST/recorders/OWNER]
     if (path[0] !== 'node' || path[1] !== 'v1' || path[2] !== 'livestreams')
       return sendProblem(req, res, 404, 'no such resource');
@@ -97,7 +108,7 @@ export async function startNodeApi(o: {
       }
       return send(req, res, 200, { 'Content-Type': 'application/json' }, JSON.stringify({ port }));
     }
-    // node/v1/livestreams/LS/hosts/HOST/shared-video?fps=N: {shm, audioDelayNs} or null
+    // node/v1/livestreams/LS/hosts/HOST/shared-video?fps=N: {framesPort} or null
     if (
       path.length === 7 &&
       path[4] === 'hosts' &&

@@ -123,7 +123,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
       }),
     );
     const shared = sharedVideoOf(input);
-    if (hasVideo && shared) inputLinks.push(sharedCamera(input.id, shared, p.video.fps));
+    if (hasVideo && shared) inputLinks.push(sharedCamera(input.id, shared));
     inputLinks.push(`${n.audio}. ! ${names.audioMixer}.`);
     if (hasVideo) {
       const place = placements[i]!;

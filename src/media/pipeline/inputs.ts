@@ -13,7 +13,7 @@ export function inputNames(id: string) {
     session: `in_${id}_vs`,
     /** A shared decoder's frames: a bin of its own, so losing the decoder costs the picture only. */
     shared: `in_${id}_sv`,
-    sharedSource: `in_${id}_shm`,
+    sharedSource: `in_${id}_frames`,
   };
 }
 
@@ -89,12 +89,12 @@ function udpSource(port: number, caps: string, extra = ''): string {
   return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
 }
 
-function jitterBuffer(mode: JitterMode, delayNs = 0): string {
-  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}${delayNs > 0 ? ` ts-offset=${Math.round(delayNs)}` : ''}`;
+function jitterBuffer(mode: JitterMode): string {
+  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
 }
 
-function rtpUdp(port: number, caps: string, mode: JitterMode, delayNs = 0): string {
-  return `${udpSource(port, caps)} ! ${jitterBuffer(mode, delayNs)}`;
+function rtpUdp(port: number, caps: string, mode: JitterMode): string {
+  return `${udpSource(port, caps)} ! ${jitterBuffer(mode)}`;
 }
 
 /**
@@ -159,10 +159,8 @@ export function decodedCamera(
   // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
   // with borders keeps every frame the same size.
   //
-  // A shared decoder only drops (at most `fps` frames a second): a repeated frame is the same
-  // memory sent twice, and shmsink, finding two of its buffers at one place in shared memory,
-  // takes a reader's release of the one for the other and aborts. Its readers' mixers repeat the
-  // last frame themselves.
+  // A shared decoder only drops (at most `fps` frames a second): a repeated frame would be sent
+  // to every reader again, and its readers' mixers repeat the last frame themselves.
   const rate =
     pace === 'repeat'
       ? `videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1`
@@ -174,18 +172,37 @@ export function decodedCamera(
 }
 
 /**
- * A shared decoder's frames, stamped as they arrive. The queue holds a few frames and drops the
- * oldest beyond them: every frame held keeps shared memory the decoder needs for the next one,
- * and a recording that falls behind must not hold up the host's other recordings.
+ * A shared decoder's frames with the timestamps its jitter buffer gave them: wall-clock times
+ * (src/media/decoder), which the recording turns into its own running time with a pad offset.
+ * The queue holds a few frames and drops the oldest beyond them: a mixer that falls behind reads
+ * on from the newest.
  */
-export function sharedCamera(id: string, video: SharedVideo, fps: number): string {
+export function sharedCamera(id: string, video: SharedVideo): string {
   const n = inputNames(id);
   return (
-    `shmsrc name=${n.sharedSource} socket-path=${quote(video.shm)} is-live=true do-timestamp=true ! ` +
-    `video/x-raw,${CAMERA_FORMAT},pixel-aspect-ratio=1/1,framerate=${fps}/1 ! ` +
+    `tcpclientsrc name=${n.sharedSource} host=127.0.0.1 port=${video.framesPort} ! gdpdepay ! ` +
     `queue name=${n.video} max-size-buffers=3 max-size-time=0 max-size-bytes=0 leaky=downstream`
   );
 }
+
+/**
+ * The pad offset that puts a shared decoder's frames on a recording's timeline. Their timestamps
+ * are wall-clock times, and the recording's running time is the wall clock less its base time.
+ * Half a frame more: the mixer shows, for each output frame, the input frame that starts within
+ * it, up to a frame ahead of its time; a recording's own decode hands it frames retimed by
+ * videorate to the nearest output instant. Half a frame later, the mixer's pick is the nearest
+ * one too, and the picture keeps the timing the recording's own decode would give it.
+ */
+export function sharedPictureOffsetNs(baseTimeUtcNs: bigint, fps: number): bigint {
+  return -baseTimeUtcNs + BigInt(Math.round(SECOND_NS / fps / 2));
+}
+
+/**
+ * How late a shared decoder's frames may reach the mixer after their timestamps: its jitter
+ * buffer holds them 100 ms, then decoding, scaling and the hand-over take their time. A mixer
+ * waits this much for inputs without a latency of their own to report.
+ */
+export const SHARED_PICTURE_LATENCY_NS = 300_000_000;
 
 function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
   const ts = `timestamp-offset=${o.timestampOffsetNs}`;
@@ -233,7 +250,7 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave', a.delayNs)} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave')} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }

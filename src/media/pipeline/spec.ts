@@ -23,16 +23,7 @@ export interface SyntheticSource {
 export interface RtpSource {
   type: 'rtp';
   video: RtpVideo | SharedVideo | null;
-  audio: {
-    port: number;
-    codec: 'OPUS';
-    payloadType: number;
-    /**
-     * Puts the sound later by this much (ns). Pictures from a shared decoder arrive later than a
-     * recording's own decode would give them; the sound waits by as much, so the two stay in step.
-     */
-    delayNs?: number;
-  } | null;
+  audio: { port: number; codec: 'OPUS'; payloadType: number } | null;
 }
 
 /** The host's video as RTP, decoded by the recording itself. */
@@ -53,11 +44,12 @@ export interface RtpVideo {
  * camera-sized frames that a decoder process puts in shared memory behind this socket.
  */
 export interface SharedVideo {
-  shm: string;
+  /** Loopback TCP port of the host's shared decoder. */
+  framesPort: number;
 }
 
 export function isSharedVideo(v: RtpVideo | SharedVideo): v is SharedVideo {
-  return 'shm' in v;
+  return 'framesPort' in v;
 }
 
 export type InputSource = SyntheticSource | RtpSource;
@@ -82,6 +74,11 @@ export interface RecordingSpec {
   rtmpUrl?: string;
   /** Folder for an HLS playlist and its segments. */
   hlsDir?: string;
+  /**
+   * Inputs may come from shared decoders (a composite on a node that runs them): the mixer waits
+   * for their frames from the start, as it must not start waiting longer once it runs.
+   */
+  sharedPictures?: boolean;
 }
 
 export class SpecError extends Error {

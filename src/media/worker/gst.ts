@@ -16,6 +16,7 @@ export interface GstPad extends GstObject {
   getParentElement(): GstElement | null;
   sendEvent(event: unknown): boolean;
   queryPosition(format: number): [boolean, bigint];
+  getStickyEvent(type: number, index: number): unknown;
   [property: string]: unknown;
 }
 export interface GstElement extends GstObject {
@@ -27,6 +28,8 @@ export interface GstElement extends GstObject {
   syncStateWithParent(): boolean;
   sendEvent(event: unknown): boolean;
   getBaseTime(): bigint;
+  setBaseTime(timeNs: bigint | number): void;
+  setStartTime(timeNs: bigint | number): void;
   getClock(): GstClock | null;
   [property: string]: unknown;
 }
@@ -74,7 +77,7 @@ export interface GstModule {
   SystemClock: { obtain(): GstClock };
   GhostPad: { new: (name: string, target: GstPad) => GstPad };
   Event: { newEos(): unknown; newCustom(type: number, structure: unknown): unknown };
-  EventType: { CUSTOM_UPSTREAM: number };
+  EventType: { CUSTOM_UPSTREAM: number; EOS: number };
   Structure: { newFromString(text: string): unknown };
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };

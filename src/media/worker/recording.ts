@@ -1,7 +1,13 @@
 import { buildPipeline, placeInputs, type PadPlacement } from '../pipeline/build.ts';
 import { names } from '../pipeline/encoders.ts';
-import { existsSync } from 'node:fs';
-import { inputFragments, inputNames, sharedCamera, sharedVideoOf } from '../pipeline/inputs.ts';
+import {
+  inputFragments,
+  inputNames,
+  SHARED_PICTURE_LATENCY_NS,
+  sharedCamera,
+  sharedPictureOffsetNs,
+  sharedVideoOf,
+} from '../pipeline/inputs.ts';
 import {
   HLS_ELEMENT_PREFIX,
   outputNames,
@@ -25,6 +31,12 @@ const STALL_MS = 10_000;
 const SHARED_RETRY_MS = 1000;
 /** A shared picture attached again counts as back once it has run this long without an error. */
 const SHARED_SETTLE_MS = 2000;
+/** How often the shared pictures are checked for a decoder that closed its port. */
+const SHARED_WATCH_MS = 250;
+/** How long a closed snippet waits for its successor to open before it is announced alone. */
+const CLOSE_HOLD_MS = 1000;
+/** After a stop, how long the last snippet closed waits for the sinks' EOS. */
+const STOP_HOLD_MS = 500;
 
 interface LiveInput {
   spec: InputSpec;
@@ -62,8 +74,12 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  private sharedWatch: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
   private lastOpened: string | undefined;
+  private pendingClose:
+    | { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout | undefined }
+    | undefined;
   private stopRequested = false;
   private started = false;
 
@@ -85,6 +101,9 @@ export class Recording {
     clock.clockType = Gst.ClockType.REALTIME;
     this.pipeline.useClock(clock);
     for (const input of spec.inputs) this.attachInput(input, 0n);
+    // Set before the pipeline plays: a mixer whose latency grows while it runs skips output.
+    if (spec.sharedPictures || spec.inputs.some((i) => sharedVideoOf(i)))
+      this.pipeline.getByName(names.videoMixer)!.latency = SHARED_PICTURE_LATENCY_NS;
     this.applyLayout();
 
     const bus = this.pipeline.getBus();
@@ -111,6 +130,7 @@ export class Recording {
           for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
           if (spec.rtmpUrl) this.attachRtmp();
           this.watchForStall();
+          this.sharedWatch = setInterval(() => this.checkSharedPictures(), SHARED_WATCH_MS);
           this.shortenFirstGop();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
@@ -208,6 +228,7 @@ export class Recording {
       this.stopRequested = true;
       for (const live of this.inputs.values()) clearTimeout(live.shared?.timer);
       clearInterval(this.watchdog);
+      clearInterval(this.sharedWatch);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
@@ -308,31 +329,30 @@ export class Recording {
   }
 
   /**
-   * Links the shared decoder's frames to a fresh mixer pad. Without its socket there is no
-   * decoder to read from yet: the placeholder stays and the socket is looked for again.
+   * Links the shared decoder's frames to a fresh mixer pad. A decoder not there yet refuses the
+   * connection, an error: the placeholder stays and the decoder is looked for again.
    */
   private attachSharedPicture(live: LiveInput): void {
     const { Gst } = this;
     const shared = live.shared!;
     shared.timer = undefined;
     if (this.stopRequested) return;
-    if (!existsSync(shared.video.shm)) {
-      this.sharedPictureMissing(live, `no shared decoder at ${shared.video.shm}`);
-      return;
-    }
-    const bin = Gst.parseBinFromDescription(
-      sharedCamera(live.spec.id, shared.video, this.spec.profile.video.fps),
-      false,
-    );
+    const bin = Gst.parseBinFromDescription(sharedCamera(live.spec.id, shared.video), false);
     bin.name = inputNames(live.spec.id).shared;
-    bin.addPad(
-      Gst.GhostPad.new(
-        'video',
-        bin.getByName(inputNames(live.spec.id).video)!.getStaticPad('src')!,
-      ),
+    const out = Gst.GhostPad.new(
+      'video',
+      bin.getByName(inputNames(live.spec.id).video)!.getStaticPad('src')!,
     );
+    out.setOffset(sharedPictureOffsetNs(this.baseTimeUtcNs, this.spec.profile.video.fps));
+    bin.addPad(out);
     this.pipeline.add(bin);
-    const mixerPad = this.pipeline.getByName(names.videoMixer)!.requestPadSimple('sink_%u')!;
+    const mixer = this.pipeline.getByName(names.videoMixer)!;
+    if (Number(mixer.latency) < SHARED_PICTURE_LATENCY_NS) {
+      // A composite not told in advance (spec.sharedPictures) waits longer from now on.
+      mixer.latency = SHARED_PICTURE_LATENCY_NS;
+      this.pipeline.recalculateLatency();
+    }
+    const mixerPad = mixer.requestPadSimple('sink_%u')!;
     Gst.utilSetObjectArg(mixerPad, 'sizing-policy', 'keep-aspect-ratio');
     mixerPad.alpha = 0;
     bin.getStaticPad('video')!.link(mixerPad);
@@ -347,6 +367,20 @@ export class Recording {
         shared.lostSaid = false;
         this.emit({ event: 'input-restored', data: { id: live.spec.id, what: 'video' } });
       }, SHARED_SETTLE_MS);
+  }
+
+  /**
+   * A decoder that exits closes its port, and its reader ends its stream (EOS) rather than fail:
+   * only the frames' pad says so. Seen, it counts as a lost picture like any error.
+   */
+  private checkSharedPictures(): void {
+    if (this.stopRequested) return;
+    for (const live of this.inputs.values()) {
+      const bin = live.shared?.bin;
+      const pad = bin?.getByName(inputNames(live.spec.id).video)?.getStaticPad('src');
+      if (pad?.getStickyEvent(this.Gst.EventType.EOS, 0))
+        this.onSharedPictureLost(live, 'the shared decoder closed its port');
+    }
   }
 
   private detachSharedPicture(live: LiveInput): void {
@@ -437,6 +471,7 @@ export class Recording {
         this.pipeline.recalculateLatency();
         break;
       case Gst.MessageType.EOS:
+        this.flushClose();
         this.finishStop();
         this.emit({ event: 'eos', data: { snippetsClosed: this.snippetsClosed } });
         break;
@@ -476,6 +511,8 @@ export class Recording {
     const location = s.getString('location') ?? '';
     const [, runningTime] = s.getUint64('running-time');
     if (kind === 'splitmuxsink-fragment-opened') {
+      // The previous snippet ends where this one starts: splitmuxsink cuts at this keyframe.
+      this.flushClose(runningTime);
       this.lastOpened = location;
       this.openedAt.set(location, runningTime);
       this.emit({
@@ -491,25 +528,54 @@ export class Recording {
     }
     const start = this.openedAt.get(location) ?? runningTime;
     this.openedAt.delete(location);
+    this.flushClose();
+    const successor = location === this.lastOpened ? undefined : this.lastOpened;
+    this.pendingClose = {
+      location,
+      start,
+      reportedEnd: runningTime,
+      timer: undefined,
+    };
+    if (successor !== undefined) {
+      // The next snippet opened first: it starts where this one ends.
+      this.flushClose(this.openedAt.get(successor));
+      return;
+    }
+    // Normally the next snippet opens within milliseconds; a stop may still cut one more.
+    this.pendingClose.timer = setTimeout(
+      () => {
+        this.flushClose();
+        // Give the sinks a moment to post EOS themselves; the waiters run once either way.
+        if (this.stopRequested && location === this.lastOpened) this.finishStop();
+      },
+      this.stopRequested ? STOP_HOLD_MS : CLOSE_HOLD_MS,
+    );
+  }
+
+  /**
+   * Announces the snippet closed last. The running time splitmuxsink reports on close is read when
+   * the file's sink finishes, by which time the picture may be a few frames behind the sound (a
+   * shared decoder's frames come later than the recording's own audio), so it can fall short of
+   * where the next snippet starts. A snippet followed by another ends where that one starts.
+   */
+  private flushClose(nextStart?: bigint): void {
+    const closing = this.pendingClose;
+    if (!closing) return;
+    this.pendingClose = undefined;
+    clearTimeout(closing.timer);
+    const end = nextStart ?? closing.reportedEnd;
     this.snippetsClosed++;
-    const seq = seqOf(location);
     this.emit({
       event: 'snippet-closed',
       data: {
-        location,
-        seq,
-        startRunningTimeNs: start.toString(),
-        endRunningTimeNs: runningTime.toString(),
-        startUtcNs: (this.baseTimeUtcNs + start).toString(),
-        endUtcNs: (this.baseTimeUtcNs + runningTime).toString(),
+        location: closing.location,
+        seq: seqOf(closing.location),
+        startRunningTimeNs: closing.start.toString(),
+        endRunningTimeNs: end.toString(),
+        startUtcNs: (this.baseTimeUtcNs + closing.start).toString(),
+        endUtcNs: (this.baseTimeUtcNs + end).toString(),
       },
     });
-    if (this.stopRequested && location === this.lastOpened) {
-      // Give the sinks a moment to post EOS themselves; the waiters run once either way.
-      setTimeout(() => {
-        this.finishStop();
-      }, 500);
-    }
   }
 
   /**

@@ -159,6 +159,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           recordingId: req.recordingId,
           profile: req.profile,
           inputs: [],
+          ...((await deps.ingest.sharesDecoding()) ? { sharedPictures: true } : {}),
           ...(req.rtmpUrl ? { rtmpUrl: req.rtmpUrl } : {}),
           ...(req.hlsDir ? { hlsDir: req.hlsDir } : {}),
         };
