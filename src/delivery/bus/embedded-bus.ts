@@ -8,7 +8,7 @@ import {
   unlink,
   type FileHandle,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { type CloudEvent, decodeEvent } from '../../domain/cloudevent.ts';
 import { assertId } from '../../domain/ids.ts';
@@ -43,6 +43,8 @@ export interface EmbeddedBusOptions {
 
 const LOG = 'events.log';
 const CHUNK = 64 * 1024;
+/** Each log's publishes and refreshes in this process, one after another (see exclusive). */
+const logQueues = new Map<string, Promise<unknown>>();
 
 interface Line {
   offset: number;
@@ -144,10 +146,20 @@ export class EmbeddedBus implements MessageBus {
     return join(this.dir, LOG);
   }
 
-  /** Runs `fn` after every earlier publish or refresh of this process. */
+  /**
+   * Runs `fn` after every earlier publish or refresh of this process on the same log, by this
+   * bus or another one open on it: one may not look at the log's last byte while another's line
+   * is half written, or it would start its own on a new line and leave an empty one.
+   */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
+    const key = resolve(this.logPath);
+    const run = (logQueues.get(key) ?? Promise.resolve()).then(fn);
+    const settled = run.catch(() => undefined);
+    logQueues.set(key, settled);
+    this.queue = settled;
+    void settled.then(() => {
+      if (logQueues.get(key) === settled) logQueues.delete(key);
+    });
     return run;
   }
 
