@@ -33,10 +33,11 @@ Options:
                       with \`tapedeck bench system\` (2 on 2 cores here)     [default: no limit]
   --shared-decode     decode each host's video once on this node, in a process of its own,
                       for the composite and the host's recording alike (frames over
-                      loopback), not once in each: less CPU per livestream. Off by default: a
-                      decoder's crash shows the placeholder in both of the host's recordings
-                      until it is back, a second or two, where a recorder's own decode costs
-                      one (README, "Decoding each host once")
+                      loopback), not once in each; the ingest sends one video copy per host
+                      instead of two. Off by default: it measured no CPU saved on the node yet,
+                      and a decoder's crash shows the placeholder in both of the host's
+                      recordings until it is back, a second or two (README, "Decoding each host
+                      once")
   --no-temporal-ui    do not serve the embedded Temporal web UI
   --moderation        score every snippet and escalate low ones to reviews in the built-in
                       moderation service (reviewer page and API on 127.0.0.1)

@@ -31,6 +31,8 @@ const STALL_MS = 10_000;
 const SHARED_RETRY_MS = 1000;
 /** A shared picture attached again counts as back once it has run this long without an error. */
 const SHARED_SETTLE_MS = 2000;
+/** A shared picture is attached this long after the pipeline started, not before. */
+const SHARED_FROM_MS = 1000;
 /** How often the shared pictures are checked for a decoder that closed its port. */
 const SHARED_WATCH_MS = 250;
 /** How long a closed snippet waits for its successor to open before it is announced alone. */
@@ -337,6 +339,14 @@ export class Recording {
     const shared = live.shared!;
     shared.timer = undefined;
     if (this.stopRequested) return;
+    // A decoder's newest frame may be from before this pipeline started, and a frame with no
+    // running time (before the start) aborts the mixer (videoaggregator asserts). Frames come at
+    // most a few hundred milliseconds late, so the picture is read from a second in.
+    const waitMs = SHARED_FROM_MS - (Date.now() - Number(this.baseTimeUtcNs / 1_000_000n));
+    if (waitMs > 0) {
+      shared.timer = setTimeout(() => this.attachSharedPicture(live), waitMs);
+      return;
+    }
     const bin = Gst.parseBinFromDescription(sharedCamera(live.spec.id, shared.video), false);
     bin.name = inputNames(live.spec.id).shared;
     const out = Gst.GhostPad.new(
