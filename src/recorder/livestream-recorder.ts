@@ -8,7 +8,7 @@ import type { MediaWorkerPool } from '../media/media-worker-pool.ts';
 import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
-import { freeUdpPort } from './udp-port.ts';
+import { freeUdpPort } from './free-port.ts';
 import { portsOf } from './ingest-follower.ts';
 
 export interface LivestreamRecorderOptions {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { defaultProfile } from '../../src/domain/profile.ts';
@@ -7,7 +6,7 @@ import { placeInputs } from '../../src/media/pipeline/build.ts';
 import { syncPeriodNs } from '../../src/media/pipeline/inputs.ts';
 import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import { SharedDecoder } from '../../src/media/shared-decoder.ts';
-import { freeTcpPort as tcpPort } from '../../src/recorder/udp-port.ts';
+import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/recorder/free-port.ts';
 import {
   runSyntheticRecording,
   type DeliveredSnippet,
@@ -24,15 +23,6 @@ const FRAME = 1 / FPS;
 const SNIPPET_S = 5;
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function udpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  const port = await new Promise<number>((resolve) =>
-    s.bind(0, '127.0.0.1', () => resolve(s.address().port)),
-  );
-  s.close();
-  return port;
-}
 
 /**
  * One host as the ingest forwards it: H.264 picture that inverts on the instants its audio

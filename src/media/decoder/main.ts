@@ -6,9 +6,8 @@
  * picture keeps the timing a recording's own decode would give it, whatever the load.
  * Usage (as tapedeck starts it): node main.mjs SPEC-JSON
  */
-import { stat } from 'node:fs';
 import { sharedDecoderPipeline, type SharedDecoderSpec } from '../pipeline/shared-decoder.ts';
-import { loadGst } from '../worker/gst.ts';
+import { loadGst, runMainLoop } from '../worker/gst.ts';
 import { killWhenOrphaned } from '../worker/orphan-watchdog.ts';
 
 const spec = JSON.parse(process.argv[2] ?? 'null') as SharedDecoderSpec | null;
@@ -51,7 +50,4 @@ if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
   process.exit(1);
 }
 
-// GStreamer signals reach JavaScript only while a ref'd libuv handle keeps the loop integration awake.
-setInterval(() => undefined, 1000);
-// Run from an I/O callback: see src/media/worker/main.ts.
-stat('.', () => GLib.MainLoop.new(null, false).run());
+runMainLoop(GLib);

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /*
@@ -102,3 +103,15 @@ export function loadGst(): { Gst: GstModule; GLib: GLibModule } {
   return { Gst, GLib };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * Runs a media process's GLib main loop, for good. An ES module's top level runs as a microtask,
+ * from which node-gtk defers a blocking run() to a timer callback; Node re-arms its timers only
+ * once that callback returns, which it never does, so no JavaScript timer of the process would
+ * fire again. It is run from an I/O callback instead. GStreamer signals reach JavaScript only
+ * while a ref'd libuv handle keeps the loop integration awake: the interval is that handle.
+ */
+export function runMainLoop(GLib: GLibModule): void {
+  setInterval(() => undefined, 1000);
+  stat('.', () => GLib.MainLoop.new(null, false).run());
+}

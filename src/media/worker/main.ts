@@ -3,8 +3,7 @@
  * Node IPC channel. A crash here costs this recording only; the parent sees the process die.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs';
-import { loadGst } from './gst.ts';
+import { loadGst, runMainLoop } from './gst.ts';
 import { killWhenOrphaned } from './orphan-watchdog.ts';
 import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
 import { Recording } from './recording.ts';
@@ -114,10 +113,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-// GStreamer signals reach JavaScript only while a ref'd libuv handle keeps the loop integration awake.
-setInterval(() => undefined, 1000);
 emit({ event: 'ready', data: { pid: process.pid } });
-// An ES module's top level runs as a microtask, from which node-gtk defers a blocking run() to a
-// timer callback. Node re-arms its timers only once that callback returns, which it never does,
-// so no JavaScript timer of this process would fire again. Run from an I/O callback instead.
-stat('.', () => GLib.MainLoop.new(null, false).run());
+runMainLoop(GLib);

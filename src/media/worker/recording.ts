@@ -80,8 +80,7 @@ export class Recording {
   private eosWaiters: (() => void)[] = [];
   private lastOpened: string | undefined;
   private pendingClose:
-    | { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout | undefined }
-    | undefined;
+    { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout } | undefined;
   private stopRequested = false;
   private started = false;
 
@@ -132,7 +131,6 @@ export class Recording {
           for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
           if (spec.rtmpUrl) this.attachRtmp();
           this.watchForStall();
-          this.sharedWatch = setInterval(() => this.checkSharedPictures(), SHARED_WATCH_MS);
           this.shortenFirstGop();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
@@ -368,6 +366,7 @@ export class Recording {
     bin.getStaticPad('video')!.link(mixerPad);
     live.pads.video = mixerPad;
     shared.bin = bin;
+    this.sharedWatch ??= setInterval(() => this.checkSharedPictures(), SHARED_WATCH_MS);
     this.applyLayout();
     if (this.started) bin.syncStateWithParent();
     if (shared.lostSaid)
@@ -539,20 +538,14 @@ export class Recording {
     const start = this.openedAt.get(location) ?? runningTime;
     this.openedAt.delete(location);
     this.flushClose();
-    const successor = location === this.lastOpened ? undefined : this.lastOpened;
-    this.pendingClose = {
-      location,
-      start,
-      reportedEnd: runningTime,
-      timer: undefined,
-    };
-    if (successor !== undefined) {
+    const next = this.lastOpened;
+    if (next !== undefined && next !== location) {
       // The next snippet opened first: it starts where this one ends.
-      this.flushClose(this.openedAt.get(successor));
+      this.emitClosed(location, start, this.openedAt.get(next) ?? runningTime);
       return;
     }
     // Normally the next snippet opens within milliseconds; a stop may still cut one more.
-    this.pendingClose.timer = setTimeout(
+    const timer = setTimeout(
       () => {
         this.flushClose();
         // Give the sinks a moment to post EOS themselves; the waiters run once either way.
@@ -560,6 +553,7 @@ export class Recording {
       },
       this.stopRequested ? STOP_HOLD_MS : CLOSE_HOLD_MS,
     );
+    this.pendingClose = { location, start, reportedEnd: runningTime, timer };
   }
 
   /**
@@ -573,16 +567,19 @@ export class Recording {
     if (!closing) return;
     this.pendingClose = undefined;
     clearTimeout(closing.timer);
-    const end = nextStart ?? closing.reportedEnd;
+    this.emitClosed(closing.location, closing.start, nextStart ?? closing.reportedEnd);
+  }
+
+  private emitClosed(location: string, start: bigint, end: bigint): void {
     this.snippetsClosed++;
     this.emit({
       event: 'snippet-closed',
       data: {
-        location: closing.location,
-        seq: seqOf(closing.location),
-        startRunningTimeNs: closing.start.toString(),
+        location,
+        seq: seqOf(location),
+        startRunningTimeNs: start.toString(),
         endRunningTimeNs: end.toString(),
-        startUtcNs: (this.baseTimeUtcNs + closing.start).toString(),
+        startUtcNs: (this.baseTimeUtcNs + start).toString(),
         endUtcNs: (this.baseTimeUtcNs + end).toString(),
       },
     });

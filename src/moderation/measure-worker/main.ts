@@ -4,9 +4,8 @@
  * a third of measuring a 15-s snippet. A decoder that crashes costs this process and the snippet
  * it was on; the parent starts another for the next.
  */
-import { stat } from 'node:fs';
 import type { GstMessage, GstPipeline } from '../../media/worker/gst.ts';
-import { loadGst } from '../../media/worker/gst.ts';
+import { loadGst, runMainLoop } from '../../media/worker/gst.ts';
 import { killWhenOrphaned } from '../../media/worker/orphan-watchdog.ts';
 import type { MeasureReady, MeasureReply, MeasureRequest } from './protocol.ts';
 
@@ -68,10 +67,5 @@ process.on('message', (raw) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-// GStreamer signals reach JavaScript only while a ref'd libuv handle keeps the loop integration awake.
-setInterval(() => undefined, 1000);
 send({ ready: true, pid: process.pid });
-// An ES module's top level runs as a microtask, from which node-gtk defers a blocking run() to a
-// timer callback. Node re-arms its timers only once that callback returns, which it never does,
-// so no JavaScript timer of this process would fire again. Run from an I/O callback instead.
-stat('.', () => GLib.MainLoop.new(null, false).run());
+runMainLoop(GLib);
