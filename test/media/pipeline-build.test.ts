@@ -3,6 +3,11 @@ import { test } from 'node:test';
 import { defaultProfile } from '../../src/domain/profile.ts';
 import { buildPipeline, placeInputs } from '../../src/media/pipeline/build.ts';
 import { mp3Bitrate } from '../../src/media/pipeline/encoders.ts';
+import {
+  MIXER_LATENCY_NS,
+  mixerLatencyNs,
+  SHARED_PICTURE_LATENCY_NS,
+} from '../../src/media/pipeline/mixer-latency.ts';
 import { sharedDecoderPipeline } from '../../src/media/pipeline/shared-decoder.ts';
 import { SpecError, type RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import { syntheticHost } from '../../src/media/synthetic-recording.ts';
@@ -228,6 +233,23 @@ test('a shared picture is read from its decoder, with its timestamps', T, () => 
     full,
     /udpsrc address=127.0.0.1 port=5002 [^!]*! rtpjitterbuffer latency=100 mode=slave !/,
   );
+});
+
+test('mixers wait for late inputs, longer when a picture comes from a shared decoder', T, () => {
+  // Longer than the one frame (67 ms) a test camera reports, and a shared picture longer still.
+  assert.ok(MIXER_LATENCY_NS > 1e9 / 15);
+  assert.ok(SHARED_PICTURE_LATENCY_NS > MIXER_LATENCY_NS);
+  const plain = { video: MIXER_LATENCY_NS, audio: MIXER_LATENCY_NS };
+  assert.deepEqual(mixerLatencyNs(composite(4)), plain);
+  assert.deepEqual(mixerLatencyNs(composite(0, { sharedPictures: false })), plain);
+  const shared = { video: SHARED_PICTURE_LATENCY_NS, audio: MIXER_LATENCY_NS };
+  assert.deepEqual(mixerLatencyNs(composite(0, { sharedPictures: true })), shared);
+  const fromDecoder = syntheticHost(1);
+  const input = {
+    ...fromDecoder,
+    source: { type: 'rtp' as const, video: { framesPort: 7100 }, audio: null },
+  };
+  assert.deepEqual(mixerLatencyNs(composite(0, { inputs: [input] })), shared);
 });
 
 test('a shared decoder decodes as a recording would and serves the frames on loopback', T, () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { defaultProfile } from '../../src/domain/profile.ts';
@@ -88,6 +89,9 @@ test(
           `${file}: ${info.video!.durationSec} s`,
         );
         const sync = await measureAvSync(file, { crop: SYNC_TILE });
+        console.log(
+          `# ${basename(file)}: A/V offsets (ms, + = sound late) ${sync.offsetsMs.map(Math.round).join(' ')}`,
+        );
         assert.ok(sync.offsetsMs.length >= 3, `${file}: ${sync.offsetsMs.length} sync marks`);
         assert.ok(sync.maxAbsOffsetMs <= 40, `${file}: A/V offset up to ${sync.maxAbsOffsetMs} ms`);
       }

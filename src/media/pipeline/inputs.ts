@@ -197,13 +197,6 @@ export function sharedPictureOffsetNs(baseTimeUtcNs: bigint, fps: number): bigin
   return -baseTimeUtcNs + BigInt(Math.round(SECOND_NS / fps / 2));
 }
 
-/**
- * How late a shared decoder's frames may reach the mixer after their timestamps: its jitter
- * buffer holds them 100 ms, then decoding, scaling and the hand-over take their time. A mixer
- * waits this much for inputs without a latency of their own to report.
- */
-export const SHARED_PICTURE_LATENCY_NS = 300_000_000;
-
 function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
   const ts = `timestamp-offset=${o.timestampOffsetNs}`;
   const size = CAMERA_FORMAT;

@@ -3,11 +3,11 @@ import { names } from '../pipeline/encoders.ts';
 import {
   inputFragments,
   inputNames,
-  SHARED_PICTURE_LATENCY_NS,
   sharedCamera,
   sharedPictureOffsetNs,
   sharedVideoOf,
 } from '../pipeline/inputs.ts';
+import { mixerLatencyNs, SHARED_PICTURE_LATENCY_NS } from '../pipeline/mixer-latency.ts';
 import {
   HLS_ELEMENT_PREFIX,
   outputNames,
@@ -102,9 +102,9 @@ export class Recording {
     clock.clockType = Gst.ClockType.REALTIME;
     this.pipeline.useClock(clock);
     for (const input of spec.inputs) this.attachInput(input, 0n);
-    // Set before the pipeline plays: a mixer whose latency grows while it runs skips output.
-    if (spec.sharedPictures || spec.inputs.some((i) => sharedVideoOf(i)))
-      this.pipeline.getByName(names.videoMixer)!.latency = SHARED_PICTURE_LATENCY_NS;
+    const latency = mixerLatencyNs(spec);
+    this.pipeline.getByName(names.audioMixer)!.latency = latency.audio;
+    if (spec.kind !== 'audio') this.pipeline.getByName(names.videoMixer)!.latency = latency.video;
     this.applyLayout();
 
     const bus = this.pipeline.getBus();
