@@ -1,7 +1,7 @@
 import type { SharedVideoGrant, SharedVideoSource } from '../ingest/ingest-port.ts';
 import type { LiveIngest } from '../ingest/live-ingest.ts';
 import { SharedDecoder } from '../media/shared-decoder.ts';
-import { freeTcpPort, freeUdpPort } from '../recorder/free-port.ts';
+import { freeTcpPort, freeUdpPort } from '../support/free-port.ts';
 
 interface Running {
   /** Codec, payload type and rate the decoder was made for: a change needs a new decoder. */

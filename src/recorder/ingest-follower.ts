@@ -3,7 +3,7 @@ import type { HostSnapshot, IngestPort, Subscription } from '../ingest/ingest-po
 import type { HostMedia, IngestHostEvent } from '../ingest/live-ingest.ts';
 import { isSharedVideo, type InputSpec, type RtpSource } from '../media/pipeline/spec.ts';
 import type { LiveRecording } from './live-recording.ts';
-import { freeUdpPort } from './free-port.ts';
+import { freeUdpPort } from '../support/free-port.ts';
 
 /** The view a snapshot gives of a host, in the same terms as its events. */
 export function viewOfSnapshot(h: HostSnapshot): HostView {

@@ -8,8 +8,7 @@ import type { MediaWorkerPool } from '../media/media-worker-pool.ts';
 import type { InputSpec, RtpSource } from '../media/pipeline/spec.ts';
 import type { WorkerEvent } from '../media/worker/protocol.ts';
 import { LiveRecording } from './live-recording.ts';
-import { freeUdpPort } from './free-port.ts';
-import { portsOf } from './ingest-follower.ts';
+import { portsOf, rtpSourceFor } from './ingest-follower.ts';
 
 export interface LivestreamRecorderOptions {
   ingest: LiveIngest;
@@ -165,20 +164,7 @@ export class LivestreamRecorder {
 
   private async join(hostId: string, media: HostMedia): Promise<void> {
     const feedbackPort = media.video ? await this.feedbackPort(hostId) : undefined;
-    const ports = async (): Promise<RtpSource> => ({
-      type: 'rtp',
-      video: media.video
-        ? {
-            port: await freeUdpPort(),
-            codec: media.video.codec as 'H264' | 'VP8',
-            payloadType: media.video.payloadType,
-            ...(feedbackPort === undefined ? {} : { feedbackPort }),
-          }
-        : null,
-      audio: media.audio
-        ? { port: await freeUdpPort(), codec: 'OPUS', payloadType: media.audio.payloadType }
-        : null,
-    });
+    const ports = () => rtpSourceFor(media, 'video+audio', feedbackPort);
     const displayName = this.o.displayName?.(hostId) ?? hostId;
     const input = (source: RtpSource): InputSpec => ({
       id: hostId,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tapedeckInBackground, type Background } from '../support/background.ts';
 import { spawnTracked, stopTracked } from '../support/children.ts';
 import { probeMedia } from '../support/ffprobe.ts';
-import { freePort } from '../support/ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { ROOT, storedSnippets, tapedeck, tempDir } from '../support/tapedeck.ts';
 
 const PUBLISHER = join(ROOT, 'src/ingest/publisher/whip-publisher.py');
@@ -44,7 +44,7 @@ test(
   async () => {
     const out = await tempDir('live-cli');
     dirs.push(out);
-    const port = await freePort();
+    const port = await freeTcpPort();
     const server = tapedeckInBackground(
       ['live', '--livestream', 'show', '--out', out, '--listen', `127.0.0.1:${port}`],
       env,

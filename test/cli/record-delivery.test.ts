@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { tapedeckInBackground } from '../support/background.ts';
 import { s3Env } from '../support/delivery-checks.ts';
 import { startPubSubEmulator, type PubSubEmulator } from '../support/pubsub-emulator.ts';
-import { freePort } from '../support/ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
 import { startVersityGw, type VersityGw } from '../support/versitygw.ts';
 
@@ -88,7 +88,7 @@ test(
 );
 
 test('an unreachable store or broker fails at start, naming it', { timeout: 70_000 }, async () => {
-  const port = await freePort();
+  const port = await freeTcpPort();
   await refused(['--store', 's3://cli/x'], /cannot use the store .*cannot reach/, {
     ...s3Env(gw),
     AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,

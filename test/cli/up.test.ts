@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnTracked, stopTracked } from '../support/children.ts';
-import { freePort } from '../support/ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { lastJsonLine, tapedeck, TAPEDECK, tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -27,7 +27,7 @@ test(
   async () => {
     const data = await tempDir('up');
     dirs.push(data);
-    const [port, whipPort] = [await freePort(), await freePort()];
+    const [port, whipPort] = [await freeTcpPort(), await freeTcpPort()];
     const up = spawnTracked(
       TAPEDECK,
       [

@@ -12,7 +12,7 @@ import { createNatsBus, type NatsBus } from '../../src/delivery/bus/nats-bus.ts'
 import { openOutbox, OutboxLockedError, type OutboxWarning } from '../../src/delivery/outbox.ts';
 import { spawnTracked, stopTracked } from '../support/children.ts';
 import { startNatsServer, type NatsServer } from '../support/nats-server.ts';
-import { freePort } from '../support/ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { Collector, testEvent } from './bus/contract.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -155,7 +155,7 @@ describe('outbox with a real nats-server', () => {
 
   test('after a crash, the reopened outbox publishes what was pending', T, async (t) => {
     const dataDir = join(root, 'crash');
-    const child = outboxChild(dataDir, await freePort(), 5);
+    const child = outboxChild(dataDir, await freeTcpPort(), 5);
     t.after(() => stopTracked(child, 'SIGKILL'));
     const ids = await untilReady(child);
     assert.equal(ids.length, 5);
@@ -175,7 +175,7 @@ describe('outbox with a real nats-server', () => {
 
   test('close without drain keeps pending events for the next open', T, async () => {
     const dataDir = join(root, 'close');
-    const dead = createNatsBus({ server: `127.0.0.1:${await freePort()}`, timeoutMs: 500 });
+    const dead = createNatsBus({ server: `127.0.0.1:${await freeTcpPort()}`, timeoutMs: 500 });
     closers.push(() => dead.close());
     const first = await openOutbox({ dataDir, bus: dead, warnAfterMs: 3_600_000 });
     first.start();
@@ -195,7 +195,7 @@ describe('outbox with a real nats-server', () => {
 
   test('a second owner of the folder is refused while the first lives', T, async (t) => {
     const dataDir = join(root, 'lock');
-    const child = outboxChild(dataDir, await freePort(), 0);
+    const child = outboxChild(dataDir, await freeTcpPort(), 0);
     t.after(() => stopTracked(child, 'SIGKILL'));
     await untilReady(child);
     await assert.rejects(openOutbox({ dataDir, bus: bus() }), (err: unknown) => {

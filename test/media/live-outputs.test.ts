@@ -6,7 +6,7 @@ import type { RecordResult as RecordingSummary } from '../../src/cli/record-repo
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { checkHls } from '../support/hls.ts';
 import { startRtmpServer } from '../support/nginx-rtmp.ts';
-import { freePort } from '../support/ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -67,7 +67,7 @@ test(
   async () => {
     const work = await tempDir('rtmp-down');
     dirs.push(work);
-    const port = await freePort(); // nothing listens there
+    const port = await freeTcpPort(); // nothing listens there
     const r = await tapedeck(
       [
         'record',

@@ -6,7 +6,7 @@ import { placeInputs } from '../../src/media/pipeline/build.ts';
 import { syncPeriodNs } from '../../src/media/pipeline/inputs.ts';
 import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import { SharedDecoder } from '../../src/media/shared-decoder.ts';
-import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/recorder/free-port.ts';
+import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/support/free-port.ts';
 import {
   runSyntheticRecording,
   type DeliveredSnippet,

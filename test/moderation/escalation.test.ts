@@ -27,7 +27,8 @@ import {
 } from '../../src/moderation/service/moderation-service.ts';
 import { snippetScoredEvent } from '../../src/domain/snippet-scored.ts';
 import { escalationStateQuery } from '../../src/orchestration/escalation/contracts.ts';
-import { freeTcpPort, type DevServer } from '../../src/orchestration/temporal/dev-server.ts';
+import type { DevServer } from '../../src/orchestration/temporal/dev-server.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 import { startLocalTemporal } from '../../src/orchestration/temporal/local-temporal.ts';
 import type { NodeWorker } from '../../src/orchestration/worker.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { spawnTracked, stopTracked } from './children.ts';
-import { freePort } from './ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 
 export interface NatsServer {
   /** nats://127.0.0.1:PORT */
@@ -73,7 +73,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const timeoutMs = opts.startTimeoutMs ?? 15_000;
   const workDir = await mkdtemp(join(tmpdir(), 'tapedeck-nats-'));
   const storeDir = join(workDir, 'store');
-  const port = await freePort();
+  const port = await freeTcpPort();
   let child: ChildProcess | null = null;
   try {
     child = await launch(port, storeDir, jetstream, timeoutMs);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { spawnTracked, stopTracked } from './children.ts';
-import { freePort } from './ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 
 // Path from `dpkg -L libnginx-mod-rtmp` on Debian 12.
 export const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
@@ -88,7 +88,7 @@ export async function startRtmpServer(opts: RtmpServerOptions): Promise<RtmpServ
   const stream = opts.stream ?? 'test';
   const recordDir = join(workDir, 'record');
   await mkdir(recordDir, { recursive: true });
-  const port = await freePort();
+  const port = await freeTcpPort();
   const confPath = join(workDir, 'nginx.conf');
   await writeFile(confPath, nginxConf(workDir, port, recordDir));
 

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 import { spawnTracked, stopTracked } from './children.ts';
-import { freePort } from './ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 
 export const PUBSUB_EMULATOR =
   '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
@@ -61,7 +61,7 @@ export async function startPubSubEmulator(
   opts: { startTimeoutMs?: number } = {},
 ): Promise<PubSubEmulator> {
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
-  const port = await freePort();
+  const port = await freeTcpPort();
   let child: ChildProcess | null = await launch(port, timeoutMs);
   const stop = async (): Promise<void> => {
     if (child === null) return;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { spawnTracked, stopTracked } from './children.ts';
-import { freePort } from './ports.ts';
+import { freeTcpPort } from '../../src/support/free-port.ts';
 
 /** Built by scripts/setup.sh; VERSITYGW overrides it. */
 export const VERSITYGW =
@@ -56,7 +56,7 @@ export async function startVersityGw(opts: VersityGwOptions = {}): Promise<Versi
   const dataDir = join(workDir, 'data');
   const sidecarDir = join(workDir, 'sidecar'); // must be outside the data root
   await mkdir(dataDir);
-  const port = await freePort();
+  const port = await freeTcpPort();
   const accessKeyId = `test${randomBytes(4).toString('hex')}`;
   const secretAccessKey = randomBytes(16).toString('hex');
   const bucket = opts.bucket ?? 'tapedeck-test';

@@ -6,11 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  freeTcpPort,
-  startDevServer,
-  type DevServer,
-} from '../../orchestration/temporal/dev-server.ts';
+import { startDevServer, type DevServer } from '../../orchestration/temporal/dev-server.ts';
+import { freeTcpPort } from '../../support/free-port.ts';
 import { guardedSpawn } from '../../support/guarded-spawn.ts';
 
 /**
@@ -68,8 +65,11 @@ export interface S3Server extends SoakServer {
   env: Record<string, string>;
 }
 
-/** versitygw's posix backend in `dir`; one bucket. */
-export async function startS3Server(dir: string): Promise<S3Server> {
+/** versitygw's posix backend in `dir`; one bucket, whose objects go under `prefix`. */
+export async function startS3Server(
+  dir: string,
+  { bucket = 'soak', prefix = 'tapedeck' }: { bucket?: string; prefix?: string } = {},
+): Promise<S3Server> {
   const data = join(dir, 'data');
   const sidecar = join(dir, 'sidecar');
   await mkdir(data, { recursive: true });
@@ -107,8 +107,14 @@ export async function startS3Server(dir: string): Promise<S3Server> {
     const keep = (b: Buffer) => (output = (output + b.toString('utf8')).slice(-4000));
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
+    let spawnError: Error | undefined;
+    proc.once('error', (err) => (spawnError = err));
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
+      if (spawnError)
+        throw new Error(
+          `cannot run versitygw (${spawnError.message}); ./tapedeck installs it into .tools/bin`,
+        );
       if (exitedEarly(proc)) {
         if (!useSidecar && /xattr/i.test(output)) {
           // No user xattrs on this filesystem: versitygw keeps its metadata beside the data.
@@ -132,7 +138,7 @@ export async function startS3Server(dir: string): Promise<S3Server> {
     credentials: { accessKeyId, secretAccessKey },
   });
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: 'soak' }));
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   } finally {
     s3.destroy();
   }
@@ -142,7 +148,7 @@ export async function startS3Server(dir: string): Promise<S3Server> {
     get pid() {
       return child?.pid;
     },
-    storeUrl: 's3://soak/tapedeck',
+    storeUrl: `s3://${bucket}/${prefix}`,
     env: {
       AWS_ENDPOINT_URL: endpoint,
       AWS_ACCESS_KEY_ID: accessKeyId,

@@ -1,23 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freeTcpPort } from '../../support/free-port.ts';
 import { guardedSpawn } from '../../support/guarded-spawn.ts';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = address && typeof address === 'object' ? address.port : 0;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
-}
 
 export interface DevServerOptions {
   /** Folder for the server's SQLite file; history survives a restart of the server. */

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createNatsBus, type NatsBusOptions } from '../../../src/delivery/bus/nats-bus.ts';
 import { BusError, type MessageBus } from '../../../src/delivery/bus/port.ts';
 import { startNatsServer, type NatsServer } from '../../support/nats-server.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { Collector, runBusContract, testEvent } from './contract.ts';
 
 const T = { timeout: 120_000 };
@@ -100,7 +100,7 @@ describe('NATS JetStream adapter', () => {
   );
 
   test('check() with nothing listening fails with a clear message', T, async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const bus = createNatsBus({ server: `127.0.0.1:${port}`, ...FAST });
     buses.push(bus);
     await assert.rejects(bus.check(), (err: unknown) => {

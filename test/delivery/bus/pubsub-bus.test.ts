@@ -8,7 +8,7 @@ import { openBus } from '../../../src/delivery/bus/open.ts';
 import { BusError, type MessageBus } from '../../../src/delivery/bus/port.ts';
 import { createPubSubBus, type PubSubBusOptions } from '../../../src/delivery/bus/pubsub-bus.ts';
 import { startPubSubEmulator, type PubSubEmulator } from '../../support/pubsub-emulator.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { Collector, runBusContract, testEvent } from './contract.ts';
 
 const T = { timeout: 120_000 };
@@ -126,7 +126,7 @@ describe('Google Pub/Sub adapter', () => {
   );
 
   test('check() with nothing listening fails with a clear message', T, async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const bus = createPubSubBus({
       ...FAST,
       topic: topicName(),

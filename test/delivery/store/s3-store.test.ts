@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { StoreError } from '../../../src/delivery/store/port.ts';
 import { S3Store, type S3StoreOptions } from '../../../src/delivery/store/s3-store.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { startVersityGw, type VersityGw } from '../../support/versitygw.ts';
 import { collect, readAll, runStoreContract, sha256 } from './contract.ts';
 
@@ -269,7 +269,7 @@ describe('S3Store against versitygw', { timeout: 300_000 }, () => {
       'an endpoint where nothing listens is unreachable and retryable',
       { timeout: 30_000 },
       async () => {
-        const port = await freePort();
+        const port = await freeTcpPort();
         const gw = server();
         await failsWith(
           new S3Store({

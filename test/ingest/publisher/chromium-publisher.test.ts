@@ -17,7 +17,7 @@ import { startWhipServer, type WhipServer } from '../../../src/ingest/whip/serve
 import { spawnTracked, stopTracked } from '../../support/children.ts';
 import { probeMedia } from '../../support/ffprobe.ts';
 import { privateNetworkOnly } from '../../support/netns.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { run } from '../../support/run.ts';
 import { tempDir } from '../../support/tapedeck.ts';
 
@@ -151,7 +151,7 @@ function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise
 async function recordsOneHost(t: TestContext, videoCodec: 'H264' | 'VP8'): Promise<void> {
   const dir = await tempDir(`chromium-${videoCodec}`);
   dirs.push(dir);
-  const [videoPort, audioPort] = [await freePort(), await freePort()];
+  const [videoPort, audioPort] = [await freeTcpPort(), await freeTcpPort()];
   const whip = await ingest({ video: videoPort, audio: audioPort });
   const chromium = await browser();
 
@@ -273,7 +273,7 @@ test(
   { timeout: 90_000, skip },
   async (t) => {
     // Nobody listens on these ports: only the forwarded-packet counters matter here.
-    const whip = await ingest({ video: await freePort(), audio: await freePort() });
+    const whip = await ingest({ video: await freeTcpPort(), audio: await freeTcpPort() });
     const chromium = await browser();
     const created = whip.created('host-b');
     const host: ChromiumHost = await chromium.publish({
@@ -331,7 +331,7 @@ test(
 );
 
 test('a refused POST rejects with the status and the body', { timeout: 60_000, skip }, async () => {
-  const whip = await ingest({ video: await freePort(), audio: await freePort() });
+  const whip = await ingest({ video: await freeTcpPort(), audio: await freeTcpPort() });
   const chromium = await browser();
   await assert.rejects(
     chromium.publish({

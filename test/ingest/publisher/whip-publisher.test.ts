@@ -9,7 +9,7 @@ import { WeriftSession } from '../../../src/ingest/rtc/werift-session.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
 import { closeWhipServers, oneSessionWhip, spawnRtpRecorder } from '../rtc/one-session-whip.ts';
 import { decodeErrors, packetTimes } from '../../support/ffprobe.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { run, runOk } from '../../support/run.ts';
 import { ROOT, tempDir } from '../../support/tapedeck.ts';
 
@@ -96,7 +96,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Pr
 
 /** Starts the publisher against a WHIP server and, with `record`, a recorder behind it. */
 async function publish(args: string[], record?: string): Promise<Live> {
-  const [videoPort, audioPort] = [await freePort(), await freePort()];
+  const [videoPort, audioPort] = [await freeTcpPort(), await freeTcpPort()];
   const tap = await videoTap(videoPort);
   const whip = await oneSessionWhip({ video: tap.port, audio: audioPort });
   const publisher = spawnTracked('/usr/bin/python3', [PUBLISHER, '--url', whip.url, ...args], {

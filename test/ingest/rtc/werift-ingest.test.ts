@@ -9,7 +9,7 @@ import { asksForKeyframe } from '../../../src/ingest/rtc/werift-session.ts';
 import { spawnTracked, stopTracked } from '../../support/children.ts';
 import { closeWhipServers, oneSessionWhip, spawnRtpRecorder } from './one-session-whip.ts';
 import { decodeErrors, probeMedia } from '../../support/ffprobe.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { run } from '../../support/run.ts';
 import { ROOT, tempDir } from '../../support/tapedeck.ts';
 
@@ -57,7 +57,7 @@ test(
     const dir = await tempDir('werift-ingest');
     dirs.push(dir);
     const out = join(dir, 'host.mp4');
-    const [videoPort, audioPort] = [await freePort(), await freePort()];
+    const [videoPort, audioPort] = [await freeTcpPort(), await freeTcpPort()];
     const whip = await oneSessionWhip({ video: videoPort, audio: audioPort });
 
     const publisher = spawnTracked(
@@ -206,7 +206,7 @@ test(
   'a killed publisher fails its session within the media timeout',
   { timeout: 60_000 },
   async () => {
-    const whip = await oneSessionWhip({ video: await freePort(), audio: await freePort() });
+    const whip = await oneSessionWhip({ video: await freeTcpPort(), audio: await freeTcpPort() });
     const publisher = spawnTracked('/usr/bin/python3', [PUBLISHER, '--url', whip.url], {
       stdio: 'ignore',
     });

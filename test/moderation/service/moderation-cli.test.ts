@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tapedeckInBackground, type Background } from '../../support/background.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { tapedeck, tempDir } from '../../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -36,7 +36,7 @@ test(
         services: { escalation: 'escalation-token-0123456789' },
       }),
     );
-    const port = await freePort();
+    const port = await freeTcpPort();
     let serve: Background | undefined;
     try {
       serve = tapedeckInBackground([

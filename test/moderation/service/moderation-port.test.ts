@@ -5,7 +5,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { after, test } from 'node:test';
 import { ModerationError } from '../../../src/moderation/review-port.ts';
 import { ModerationClient } from '../../../src/moderation/service/moderation-client.ts';
-import { freePort } from '../../support/ports.ts';
+import { freeTcpPort } from '../../../src/support/free-port.ts';
 import { tempDir } from '../../support/tapedeck.ts';
 import { draft, startFixture, TOKENS, type Fixture } from './fixture.ts';
 import { moderationPortContract } from './moderation-port.contract.ts';
@@ -40,7 +40,7 @@ test(
   'a client whose service is not listening fails fast with a retryable, clear ModerationError',
   { timeout: 30_000 },
   async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const client = new ModerationClient({
       url: `http://127.0.0.1:${port}`,
       token: 'any-token-0123456789',

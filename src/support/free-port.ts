@@ -1,7 +1,13 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
-/** A free loopback UDP port for a recorder's udpsrc; it binds the port a moment later. */
+/*
+ * Ports that were free on 127.0.0.1 a moment ago. Each is released before it is returned, so
+ * another process can take it first; whoever binds it next fails loudly rather than sharing it,
+ * and that small risk buys never hard-coding a port.
+ */
+
+/** A free loopback UDP port, for a recorder's udpsrc that binds it a moment later. */
 export async function freeUdpPort(): Promise<number> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
