@@ -36,8 +36,8 @@ Options:
                       loopback), not once in each; the ingest sends one video copy per host
                       instead of two. Off by default: it measured no CPU saved on the node yet,
                       and a decoder's crash shows the placeholder in both of the host's
-                      recordings until it is back, a second or two (README, "Decoding each host
-                      once")
+                      recordings until it is back, a second or two
+                      (docs/benchmarks.md, "Decoding each host once")
   --no-temporal-ui    do not serve the embedded Temporal web UI
   --moderation        score every snippet and escalate low ones to reviews in the built-in
                       moderation service (reviewer page and API on 127.0.0.1)
