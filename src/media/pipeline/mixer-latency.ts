@@ -2,12 +2,13 @@ import { sharedVideoOf } from './inputs.ts';
 import type { RecordingSpec } from './spec.ts';
 
 /**
- * How long the mixers wait past a frame's deadline for an input that is late. A live mixer
- * waits only as long as its inputs report they need (one frame for a test camera, one buffer
- * for a test microphone); an input whose thread is held up longer than that on a busy machine
- * misses its slot, the mixer repeats its previous frame, and the picture lands a frame (67 ms)
- * off its sound. A CI run saw exactly that: 68 ms in a composite whose inputs measure 1-5 ms
- * everywhere else. Waiting longer only delays when a snippet is written, never its timestamps.
+ * How long the mixers wait past a frame's deadline for an input that is late, on top of what
+ * their inputs report: the longest of those is the video mixer's 200 ms (a placeholder tile runs
+ * at 5 fps and reports a frame) and the audio mixer's 40 ms (one buffer). An input held up longer
+ * than that on a busy machine misses its slot: the audio mixer drops its sound, the video mixer
+ * repeats its previous frame and the picture lands a frame (67 ms) off its sound. A CI run saw
+ * 68 ms in a composite of test sources that measures 1 to 7 ms everywhere else. Waiting longer
+ * delays a snippet only while an input is late, and never moves a timestamp.
  */
 export const MIXER_LATENCY_NS = 200_000_000;
 
