@@ -22,6 +22,7 @@ import {
   type SharedVideo,
 } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
+import { collectRemoved } from './collect-removed.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
@@ -183,6 +184,7 @@ export class Recording {
     this.pipeline.remove(live.bin);
     this.inputs.delete(id);
     this.order = this.order.filter((o) => o !== id);
+    collectRemoved();
     this.applyLayout();
   }
 
@@ -405,6 +407,7 @@ export class Recording {
       mixerPad.getParentElement()?.releaseRequestPad(mixerPad);
     }
     this.pipeline.remove(bin);
+    collectRemoved();
   }
 
   /** The decoder went away (it exited, or crashed): placeholder now, and look for it again. */
@@ -646,6 +649,7 @@ export class Recording {
       if (!branch) return;
       branch.setState(this.Gst.State.NULL);
       this.pipeline.remove(branch);
+      collectRemoved();
     }, 200);
   }
 
