@@ -2,14 +2,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
-import { decodeErrors, probeMedia, videoFrameTimes } from '../support/ffprobe.ts';
+import { decodeErrors, largestFrameGap, probeMedia } from '../support/ffprobe.ts';
 import { lastJsonLine, storedSnippets, tapedeck, tempDir } from '../support/tapedeck.ts';
-
-/** For a failure's message: where a frame is missing. */
-async function largestFrameGap(file: string): Promise<number> {
-  const t = await videoFrameTimes(file);
-  return Math.max(...t.slice(1).map((x, k) => x - t[k]!));
-}
 
 const FRAME = 1 / 15;
 const dirs: string[] = [];
@@ -73,10 +67,12 @@ test(
       assert.equal(v.pixFmt, 'yuv420p');
       assert.equal(v.width, 360);
       assert.equal(v.height, 640);
-      if (v.fps !== 15)
+      if (v.fps !== 15) {
+        const { gapSec, afterSec } = await largestFrameGap(s.location);
         assert.fail(
-          `snippet ${i}: ${v.fps} fps, ${v.frames} frames in ${v.durationSec} s, largest gap ${await largestFrameGap(s.location)} s`,
+          `snippet ${i}: ${v.fps} fps, ${v.frames} frames in ${v.durationSec} s, largest gap ${gapSec} s after ${afterSec} s`,
         );
+      }
       assert.ok(v.bitRateKbps <= 5500, `snippet ${i}: ${v.bitRateKbps} kbit/s`);
       const a = info.audio!;
       assert.equal(a.codec, 'aac');

@@ -218,3 +218,18 @@ export async function packetTimes(path: string, kind: 'v' | 'a'): Promise<Packet
 export async function videoFrameTimes(path: string): Promise<number[]> {
   return (await packetTimes(path, 'v')).map((p) => p.ptsSec);
 }
+
+/**
+ * The longest step between consecutive video frames and the time of the frame before it: a
+ * missing frame shows as a step of two frame durations. -Infinity with fewer than two frames.
+ */
+export async function largestFrameGap(path: string): Promise<{ gapSec: number; afterSec: number }> {
+  const times = await videoFrameTimes(path);
+  let gapSec = -Infinity;
+  let afterSec = Number.NaN;
+  for (let k = 1; k < times.length; k++) {
+    const gap = times[k]! - times[k - 1]!;
+    if (gap > gapSec) [gapSec, afterSec] = [gap, times[k - 1]!];
+  }
+  return { gapSec, afterSec };
+}

@@ -4,7 +4,7 @@ import type { RecordingSpec } from './spec.ts';
 /**
  * How long the mixers wait past a frame's deadline for an input that is late, on top of what
  * their inputs report: the longest of those is the video mixer's 200 ms (a placeholder tile runs
- * at 5 fps and reports a frame) and the audio mixer's 40 ms (one buffer). An input held up longer
+ * at 5 fps and reports a frame) and the audio mixer's 40 ms (one buffer; 100 ms without video). An input held up longer
  * than that on a busy machine misses its slot: the audio mixer drops its sound, the video mixer
  * repeats its previous frame and the picture lands a frame (67 ms) off its sound. A CI run saw
  * 68 ms in a composite of test sources that measures 1 to 7 ms everywhere else. Waiting longer
