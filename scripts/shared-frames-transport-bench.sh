@@ -10,6 +10,8 @@
 #   tcp       what tapedeck builds: gdppay ! tcpserversink, read by tcpclientsrc ! gdpdepay
 #   shm-gdp   one gdppay ! shmsink per reader, blocking until its reader connects so that the
 #             reader gets GDP's caps first; read by shmsrc ! gdpdepay
+#   tile-tcp  the host's recording is the decoder's process (its reader in there, as copyless), and
+#             the composite gets the picture already scaled to its tile over tcp
 #
 # Loopback and local sockets only. Usage: scripts/shared-frames-transport-bench.sh [--rounds N]
 # [--window S]
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +45,8 @@ run() { # layout
     case $layout in
       sources) gst-launch-1.0 -q $FRAMES ! fakesink sync=false >/dev/null 2>&1 & ;;
       copyless) gst-launch-1.0 -q $FRAMES ! tee name=t t. ! queue ! $TILE t. ! queue ! $TILE >/dev/null 2>&1 & ;;
+      tile-tcp) gst-launch-1.0 -q $FRAMES ! tee name=t t. ! queue ! $TILE \
+          t. ! queue ! videoscale ! video/x-raw,width=320,height=180 ! gdppay ! tcpserversink host=127.0.0.1 port=$port sync=false >/dev/null 2>&1 & ;;
       tcp) gst-launch-1.0 -q $FRAMES ! gdppay ! tcpserversink host=127.0.0.1 port=$port sync=false >/dev/null 2>&1 & ;;
       shm-gdp) gst-launch-1.0 -q $FRAMES ! tee name=t \
           t. ! queue leaky=downstream max-size-buffers=8 ! gdppay ! shmsink socket-path="$work/h$h-a" shm-size=20000000 wait-for-connection=true sync=false \
@@ -56,6 +60,7 @@ run() { # layout
     for r in a b; do
       case $layout in
         tcp) gst-launch-1.0 -q tcpclientsrc host=127.0.0.1 port=$port ! gdpdepay ! queue ! $TILE >/dev/null 2>&1 & pids+=($!) ;;
+        tile-tcp) [ $r = a ] && { gst-launch-1.0 -q tcpclientsrc host=127.0.0.1 port=$port ! gdpdepay ! queue ! fakesink sync=false >/dev/null 2>&1 & pids+=($!); } ;;
         shm-gdp) gst-launch-1.0 -q shmsrc socket-path="$work/h$h-$r" is-live=true ! gdpdepay ! queue ! $TILE >/dev/null 2>&1 & pids+=($!) ;;
       esac
     done
@@ -75,5 +80,5 @@ run() { # layout
 
 for ((i = 1; i <= rounds; i++)); do
   echo "round $i ($window-s window)"
-  for layout in sources copyless tcp shm-gdp; do run $layout; done
+  for layout in sources copyless tcp shm-gdp tile-tcp; do run $layout; done
 done
