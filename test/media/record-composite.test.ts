@@ -69,8 +69,13 @@ test(
       assert.equal(v.height, 640);
       if (v.fps !== 15) {
         const { gapSec, afterSec } = await largestFrameGap(s.location);
+        // The worker warns of frames its pipeline dropped; they say where a missing one went.
+        const warnings = `${r.stdout}\n${r.stderr}`
+          .split('\n')
+          .filter((l) => l.includes('warning:'))
+          .join('\n');
         assert.fail(
-          `snippet ${i}: ${v.fps} fps, ${v.frames} frames in ${v.durationSec} s, largest gap ${gapSec} s after ${afterSec} s`,
+          `snippet ${i}: ${v.fps} fps, ${v.frames} frames in ${v.durationSec} s, largest gap ${gapSec} s after ${afterSec} s\n${warnings || 'no warnings'}`,
         );
       }
       assert.ok(v.bitRateKbps <= 5500, `snippet ${i}: ${v.bitRateKbps} kbit/s`);

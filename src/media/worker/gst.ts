@@ -83,7 +83,7 @@ export interface GstModule {
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };
   MessageType: Record<
-    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'LATENCY',
+    'EOS' | 'ERROR' | 'WARNING' | 'ELEMENT' | 'STATE_CHANGED' | 'LATENCY' | 'QOS',
     number
   >;
   StateChangeReturn: { FAILURE: number };

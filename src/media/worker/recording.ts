@@ -23,6 +23,7 @@ import {
 } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import { collectRemoved } from './collect-removed.ts';
+import { FrameLoss } from './frame-loss.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
@@ -77,6 +78,7 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  private readonly frameLoss = new FrameLoss();
   private sharedWatch: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
   private lastOpened: string | undefined;
@@ -247,6 +249,7 @@ export class Recording {
     let since = Date.now();
     let reported = false;
     this.watchdog = setInterval(() => {
+      this.tellFrameLoss();
       const [ok, position] = this.pipeline
         .getByName(queue)
         ?.getStaticPad('src')
@@ -269,6 +272,14 @@ export class Recording {
         });
       }
     }, 1000);
+  }
+
+  private tellFrameLoss(countRepeats = true): void {
+    const repeats = countRepeats
+      ? Number(this.pipeline.getByName(names.videoRate)?.drop ?? 0)
+      : undefined;
+    for (const message of this.frameLoss.news(repeats))
+      this.emit({ event: 'warning', data: { source: 'frames', message } });
   }
 
   private requireInput(id: string): LiveInput {
@@ -482,7 +493,11 @@ export class Recording {
         // An output attached or removed at run time changes the pipeline's latency; redistribute it.
         this.pipeline.recalculateLatency();
         break;
+      case Gst.MessageType.QOS:
+        this.frameLoss.lateFrame(message.src?.name ?? '?');
+        break;
       case Gst.MessageType.EOS:
+        this.tellFrameLoss(false);
         this.flushClose();
         this.finishStop();
         this.emit({ event: 'eos', data: { snippetsClosed: this.snippetsClosed } });
