@@ -38,6 +38,8 @@ export interface MergeOptions {
 export interface MergedClip {
   durationSec: number;
   bytes: number;
+  /** Snippets that could not be joined and are not in the clip: their place in the inputs, and why. */
+  leftOut: { index: number; why: string }[];
 }
 
 export type MergeFailure =
@@ -80,8 +82,15 @@ export async function mergeClip(
     throw new MergeError(`unknown clip variant ${String(variant)}`, 'bad-input');
   if (inputs.length === 0) throw new MergeError('no snippets to merge', 'no-inputs');
 
-  const checked: InputInfo[] = [];
-  for (const [i, input] of inputs.entries()) checked.push(await checkInput(input, i, variant));
+  const all: InputInfo[] = [];
+  for (const [i, input] of inputs.entries()) all.push(await checkInput(input, i, variant));
+  const leftOut = all.flatMap((c, index) => (c.empty ? [{ index, why: c.empty }] : []));
+  const checked = all.filter((c) => c.empty === null);
+  if (checked.length === 0)
+    throw new MergeError(
+      `no snippet can be joined: ${all.map((c) => `${c.label}: ${c.empty}`).join('; ')}`,
+      'bad-input',
+    );
   if (variant === 'mp4') sameTracks(checked);
   if (variant === 'mp3') sameAudioFormat(checked);
   const claimedSec = checked.reduce((sum, c) => sum + c.durationSec, 0);
@@ -111,7 +120,7 @@ export async function mergeClip(
         : await checkMergedMp3(result, checked);
     await rename(result, target).catch(outputError(`cannot move the clip to ${target}`));
     opts.onProgress?.({ processedSec: merged.durationSec, totalSec: merged.durationSec });
-    return merged;
+    return { ...merged, leftOut };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -250,7 +259,12 @@ export function gstError(stderr: string): string {
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-type Track = { kind: 'video' | 'audio'; pad: string };
+type Track = {
+  kind: 'video' | 'audio';
+  pad: string;
+  /** From the sample table; null where the file does not say (fragmented). */
+  samples: number | null;
+};
 
 interface InputInfo {
   path: string;
@@ -261,6 +275,8 @@ interface InputInfo {
   /** MP3 only: frames and their format. */
   frames: number;
   format: string;
+  /** Why it has nothing to join (see emptiness), or null. */
+  empty: string | null;
 }
 
 async function checkInput(input: string, index: number, variant: ClipVariant): Promise<InputInfo> {
@@ -283,9 +299,11 @@ async function checkInput(input: string, index: number, variant: ClipVariant): P
       'mixed-variants',
     );
   const base = { path, label, tracks: [], frames: 0, format: '' };
-  return kind === 'mp4'
-    ? { ...base, ...(await readMp4(path, label)) }
-    : { ...base, ...(await readMp3(path, label)) };
+  const read =
+    kind === 'mp4'
+      ? { ...base, ...(await readMp4(path, label)) }
+      : { ...base, ...(await readMp3(path, label)) };
+  return { ...read, empty: emptiness(read, kind) };
 }
 
 async function readHead(path: string, length: number): Promise<Buffer> {
@@ -304,6 +322,18 @@ function sniff(head: Buffer): ClipVariant | null {
   if (head.length >= 3 && head.toString('latin1', 0, 3) === 'ID3') return 'mp3';
   if (head.length >= 4 && mp3Frame(head, 0) !== null) return 'mp3';
   return null;
+}
+
+/**
+ * Why a snippet has nothing to join, or null. A recording stopped just after a cut leaves a last
+ * snippet of a few frames whose sound track has its format but not one sample (the sound had not
+ * reached the cut when the recording ended), and splitmuxsrc waits for that track's data for ever;
+ * an audio recording can leave one with no frame at all.
+ */
+function emptiness(c: Pick<InputInfo, 'tracks' | 'frames'>, variant: ClipVariant): string | null {
+  if (variant === 'mp3') return c.frames === 0 ? 'it has no audio frames' : null;
+  const empty = c.tracks.find((t) => t.samples === 0);
+  return empty ? `its ${empty.kind} track has no samples` : null;
 }
 
 function sameTracks(inputs: InputInfo[]): void {
@@ -425,12 +455,24 @@ function parseMoov(moov: Buffer, label: string): { durationSec: number; tracks: 
     const hdlr = mdia ? children(mdia).get('hdlr')?.[0] : undefined;
     const handler = hdlr && hdlr.length >= 12 ? hdlr.toString('latin1', 8, 12) : '';
     // qtdemux names its pads video_N and audio_N in track order; splitmuxsrc keeps those names.
-    if (handler === 'vide') tracks.push({ kind: 'video', pad: `video_${video++}` });
-    else if (handler === 'soun') tracks.push({ kind: 'audio', pad: `audio_${audio++}` });
+    const samples = mdia ? sampleCount(mdia) : null;
+    if (handler === 'vide') tracks.push({ kind: 'video', pad: `video_${video++}`, samples });
+    else if (handler === 'soun') tracks.push({ kind: 'audio', pad: `audio_${audio++}`, samples });
   }
   if (tracks.length === 0)
     throw new MergeError(`${label} has no audio or video track`, 'bad-input');
   return { durationSec: duration / timescale, tracks };
+}
+
+/** The sample count of a track's sample table (stsz or stz2 in mdia/minf/stbl). */
+function sampleCount(mdia: Buffer): number | null {
+  const minf = children(mdia).get('minf')?.[0];
+  const stbl = minf ? children(minf).get('stbl')?.[0] : undefined;
+  if (!stbl) return null;
+  const table = children(stbl);
+  // Both start with version and flags; stsz then has the sample size, stz2 the field size.
+  const sizes = table.get('stsz')?.[0] ?? table.get('stz2')?.[0];
+  return sizes && sizes.length >= 12 ? sizes.readUInt32BE(8) : null;
 }
 
 async function readMp4(
@@ -444,7 +486,10 @@ async function readMp4(
   return parseMoov(moov, label);
 }
 
-async function checkMergedMp4(path: string, inputs: InputInfo[]): Promise<MergedClip> {
+async function checkMergedMp4(
+  path: string,
+  inputs: InputInfo[],
+): Promise<Omit<MergedClip, 'leftOut'>> {
   const label = 'the merged clip';
   const { boxes, moov } = await mp4Layout(path, label);
   const moovAt = boxes.findIndex((b) => b.type === 'moov');
@@ -523,6 +568,7 @@ function mp3Frame(buf: Buffer, at: number): Mp3Frame | null {
 function mp3Frames(
   buf: Buffer,
   label: string,
+  { allowEmpty = false } = {},
 ): { frames: number; durationSec: number; format: string } {
   let at = 0;
   if (buf.toString('latin1', 0, 3) === 'ID3' && buf.length >= 10) {
@@ -557,15 +603,21 @@ function mp3Frames(
     samples += frame.samples;
     at += frame.bytes;
   }
-  if (frames === 0) throw new MergeError(`${label} has no audio frames`, 'bad-input');
+  if (frames === 0) {
+    if (allowEmpty) return { frames, durationSec: 0, format };
+    throw new MergeError(`${label} has no audio frames`, 'bad-input');
+  }
   return { frames, durationSec: samples / rate, format };
 }
 
 async function readMp3(path: string, label: string) {
-  return mp3Frames(await readFile(path), label);
+  return mp3Frames(await readFile(path), label, { allowEmpty: true });
 }
 
-async function checkMergedMp3(path: string, inputs: InputInfo[]): Promise<MergedClip> {
+async function checkMergedMp3(
+  path: string,
+  inputs: InputInfo[],
+): Promise<Omit<MergedClip, 'leftOut'>> {
   const buf = await readFile(path);
   const { frames, durationSec } = mp3Frames(buf, 'the merged clip');
   const expected = inputs.reduce((sum, c) => sum + c.frames, 0);

@@ -367,3 +367,78 @@ describe('bad inputs', () => {
     );
   });
 });
+
+describe('a recording stopped just after a cut', () => {
+  let parts: string[] = [];
+  let outDir = '';
+  before(
+    async () => {
+      // What a recording that ends a few frames after a cut leaves: the sound, further behind in
+      // a live pipeline, had not reached the cut, so the last snippet's sound track has its
+      // format and no sample. splitmuxsink makes it here from 2.27 s of picture, 1.9 s of sound,
+      // live like a recording's (from files, splitmuxsink sometimes never finished).
+      const dir = await newDir('merge-tail');
+      outDir = await newDir('merge-tail-out');
+      const q = ['queue', 'max-size-buffers=0', 'max-size-time=0', 'max-size-bytes=0'];
+      await runOk(
+        'gst-launch-1.0',
+        [
+          '-q',
+          ...['videotestsrc', 'is-live=true', 'num-buffers=34', '!'],
+          ...['video/x-raw,framerate=15/1,width=320,height=180', '!'],
+          ...['x264enc', 'key-int-max=5', 'tune=zerolatency', '!', 'h264parse', '!', ...q, '!'],
+          ...['splitmuxsink', 'name=s', `location=${join(dir, 'part%06d.mp4')}`],
+          ...['max-size-time=2000000000', 'muxer-factory=mp4mux'],
+          ...['audiotestsrc', 'is-live=true', 'num-buffers=89', 'samplesperbuffer=1024', '!'],
+          ...['audio/x-raw,rate=48000,channels=2', '!', 'voaacenc', '!', 'aacparse', '!', ...q],
+          ...['!', 's.audio_0'],
+        ],
+        { timeoutMs: 30_000 },
+      );
+      parts = [join(dir, 'part000000.mp4'), join(dir, 'part000001.mp4')];
+      const tail = await probeMedia(parts[1]!);
+      assert.ok(tail.video, 'the last part has its frames');
+    },
+    { timeout: 40_000 },
+  );
+
+  test('its last snippet is left out, not waited for', { timeout: 40_000 }, async () => {
+    const out = join(outDir, 'clip.mp4');
+    const merged = await mergeClip(parts, out, 'mp4', { timeoutMs: 20_000 });
+    assert.deepEqual(merged.leftOut, [{ index: 1, why: 'its audio track has no samples' }]);
+    const clip = await probeMedia(out);
+    assert.ok(Math.abs(clip.video!.durationSec - 2) < 0.07, `video ${clip.video!.durationSec} s`);
+    assert.equal(merged.durationSec.toFixed(1), '2.0');
+    assert.equal(await decodeErrors(out), '');
+  });
+
+  test(
+    'an audio snippet of nothing but its ID3 tag is left out too',
+    { timeout: 40_000 },
+    async () => {
+      const tagOnly = join(outDir, 'tag-only.mp3');
+      await writeFile(tagOnly, Buffer.from([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0]));
+      const out = join(outDir, 'clip.mp3');
+      const merged = await mergeClip([mp3[0]!, tagOnly], out, 'mp3', { timeoutMs: 20_000 });
+      assert.deepEqual(merged.leftOut, [{ index: 1, why: 'it has no audio frames' }]);
+      const first = await probeMedia(mp3[0]!);
+      assert.ok(
+        Math.abs(merged.durationSec - first.audio!.durationSec) < 0.05,
+        `${merged.durationSec} s against ${first.audio!.durationSec} s`,
+      );
+    },
+  );
+
+  test('a clip of nothing but such snippets is refused at once', { timeout: 20_000 }, async () => {
+    const emptyDir = await newDir('merge-tail-none');
+    const out = join(emptyDir, 'none.mp4');
+    await assert.rejects(
+      () => mergeClip([parts[1]!], out, 'mp4', { timeoutMs: 10_000 }),
+      (e: unknown) =>
+        e instanceof MergeError &&
+        e.reason === 'bad-input' &&
+        /no snippet can be joined: snippet 1 .* its audio track has no samples/.test(e.message),
+    );
+    assert.deepEqual(await readdir(emptyDir), [], 'no output and no work files');
+  });
+});

@@ -153,13 +153,16 @@ export function createEscalationActivities(d: EscalationActivityDeps): Escalatio
         sha256,
         contentType: r.variant === 'mp4' ? 'video/mp4' : 'audio/mpeg',
         metadata: {
-          ...clipMetadata(plan.covered, plan.snippets.length),
+          ...clipMetadata(plan.covered, plan.snippets.length - merged.leftOut.length),
           'duration-sec': merged.durationSec.toFixed(3),
         },
       });
       log(
         `escalation: ${clipKey}: ${plan.snippets.length} snippets, ${merged.durationSec.toFixed(1)} s` +
-          (plan.holes.length ? `, ${plan.holes.length} holes` : ''),
+          (plan.holes.length ? `, ${plan.holes.length} holes` : '') +
+          merged.leftOut
+            .map((l) => `; left out ${plan.snippets[l.index]?.key ?? l.index}: ${l.why}`)
+            .join(''),
       );
       return { ...base, durationSec: merged.durationSec };
     } finally {
