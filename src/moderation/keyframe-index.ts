@@ -160,3 +160,22 @@ export function annexB(sample: Buffer, lengthSize: number): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * Samples in the first sound track of a whole MP4 file, or null without one. A recording stopped
+ * just after a cut leaves a last snippet whose sound track has its format but no sample, and
+ * qtdemux then stops with a stream error instead of handing on the picture.
+ */
+export function soundSampleCount(file: Buffer): number | null {
+  const moov = childBoxes(file, 0, file.length).find((b) => b.type === 'moov');
+  if (!moov) return null;
+  for (const trak of allBoxes(file, moov.body, moov.end, 'trak')) {
+    const mdia = findBox(file, trak.body, trak.end, ['mdia']);
+    const hdlr = mdia && findBox(file, mdia.body, mdia.end, ['hdlr']);
+    if (!mdia || !hdlr || file.toString('latin1', hdlr.body + 8, hdlr.body + 12) !== 'soun')
+      continue;
+    const stsz = findBox(file, mdia.body, mdia.end, ['minf', 'stbl', 'stsz']);
+    return stsz && stsz.end - stsz.body >= 12 ? u32(file, stsz.body + 8) : null;
+  }
+  return null;
+}

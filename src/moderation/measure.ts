@@ -1,7 +1,12 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
 import { quote } from '../media/pipeline/quote.ts';
-import { keyframeIndex, keyframePerWindow, keyframeStream } from './keyframe-index.ts';
+import {
+  keyframeIndex,
+  keyframePerWindow,
+  keyframeStream,
+  soundSampleCount,
+} from './keyframe-index.ts';
 import { PipelineFailure, sharedMeasuringProcess } from './measuring-process.ts';
 
 /**
@@ -103,6 +108,9 @@ interface KeyframePlan {
   stream: Buffer;
   /** Per window, which of the decoded pictures it shows. */
   pictureOfWindow: number[];
+  durationSec: number;
+  /** The sound track has its format but not one sample: the picture is all there is. */
+  soundless: boolean;
 }
 
 /**
@@ -123,6 +131,8 @@ async function keyframePlan(file: string): Promise<KeyframePlan | null> {
     return {
       stream: keyframeStream(buf, index, decoded),
       pictureOfWindow: picks.map((k) => position.get(k)!),
+      durationSec: index.durationSec,
+      soundless: soundSampleCount(buf) === 0,
     };
   } catch {
     // An index or keyframe it cannot read: the whole decode below says what is wrong, if anything.
@@ -157,12 +167,14 @@ export async function measureSnippet(
   // From a file: h264parse behind a pipe refuses the stream's caps as unfixed.
   const keyframes = `${file}.keyframes.h264`;
   if (plan) await writeFile(keyframes, plan.stream);
+  const keyframeDecode = `filesrc location=${quote(keyframes)} ! video/x-h264,stream-format=byte-stream ! h264parse ! avdec_h264 ${shrink}`;
   const pipeline = plan
-    ? // The demuxer's video pad stays unlinked (qtdemux goes on while one pad is linked);
-      // linked to a fakesink, the pipeline never prerolled.
-      `filesrc location=${quote(file)} ! qtdemux name=m ` +
-      `m. ! audio/mpeg ! queue ! decodebin name=a a. ${toAudio} ` +
-      `filesrc location=${quote(keyframes)} ! video/x-h264,stream-format=byte-stream ! h264parse ! avdec_h264 ${shrink}`
+    ? plan.soundless
+      ? keyframeDecode
+      : // The demuxer's video pad stays unlinked (qtdemux goes on while one pad is linked);
+        // linked to a fakesink, the pipeline never prerolled.
+        `filesrc location=${quote(file)} ! qtdemux name=m ` +
+        `m. ! audio/mpeg ! queue ! decodebin name=a a. ${toAudio} ${keyframeDecode}`
     : `filesrc location=${quote(file)} ! decodebin name=d d. ${toAudio}` +
       (o.hasVideo ? ` d. ${toPictures}` : '');
   let raw: Buffer;
@@ -170,7 +182,10 @@ export async function measureSnippet(
   let decodeCpuSec: number;
   try {
     decodeCpuSec = await sharedMeasuringProcess().run(pipeline, o.timeoutMs ?? 60_000);
-    raw = await readFile(out.audio);
+    // A soundless snippet is measured as silence as long as its picture.
+    raw = plan?.soundless
+      ? Buffer.alloc(Math.round(plan.durationSec * RATE) * 4)
+      : await readFile(out.audio);
     decoded = o.hasVideo ? await readFile(out.pictures) : Buffer.alloc(0);
   } catch (err) {
     if (err instanceof PipelineFailure)

@@ -6,6 +6,7 @@ import { scoreAudio, scoreVideo, type QualityReason } from '../../src/domain/qua
 import { keyframeIndex } from '../../src/moderation/keyframe-index.ts';
 import { audioWindows, measureSnippet, MeasureError } from '../../src/moderation/measure.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
+import { soundlessTail } from '../support/soundless-tail.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -101,6 +102,23 @@ test(
       assert.ok(err instanceof MeasureError, String(err));
     }
     if (measured) assert.equal(measured.video?.length, 30);
+  },
+);
+
+test(
+  'a last snippet whose sound track has no sample is measured by its picture, as silence',
+  { timeout: 60_000 },
+  async () => {
+    const dir = await tempDir('measure-tail-');
+    dirs.push(dir);
+    const { tail } = await soundlessTail(dir);
+    const m = await measureSnippet(tail, { hasVideo: true, timeoutMs: 20_000 });
+    assert.ok(Math.abs(m.durationSec - 0.267) < 0.01, `duration ${m.durationSec}`);
+    assert.ok(m.audio.length > 0 && m.audio.every((w) => w.rmsDb === -Infinity));
+    assert.equal(m.video?.length, 1);
+    // Far shorter than any impairment counts: nothing to review.
+    assert.deepEqual(scoreAudio(m.audio, m.durationSec).reasons, []);
+    assert.deepEqual(scoreVideo(m.video!, m.durationSec).reasons, []);
   },
 );
 
