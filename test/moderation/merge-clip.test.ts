@@ -394,6 +394,19 @@ describe('a recording stopped just after a cut', () => {
   });
 
   test(
+    'a tail with 43 ms of sound under 0.27 s of picture is left out too',
+    { timeout: 40_000 },
+    async () => {
+      const dir = await newDir('merge-tail-short');
+      const { whole, tail } = await soundlessTail(dir, 97);
+      const out = join(dir, 'clip.mp4');
+      const merged = await mergeClip([whole, tail], out, 'mp4', { timeoutMs: 20_000 });
+      assert.equal(merged.leftOut.length, 1, JSON.stringify(merged.leftOut));
+      assert.match(merged.leftOut[0]!.why, /^its tracks last 0\.0\d\d and 0\.267 s$/);
+    },
+  );
+
+  test(
     'an audio snippet of nothing but its ID3 tag is left out too',
     { timeout: 40_000 },
     async () => {

@@ -8,7 +8,10 @@ import { runOk } from './run.ts';
  * live like a recording's (from files, splitmuxsink sometimes never finished). Returns the whole
  * first part and that tail.
  */
-export async function soundlessTail(dir: string): Promise<{ whole: string; tail: string }> {
+export async function soundlessTail(
+  dir: string,
+  soundBuffers = 89,
+): Promise<{ whole: string; tail: string }> {
   const q = ['queue', 'max-size-buffers=0', 'max-size-time=0', 'max-size-bytes=0'];
   await runOk(
     'gst-launch-1.0',
@@ -19,7 +22,13 @@ export async function soundlessTail(dir: string): Promise<{ whole: string; tail:
       ...['x264enc', 'key-int-max=5', 'tune=zerolatency', '!', 'h264parse', '!', ...q, '!'],
       ...['splitmuxsink', 'name=s', `location=${join(dir, 'part%06d.mp4')}`],
       ...['max-size-time=2000000000', 'muxer-factory=mp4mux'],
-      ...['audiotestsrc', 'is-live=true', 'num-buffers=89', 'samplesperbuffer=1024', '!'],
+      ...[
+        'audiotestsrc',
+        'is-live=true',
+        `num-buffers=${soundBuffers}`,
+        'samplesperbuffer=1024',
+        '!',
+      ],
       ...['audio/x-raw,rate=48000,channels=2', '!', 'voaacenc', '!', 'aacparse', '!', ...q],
       ...['!', 's.audio_0'],
     ],
