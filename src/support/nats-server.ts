@@ -2,23 +2,16 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { freeTcpPort } from './free-port.ts';
 import { guardedSpawn } from './guarded-spawn.ts';
-import { signalGroup, tool } from './process-group.ts';
+import { signalGroup, tool, type RestartableServer } from './process-group.ts';
 
 /**
  * A private nats-server on 127.0.0.1, for tests and benchmarks that need a real broker. It can be
  * killed and started again on the same port with the same JetStream store.
  */
-export interface NatsServer {
+export interface NatsServer extends RestartableServer {
   /** nats://127.0.0.1:PORT */
   readonly url: string;
   readonly port: number;
-  readonly pid: number | undefined;
-  /** SIGKILL; resolves once it is gone. The store stays. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port and store; resolves once it is ready. */
-  start(): Promise<void>;
-  /** SIGTERM, which lets JetStream flush its store (SIGKILL after 10 s). Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 export interface NatsServerOptions {
@@ -89,6 +82,7 @@ export async function startNatsServer(o: NatsServerOptions): Promise<NatsServer>
       await signalGroup(pid, 'SIGKILL');
     },
     start: launch,
+    // SIGTERM lets JetStream flush its store.
     async stop() {
       const pid = child?.pid;
       child = null;

@@ -12,6 +12,17 @@ export function tool(name: string): string {
   return existsSync(local) ? local : name;
 }
 
+/** A server a test or benchmark runs, that can crash (kill) and come back on the same port and data. */
+export interface RestartableServer {
+  readonly pid: number | undefined;
+  /** SIGKILL to its process group; resolves once it is gone. Its data stays. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it answers. */
+  start(): Promise<void>;
+  /** An orderly stop (SIGKILL if it takes too long); its data stays. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
 export function isGone(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freeTcpPort } from './free-port.ts';
 import { guardedSpawn } from './guarded-spawn.ts';
-import { hasExited, signalGroup, tool } from './process-group.ts';
+import { hasExited, signalGroup, tool, type RestartableServer } from './process-group.ts';
 
 /**
  * A private S3 server: versitygw's posix backend on 127.0.0.1, for tests and benchmarks that need a
  * real one. It can be killed and started again on the same port with the same data, which is what
  * a crashed and restarted production store looks like.
  */
-export interface VersityGw {
+export interface VersityGw extends RestartableServer {
   /** http://127.0.0.1:PORT */
   readonly endpoint: string;
   readonly port: number;
@@ -23,15 +23,8 @@ export interface VersityGw {
   readonly secretAccessKey: string;
   /** The posix backend's root: one folder per bucket. */
   readonly dataDir: string;
-  readonly pid: number | undefined;
   /** What an S3 client needs to reach it. */
   readonly env: Record<string, string>;
-  /** SIGKILL; resolves once it is gone. The data stays. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port and data; resolves once it answers. */
-  start(): Promise<void>;
-  /** SIGTERM (SIGKILL after 5 s); the data stays. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 export interface VersityGwOptions {

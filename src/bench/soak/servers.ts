@@ -1,23 +1,16 @@
 import { startDevServer, type DevServer } from '../../orchestration/temporal/dev-server.ts';
 import { freeTcpPort } from '../../support/free-port.ts';
 import { startNatsServer as startBroker } from '../../support/nats-server.ts';
-import { signalGroup, tool } from '../../support/process-group.ts';
+import { signalGroup, tool, type RestartableServer } from '../../support/process-group.ts';
 import { startVersityGw } from '../../support/versitygw.ts';
 
 /**
  * The soak's own servers, on 127.0.0.1, each one it can kill -9 and start again on the same port
  * with the same data: that is what a crashed and restarted production server looks like.
  */
-export interface SoakServer {
+export interface SoakServer extends RestartableServer {
   readonly name: string;
   readonly address: string;
-  readonly pid: number | undefined;
-  /** SIGKILL to the server's process group; resolves once it is gone. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port and data; resolves once it answers. */
-  start(): Promise<void>;
-  /** Orderly stop at the end of the run. */
-  stop(): Promise<void>;
 }
 
 export interface S3Server extends SoakServer {
