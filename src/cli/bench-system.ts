@@ -53,6 +53,7 @@ Options:
   --max-livestreams N   never try more                                           [default: 8]
   --no-ffmpeg           leave out the ffmpeg comparison
   --shared-decode       the node decodes each host's video once (tapedeck up --shared-decode)
+  --host-tiles          the composites take tiles from the host recordings (tapedeck up --host-tiles)
   --ffmpeg-livestreams K
                         record K livestreams with ffmpeg    [default: the largest count that held]
   --pattern P           the hosts' picture, a videotestsrc pattern (snow is the hardest to
@@ -83,6 +84,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     'max-livestreams': { type: 'string' },
     'no-ffmpeg': { type: 'boolean' },
     'shared-decode': { type: 'boolean' },
+    'host-tiles': { type: 'boolean' },
     'ffmpeg-livestreams': { type: 'string' },
     pattern: { type: 'string' },
     scroll: { type: 'string' },
@@ -110,6 +112,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     warmupSec: intOption('warmup', values.warmup, 20, 5, 600),
     ffmpeg: !values['no-ffmpeg'],
     sharedDecode: values['shared-decode'] === true,
+    hostTiles: values['host-tiles'] === true,
     ...(values['ffmpeg-livestreams'] !== undefined
       ? {
           ffmpegLivestreams: intOption(

@@ -38,6 +38,11 @@ Options:
                       and a decoder's crash shows the placeholder in both of the host's
                       recordings until it is back, a second or two
                       (docs/benchmarks.md, "Decoding each host once")
+  --host-tiles        each host's recording serves its picture to the composite, scaled to a
+                      tile, so the composite decodes nothing and the ingest sends one video
+                      copy per host. Off by default: whenever a host's recording changes
+                      (camera back on, a takeover) the composite shows the host's placeholder
+                      for a second or two (docs/benchmarks.md, "Tiles from the host's recording")
   --no-temporal-ui    do not serve the embedded Temporal web UI
   --moderation        score every snippet and escalate low ones to reviews in the built-in
                       moderation service (reviewer page and API on 127.0.0.1)
@@ -73,6 +78,7 @@ Example:
       'max-livestreams': { type: 'string' },
       'no-temporal-ui': { type: 'boolean' },
       'shared-decode': { type: 'boolean' },
+      'host-tiles': { type: 'boolean' },
       moderation: { type: 'boolean' },
       'moderation-port': { type: 'string' },
       'moderation-url': { type: 'string' },
@@ -124,6 +130,7 @@ Example:
       ...(maxLivestreams !== undefined ? { maxLivestreams } : {}),
       ...(apiKeys.length ? { apiKeys } : {}),
       ...(values['shared-decode'] ? { sharedDecode: true } : {}),
+      ...(values['host-tiles'] ? { hostTiles: true } : {}),
       moderation,
       log,
     });

@@ -68,3 +68,15 @@ export function gridLayout(canvas: Size, count: number, tileAspect = 16 / 9): Gr
   }
   return { columns, rows, cells, tiles };
 }
+
+/**
+ * The largest a camera's picture is ever shown on a composite of this canvas: the tile of a lone
+ * host, and never above the camera's own size, so a picture scaled down to it loses nothing any
+ * layout of the canvas shows.
+ */
+export function largestTile(canvas: Size, camera: Size): Size {
+  const tile = gridLayout(canvas, 1, camera.width / camera.height).tiles[0]!;
+  return tile.width > camera.width
+    ? { width: camera.width, height: camera.height }
+    : { width: tile.width, height: tile.height };
+}

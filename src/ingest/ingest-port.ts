@@ -1,4 +1,5 @@
 import type { HostPresence } from '../domain/host-presence.ts';
+import type { Size } from '../domain/profile.ts';
 import type { HostMedia, IngestHostEvent, LiveIngest } from './live-ingest.ts';
 import type { MediaKind } from './rtc/offer.ts';
 import type { RtpTarget } from './rtc/werift-session.ts';
@@ -13,14 +14,27 @@ export interface HostSnapshot {
 /** Loopback UDP ports a recorder listens on for one host. */
 export type RecorderPorts = Partial<Record<MediaKind, number>>;
 
-/** A shared decoder's frames: the loopback port to read them from. */
+/** Which recording asks for a host's shared picture. */
+export type PictureReader = 'composite' | 'host';
+
+/**
+ * A host's picture shared on the node: the loopback port its frames are read from. With `serve`,
+ * the asker (the host's own recording, on a node that serves tiles) decodes the host's RTP itself
+ * and serves the frames on that port instead, scaled to `serve`.
+ */
 export interface SharedVideoGrant {
   framesPort: number;
+  serve?: Size;
 }
 
-/** What serves shared pictures on a node: its shared decoders. */
+/** What shares pictures on a node: its shared decoders, or its host recordings' tiles. */
 export interface SharedVideoSource {
-  sharedVideo(livestreamId: string, hostId: string, fps: number): Promise<SharedVideoGrant | null>;
+  sharedVideo(
+    livestreamId: string,
+    hostId: string,
+    fps: number,
+    reader: PictureReader,
+  ): Promise<SharedVideoGrant | null>;
 }
 
 export interface Subscription {
@@ -43,7 +57,12 @@ export interface IngestPort {
    * second; null when the node has recordings decode their own copy (the default), or the host
    * sends no video.
    */
-  sharedVideo(livestreamId: string, hostId: string, fps: number): Promise<SharedVideoGrant | null>;
+  sharedVideo(
+    livestreamId: string,
+    hostId: string,
+    fps: number,
+    reader: PictureReader,
+  ): Promise<SharedVideoGrant | null>;
   /**
    * Whether this node decodes each host once: a composite then knows before it starts that its
    * hosts' pictures will come from shared decoders, and waits for them from the first frame.
@@ -100,8 +119,8 @@ export class LocalIngestPort implements IngestPort {
     return this.ingest.feedbackPort(livestreamId, hostId);
   }
 
-  sharedVideo(livestreamId: string, hostId: string, fps: number) {
-    return this.decoders?.sharedVideo(livestreamId, hostId, fps) ?? Promise.resolve(null);
+  sharedVideo(livestreamId: string, hostId: string, fps: number, reader: PictureReader) {
+    return this.decoders?.sharedVideo(livestreamId, hostId, fps, reader) ?? Promise.resolve(null);
   }
 
   sharesDecoding(): Promise<boolean> {

@@ -15,6 +15,8 @@ import {
   DEFAULT_COMPOSITE_CANVAS,
   DEFAULT_HOST_CANVAS,
 } from '../domain/profile.ts';
+import { largestTile } from '../domain/layout.ts';
+import { CAMERA } from '../media/pipeline/inputs.ts';
 import { workflowIds } from '../domain/recording-plan.ts';
 import { issueToken } from '../domain/whip-token.ts';
 import { openBus } from '../delivery/bus/open.ts';
@@ -40,6 +42,7 @@ import { startControlWorker } from '../orchestration/worker.ts';
 import { defaultStoreUrl } from '../recorder/delivery-runtime.ts';
 import { announceHostEvents } from '../recorder/host-events.ts';
 import { Metrics, workerMetricsText } from './metrics.ts';
+import { HostTiles } from './host-tiles.ts';
 import { SharedDecoders } from './shared-decoders.ts';
 import { NodeMetricsBook } from '../domain/worker-metrics.ts';
 import { persistentSecret } from './secrets.ts';
@@ -87,6 +90,14 @@ export interface NodeConfig {
    * crash then costs the picture of two recordings until it is back (placeholder meanwhile).
    */
   sharedDecode?: boolean;
+  /**
+   * Each host's recording serves the host's picture to the composite, scaled to a tile, so the
+   * composite decodes nothing and takes only the hosts' sound from the ingest. Off by default:
+   * the composite shows a host's placeholder for a second or two whenever the host's recording
+   * changes (camera back on, a takeover), and a crash of that recording costs the composite the
+   * host's picture until the next one serves.
+   */
+  hostTiles?: boolean;
   log?: (line: string) => void;
 }
 
@@ -227,10 +238,19 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
 
     const nodeSecret = randomBytes(24).toString('base64url');
     const book = new NodeMetricsBook();
+    const profiles: Profiles = c.profiles ?? {
+      composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
+      host: defaultProfile(DEFAULT_HOST_CANVAS),
+    };
+    if (c.sharedDecode && c.hostTiles)
+      throw new Error('choose shared decoders or host tiles, not both');
     const decoders = c.sharedDecode ? new SharedDecoders({ ingest, log }) : null;
-    if (decoders) cleanups.push(() => decoders.close());
+    const pictures =
+      decoders ??
+      (c.hostTiles ? new HostTiles(largestTile(profiles.composite.video, CAMERA)) : null);
+    if (pictures) cleanups.push(() => pictures.close());
     // One port for the node API and the node itself: it knows who attached what.
-    const ingestPort = new LocalIngestPort(ingest, decoders);
+    const ingestPort = new LocalIngestPort(ingest, pictures);
     const nodeApi: NodeApiServer = await startNodeApi({
       ingest: ingestPort,
       secret: nodeSecret,
@@ -239,10 +259,6 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
     });
     cleanups.push(() => nodeApi.close());
 
-    const profiles: Profiles = c.profiles ?? {
-      composite: defaultProfile(DEFAULT_COMPOSITE_CANVAS),
-      host: defaultProfile(DEFAULT_HOST_CANVAS),
-    };
     const known = new Map<string, string[]>();
     const service: LivestreamService = {
       async create(req: CreateLivestream) {
@@ -292,7 +308,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         if (!(await livestreams.exists(livestreamId)))
           throw new NotFoundError(`no livestream ${livestreamId}`);
         await ingest.closeLivestream(livestreamId);
-        await decoders?.closeLivestream(livestreamId);
+        await pictures?.closeLivestream(livestreamId);
         await relay.idle();
         await livestreams.stop(livestreamId);
       },

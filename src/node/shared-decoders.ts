@@ -30,6 +30,7 @@ export class SharedDecoders implements SharedVideoSource {
 
   constructor(private readonly o: SharedDecodersOptions) {}
 
+  /** Every recording of the host reads the decoder, the host's own as much as the composite. */
   async sharedVideo(
     livestreamId: string,
     hostId: string,

@@ -61,7 +61,8 @@ export function reportingIngest(port: IngestPort, reporter: WorkerReporter): Ing
       reporter.detached({ livestreamId, hostId, owner });
     },
     feedbackPort: (livestreamId, hostId) => port.feedbackPort(livestreamId, hostId),
-    sharedVideo: (livestreamId, hostId, fps) => port.sharedVideo(livestreamId, hostId, fps),
+    sharedVideo: (livestreamId, hostId, fps, reader) =>
+      port.sharedVideo(livestreamId, hostId, fps, reader),
     sharesDecoding: () => port.sharesDecoding(),
     follow: (livestreamId, handlers) => port.follow(livestreamId, handlers),
   };

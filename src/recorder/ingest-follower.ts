@@ -1,5 +1,10 @@
 import { applyHostEvent, initialHostView, type HostView } from '../domain/recording-plan.ts';
-import type { HostSnapshot, IngestPort, Subscription } from '../ingest/ingest-port.ts';
+import type {
+  HostSnapshot,
+  IngestPort,
+  PictureReader,
+  Subscription,
+} from '../ingest/ingest-port.ts';
 import type { HostMedia, IngestHostEvent } from '../ingest/live-ingest.ts';
 import { isSharedVideo, type InputSpec, type RtpSource } from '../media/pipeline/spec.ts';
 import type { LiveRecording } from './live-recording.ts';
@@ -19,8 +24,9 @@ export function viewOfSnapshot(h: HostSnapshot): HostView {
 
 /**
  * Where a recording takes one host's media from: fresh loopback ports for its RTP, and for the
- * picture either its own decode of the RTP (with RTCP back to the ingest) or, when the node runs
- * one, the host's shared decoder, with the sound put later by what the shared picture lags.
+ * picture either its own decode of the RTP (with RTCP back to the ingest) or, when the node
+ * shares pictures, the host's shared decoder or the tiles its own recording serves. A host's
+ * recording on a node that serves tiles decodes for itself and serves them.
  */
 export async function hostSource(
   ingest: IngestPort,
@@ -29,15 +35,19 @@ export async function hostSource(
   media: HostMedia,
   kinds: 'video+audio' | 'audio',
   fps: number,
+  reader: PictureReader,
 ): Promise<RtpSource> {
   if (kinds === 'audio' || !media.video) return rtpSourceFor(media, kinds);
-  const shared = await ingest.sharedVideo(livestreamId, hostId, fps);
-  if (shared) {
+  const shared = await ingest.sharedVideo(livestreamId, hostId, fps, reader);
+  if (shared && !shared.serve) {
     const source = await rtpSourceFor({ ...media, video: null }, 'audio');
     return { ...source, video: { framesPort: shared.framesPort } };
   }
   const feedback = await ingest.feedbackPort(livestreamId, hostId).catch(() => undefined);
-  return rtpSourceFor(media, kinds, feedback);
+  const source = await rtpSourceFor(media, kinds, feedback);
+  if (shared?.serve && source.video && !isSharedVideo(source.video))
+    source.video.tile = { port: shared.framesPort, ...shared.serve };
+  return source;
 }
 
 /** Fresh loopback ports for one host's media, in the RTP source shape a pipeline reads. */
@@ -192,6 +202,7 @@ export class IngestFollower {
       media,
       this.o.kinds,
       this.o.recording.spec.profile.video.fps,
+      'composite',
     );
     const input: InputSpec = {
       id: hostId,

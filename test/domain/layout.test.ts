@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gridLayout, type Rect } from '../../src/domain/layout.ts';
+import { gridLayout, largestTile, type Rect } from '../../src/domain/layout.ts';
 
 const T = { timeout: 5_000 };
 const inside = (r: Rect, c: { width: number; height: number }) =>
@@ -68,3 +68,27 @@ test('no tiles for no hosts; negative counts are refused', T, () => {
   assert.deepEqual(gridLayout({ width: 360, height: 640 }, 0).tiles, []);
   assert.throws(() => gridLayout({ width: 360, height: 640 }, -1), RangeError);
 });
+
+test(
+  'the largest tile is a lone host, never above the camera, and any layout fits in it',
+  T,
+  () => {
+    const camera = { width: 640, height: 360 };
+    assert.deepEqual(largestTile({ width: 360, height: 640 }, camera), { width: 360, height: 202 });
+    assert.deepEqual(largestTile({ width: 1280, height: 720 }, camera), camera);
+    assert.deepEqual(largestTile({ width: 640, height: 360 }, camera), camera);
+    for (const canvas of [
+      { width: 360, height: 640 },
+      { width: 640, height: 360 },
+      { width: 1920, height: 1080 },
+    ]) {
+      const largest = largestTile(canvas, camera);
+      for (let count = 1; count <= 9; count++)
+        for (const tile of gridLayout(canvas, count).tiles)
+          assert.ok(
+            tile.width <= largest.width || largest.width === camera.width,
+            `${count} on ${canvas.width}x${canvas.height}: ${tile.width} > ${largest.width}`,
+          );
+    }
+  },
+);

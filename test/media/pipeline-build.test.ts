@@ -267,3 +267,49 @@ test('a shared decoder decodes as a recording would and serves the frames on loo
   // A reader that falls behind is moved on to the newest frame rather than holding the rest up.
   assert.match(description, /units-soft-max=\d+ recover-policy=latest/);
 });
+
+test(
+  "a host's recording that serves tiles splits its decode before pacing, and serves it scaled",
+  T,
+  () => {
+    const tiled = (kind: 'host' | 'composite', tile = { port: 7200, width: 360, height: 202 }) =>
+      ({
+        kind,
+        recordingId: 'h1',
+        outDir: '/tmp/out',
+        profile: defaultProfile({ width: 640, height: 360 }),
+        inputs: [
+          {
+            id: 'ana',
+            displayName: 'Ana',
+            cameraOn: true,
+            source: {
+              type: 'rtp',
+              video: { port: 5000, codec: 'H264', payloadType: 96, feedbackPort: 5001, tile },
+              audio: { port: 5002, codec: 'OPUS', payloadType: 111 },
+            },
+          },
+        ],
+      }) satisfies RecordingSpec;
+    const launch = buildPipeline(tiled('host')).launch;
+    // The recording's own picture is paced and repeated as ever, after the split.
+    assert.match(
+      launch,
+      /avdec_h264 ! tee name=in_ana_vt allow-not-linked=true ! videorate max-duplication-time=\d+ ! video\/x-raw,framerate=15\/1 ! videoconvertscale add-borders=true ! video\/x-raw,format=I420,width=640,height=360/,
+    );
+    // The tiles are only dropped to the rate, at their own times, and scaled to the tile.
+    assert.match(
+      launch,
+      /in_ana_vt\. ! queue name=tile_ana_q [^!]*leaky=downstream ! videorate drop-only=true max-rate=15 ! videoconvertscale add-borders=true ! video\/x-raw,format=I420,width=360,height=202,pixel-aspect-ratio=1\/1 ! gdppay ! tcpserversink name=tile_ana_sink host=127.0.0.1 port=7200 /,
+    );
+    assert.equal(launch.match(/avdec_h264/g)?.length, 1, 'one decode for both');
+    assert.throws(
+      () => buildPipeline(tiled('composite')),
+      /only a host's own recording serves tiles/,
+    );
+    assert.throws(
+      () => buildPipeline(tiled('host', { port: 7200, width: 361, height: 202 })),
+      /even/,
+    );
+  },
+);

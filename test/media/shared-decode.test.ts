@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
-import { defaultProfile } from '../../src/domain/profile.ts';
 import { placeInputs } from '../../src/media/pipeline/build.ts';
-import { syncPeriodNs } from '../../src/media/pipeline/inputs.ts';
-import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
+import type { InputSpec } from '../../src/media/pipeline/spec.ts';
 import { SharedDecoder } from '../../src/media/shared-decoder.ts';
 import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/support/free-port.ts';
 import {
@@ -13,94 +11,20 @@ import {
 } from '../../src/media/synthetic-recording.ts';
 import type { WorkerEvent } from '../../src/media/worker/protocol.ts';
 import { measureAvSync } from '../support/av-sync.ts';
-import { spawnTracked, stopTracked } from '../support/children.ts';
-import { decodeErrors, largestFrameGap, probeMedia } from '../support/ffprobe.ts';
+import { stopTracked } from '../support/children.ts';
 import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
+import {
+  assertContinuous,
+  FPS,
+  FRAME,
+  sharedHost,
+  SNIPPET_S,
+  spec,
+  startHost,
+} from '../support/shared-picture.ts';
 import { tempDir } from '../support/tapedeck.ts';
-
-const FPS = 15;
-const FRAME = 1 / FPS;
-const SNIPPET_S = 5;
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-/**
- * One host as the ingest forwards it: H.264 picture that inverts on the instants its audio
- * ticks, to its video ports (a decoder's, or a recording's own) and to one audio port per
- * recording.
- */
-function startHost(videoPorts: number[], audioPorts: number[]) {
-  const out = (tee: string, ports: number[]) =>
-    ports
-      .map((p) => `${tee}. ! queue ! udpsink host=127.0.0.1 port=${p} sync=false async=false`)
-      .join(' ');
-  return spawnTracked(
-    'gst-launch-1.0',
-    [
-      '-q',
-      ...(
-        `videotestsrc is-live=true pattern=ball flip=true ! video/x-raw,width=640,height=360,framerate=${FPS}/1 ! ` +
-        'x264enc tune=zerolatency speed-preset=ultrafast bitrate=2500 key-int-max=30 ! ' +
-        `rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! tee name=v ${out('v', videoPorts)} ` +
-        `audiotestsrc is-live=true wave=ticks tick-interval=${syncPeriodNs(FPS)} freq=1000 volume=0.8 ! audio/x-raw,rate=48000,channels=1 ! ` +
-        `opusenc ! rtpopuspay pt=111 ! tee name=a ${out('a', audioPorts)}`
-      ).split(' '),
-    ],
-    { stdio: 'ignore' },
-  );
-}
-
-function sharedHost(framesPort: number, audioPort: number): InputSpec {
-  return {
-    id: 'ana',
-    displayName: 'Ana',
-    cameraOn: true,
-    source: {
-      type: 'rtp',
-      video: { framesPort },
-      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
-    },
-  };
-}
-
-function spec(
-  kind: 'host' | 'composite',
-  id: string,
-  out: string,
-  input: InputSpec,
-): RecordingSpec {
-  const canvas = kind === 'host' ? { width: 640, height: 360 } : { width: 360, height: 640 };
-  return {
-    kind,
-    recordingId: id,
-    outDir: out,
-    profile: { ...defaultProfile(canvas), snippetSeconds: SNIPPET_S },
-    inputs: [input],
-  };
-}
-
-/** Whole snippets are exact and follow each other without a gap or a missing frame. */
-async function assertContinuous(snippets: DeliveredSnippet[]): Promise<void> {
-  for (const [i, s] of snippets.entries()) {
-    assert.equal(await decodeErrors(s.location), '', `${s.location} decodes`);
-    if (i > 0)
-      assert.equal(
-        s.startRunningTimeNs,
-        snippets[i - 1]!.endRunningTimeNs,
-        `no gap: ${snippets.map((x) => `${x.startRunningTimeNs}-${x.endRunningTimeNs}`).join(' ')}`,
-      );
-    const { gapSec, afterSec } = await largestFrameGap(s.location);
-    assert.ok(gapSec < 1.5 * FRAME, `${s.location}: frame gap ${gapSec} s after ${afterSec} s`);
-    // The first snippet starts with the pipeline and the last ends with the stop.
-    if (i > 0 && i < snippets.length - 1) {
-      const info = await probeMedia(s.location);
-      assert.ok(
-        Math.abs(info.video!.durationSec - SNIPPET_S) <= FRAME + 1e-3,
-        `${s.location}: ${info.video!.durationSec} s`,
-      );
-    }
-  }
-}
 
 test(
   'a host decoded once feeds its recording and the composite, in step with its sound',

@@ -50,6 +50,8 @@ export interface SystemBenchOptions {
   report: (text: string) => void;
   /** The node decodes each host's video once (shared decoders). */
   sharedDecode?: boolean;
+  /** The composites take tiles from the host recordings. */
+  hostTiles?: boolean;
 }
 
 export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResult> {
@@ -64,6 +66,7 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
     temporalUi: false,
     moderation: { builtIn: true },
     ...(o.sharedDecode ? { sharedDecode: true } : {}),
+    ...(o.hostTiles ? { hostTiles: true } : {}),
     log: (line) => {
       if (/error|fail|warn/i.test(line)) o.progress(`node: ${line}`);
     },

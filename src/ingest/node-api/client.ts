@@ -3,6 +3,7 @@ import type { WorkerMetrics } from '../../domain/worker-metrics.ts';
 import type {
   HostSnapshot,
   IngestPort,
+  PictureReader,
   RecorderPorts,
   SharedVideoGrant,
   Subscription,
@@ -53,10 +54,11 @@ export class RemoteIngestPort implements IngestPort {
     livestreamId: string,
     hostId: string,
     fps: number,
+    reader: PictureReader,
   ): Promise<SharedVideoGrant | null> {
     const text = await this.call(
       'GET',
-      `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/shared-video?fps=${fps}`,
+      `/node/v1/livestreams/${livestreamId}/hosts/${hostId}/shared-video?fps=${fps}&reader=${reader}`,
     );
     return JSON.parse(text) as SharedVideoGrant | null;
   }

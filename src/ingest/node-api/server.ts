@@ -108,19 +108,23 @@ export async function startNodeApi(o: {
       }
       return send(req, res, 200, { 'Content-Type': 'application/json' }, JSON.stringify({ port }));
     }
-    // node/v1/livestreams/LS/hosts/HOST/shared-video?fps=N: {framesPort} or null
+    // node/v1/livestreams/LS/hosts/HOST/shared-video?fps=N&reader=composite|host: a grant or null
     if (
       path.length === 7 &&
       path[4] === 'hosts' &&
       path[6] === 'shared-video' &&
       req.method === 'GET'
     ) {
-      const fps = Number(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('fps'));
+      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+      const fps = Number(query.get('fps'));
       if (!Number.isInteger(fps) || fps < 1 || fps > 120)
         return sendProblem(req, res, 400, 'fps must be a whole number from 1 to 120');
+      const reader = query.get('reader') ?? 'composite';
+      if (reader !== 'composite' && reader !== 'host')
+        return sendProblem(req, res, 400, 'reader must be composite or host');
       let grant: SharedVideoGrant | null;
       try {
-        grant = await o.ingest.sharedVideo(livestreamId, path[5]!, fps);
+        grant = await o.ingest.sharedVideo(livestreamId, path[5]!, fps, reader);
       } catch (err) {
         return sendProblem(req, res, 404, (err as Error).message);
       }

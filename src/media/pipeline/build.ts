@@ -7,6 +7,8 @@ import {
   inputNames,
   sharedCamera,
   sharedVideoOf,
+  tileOf,
+  tileServer,
 } from './inputs.ts';
 import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput, rtmpValves } from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
@@ -124,6 +126,9 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
     );
     const shared = sharedVideoOf(input);
     if (hasVideo && shared) inputLinks.push(sharedCamera(input.id, shared));
+    // The media worker attaches a tile server once the pipeline plays (its port may still be busy).
+    const tile = hasVideo ? tileOf(input) : null;
+    if (tile) inputLinks.push(`${n.tileTee}. ! ${tileServer(input.id, tile, p.video.fps)}`);
     inputLinks.push(`${n.audio}. ! ${names.audioMixer}.`);
     if (hasVideo) {
       const place = placements[i]!;

@@ -1,5 +1,11 @@
 import type { Size } from '../../domain/profile.ts';
-import { isSharedVideo, type InputSpec, type RtpVideo, type SharedVideo } from './spec.ts';
+import {
+  isSharedVideo,
+  type InputSpec,
+  type RtpVideo,
+  type SharedVideo,
+  type TileServe,
+} from './spec.ts';
 import { quote } from './quote.ts';
 
 /** Element names of one input; the worker finds them by these names. */
@@ -14,6 +20,20 @@ export function inputNames(id: string) {
     /** A shared decoder's frames: a bin of its own, so losing the decoder costs the picture only. */
     shared: `in_${id}_sv`,
     sharedSource: `in_${id}_frames`,
+    /** Where a host's recording that serves tiles splits its decoded picture. */
+    tileTee: `in_${id}_vt`,
+  };
+}
+
+/** Prefix of every element of a tile server; an error in one costs the tiles, not the recording. */
+export const TILE_ELEMENT_PREFIX = 'tile_';
+
+/** Element names of the tile server of one input. */
+export function tileNames(id: string) {
+  return {
+    bin: `${TILE_ELEMENT_PREFIX}${id}`,
+    queue: `${TILE_ELEMENT_PREFIX}${id}_q`,
+    sink: `${TILE_ELEMENT_PREFIX}${id}_sink`,
   };
 }
 
@@ -132,6 +152,44 @@ export function sharedVideoOf(input: InputSpec): SharedVideo | null {
   return v && isSharedVideo(v) ? v : null;
 }
 
+/** A host's RTP decoded, frames as the sender sent them. */
+function decodedRtp(v: RtpVideo, session: string): string {
+  const decode =
+    v.codec === 'H264'
+      ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
+      : 'rtpvp8depay request-keyframe=true ! vp8dec';
+  const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
+  const rtp =
+    v.feedbackPort === undefined
+      ? rtpUdp(v.port, caps, 'slave')
+      : rtpWithFeedback(session, v.port, caps, v.feedbackPort, 'slave');
+  return `${rtp} ! ${decode}`;
+}
+
+/**
+ * Decoded frames paced and scaled for a mixer. A mixer stops for good on one frame without a
+ * timestamp, which a jitter buffer hands on when packets arrive in a burst. videorate drops a
+ * leading untimed frame, gives a later one the time of the frame before, and paces the camera at
+ * the output rate, so frames beyond it are dropped before they cost a scaling; after a gap of a
+ * second or more (a stalled or turned-off camera) it repeats nothing. Browsers change resolution
+ * mid-stream; scaling with borders keeps every frame the same size.
+ *
+ * Frames served to other recordings (a shared decoder, a tile) are only dropped (at most `fps` a
+ * second): a repeated frame would be sent to every reader again, and the readers' mixers repeat
+ * the last frame themselves; and a frame kept at its own time is put on a reader's frame
+ * instants once, by the reader, not twice.
+ */
+function pacedPicture(fps: number, pace: 'repeat' | 'drop-only', size: Size): string {
+  const rate =
+    pace === 'repeat'
+      ? `videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1`
+      : `videorate drop-only=true max-rate=${fps}`;
+  return (
+    `${rate} ! videoconvertscale add-borders=true ! ` +
+    `video/x-raw,format=I420,width=${size.width},height=${size.height},pixel-aspect-ratio=1/1`
+  );
+}
+
 /**
  * Camera-sized raw frames from a host's RTP: what a recording decodes for itself, and what a
  * shared decoder process decodes once for all of them. `session` names the RTP session that
@@ -143,32 +201,46 @@ export function decodedCamera(
   fps: number,
   pace: 'repeat' | 'drop-only' = 'repeat',
 ): string {
-  const decode =
-    v.codec === 'H264'
-      ? 'rtph264depay request-keyframe=true ! h264parse ! avdec_h264'
-      : 'rtpvp8depay request-keyframe=true ! vp8dec';
-  const caps = `application/x-rtp,media=video,clock-rate=90000,encoding-name=${v.codec},payload=${v.payloadType}`;
-  const rtp =
-    v.feedbackPort === undefined
-      ? rtpUdp(v.port, caps, 'slave')
-      : rtpWithFeedback(session, v.port, caps, v.feedbackPort, 'slave');
-  // A mixer stops for good on one frame without a timestamp, which a jitter buffer hands on
-  // when packets arrive in a burst. videorate drops a leading untimed frame, gives a later one
-  // the time of the frame before, and paces the camera at the output rate, so frames beyond
-  // it are dropped before they cost a scaling; after a gap of a second or more (a stalled or
-  // turned-off camera) it repeats nothing. Browsers change resolution mid-stream; scaling
-  // with borders keeps every frame the same size.
-  //
-  // A shared decoder only drops (at most `fps` frames a second): a repeated frame would be sent
-  // to every reader again, and its readers' mixers repeat the last frame themselves.
-  const rate =
-    pace === 'repeat'
-      ? `videorate max-duplication-time=${SECOND_NS} ! video/x-raw,framerate=${fps}/1`
-      : `videorate drop-only=true max-rate=${fps}`;
+  return `${decodedRtp(v, session)} ! ${pacedPicture(fps, pace, CAMERA)}`;
+}
+
+/**
+ * Frames served on a loopback port to recordings on the node, each with its timestamps. gdppay
+ * wraps each frame, and puts caps, segment and stream start in the stream header tcpserversink
+ * gives every reader first, whenever it connects: a recording that attaches, or attaches again,
+ * mid-stream gets what it needs to read the frames. A reader more than a few frames behind skips
+ * to the newest one, so a recording that falls behind never holds up the others; without a
+ * reader the frames are dropped.
+ */
+export function framesServer(port: number, name?: string): string {
   return (
-    `${rtp} ! ${decode} ! ${rate} ! ` +
-    `videoconvertscale add-borders=true ! video/x-raw,${CAMERA_FORMAT},pixel-aspect-ratio=1/1`
+    `gdppay ! tcpserversink ${name ? `name=${name} ` : ''}host=127.0.0.1 port=${port} ` +
+    `sync=false async=false unit-format=buffers units-soft-max=${READER_SLACK_FRAMES} recover-policy=latest`
   );
+}
+
+/** Frames a reader may fall behind before it is moved on to the newest one. */
+const READER_SLACK_FRAMES = 8;
+
+/**
+ * A host recording's tile server: the decoded picture, before the recording paces it, scaled to
+ * the composite's largest tile and served to it. Its frames carry the wall-clock times of the
+ * recording's jitter buffer (a pad offset of the recording's base time puts them there), as a
+ * shared decoder's do, so the composite reads them the same way. The leaky queue keeps a slow
+ * reader from ever holding up the recording.
+ */
+export function tileServer(id: string, tile: TileServe, fps: number): string {
+  const n = tileNames(id);
+  return (
+    `queue name=${n.queue} max-size-buffers=3 max-size-time=0 max-size-bytes=0 leaky=downstream ! ` +
+    `${pacedPicture(fps, 'drop-only', tile)} ! ${framesServer(tile.port, n.sink)}`
+  );
+}
+
+/** The tile a host's recording serves, when it serves one. */
+export function tileOf(input: InputSpec): TileServe | null {
+  const v = input.source.type === 'rtp' ? input.source.video : null;
+  return v && !isSharedVideo(v) ? (v.tile ?? null) : null;
 }
 
 /**
@@ -204,7 +276,13 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
   if (src.type === 'rtp') {
     if (!src.video || isSharedVideo(src.video))
       return `videotestsrc is-live=true pattern=black ${ts} ! video/x-raw,${size},framerate=${PLACEHOLDER_FPS}/1`;
-    return decodedCamera(src.video, inputNames(input.id).session, o.fps);
+    const n = inputNames(input.id);
+    if (src.video.tile)
+      return (
+        `${decodedRtp(src.video, n.session)} ! tee name=${n.tileTee} allow-not-linked=true ! ` +
+        pacedPicture(o.fps, 'repeat', CAMERA)
+      );
+    return decodedCamera(src.video, n.session, o.fps);
   }
   const caps = `video/x-raw,${size},framerate=${o.fps}/1`;
   const label = `text=${quote(input.displayName)} valignment=top halignment=left font-desc="Sans Bold 28"`;

@@ -37,6 +37,19 @@ export interface RtpVideo {
    * LiveIngest does across a host's sessions.
    */
   feedbackPort?: number;
+  /** Serve the decoded picture to the host's composite on this node, as a ready-scaled tile. */
+  tile?: TileServe;
+}
+
+/**
+ * A host's recording that decodes the host's picture also serves it to the composite, already
+ * scaled to the largest tile the composite shows, so the composite decodes nothing of its own.
+ */
+export interface TileServe {
+  /** Loopback TCP port the composite reads the tiles from, the same for every recording of the host. */
+  port: number;
+  width: number;
+  height: number;
 }
 
 /**
@@ -100,6 +113,14 @@ export function validateSpec(spec: RecordingSpec): void {
     assertId('input id', input.id);
     if (seen.has(input.id)) throw new SpecError(`input id ${input.id} appears twice`);
     seen.add(input.id);
+    const video = input.source.type === 'rtp' ? input.source.video : null;
+    const tile = video && !isSharedVideo(video) ? video.tile : undefined;
+    if (tile) {
+      if (spec.kind !== 'host')
+        throw new SpecError(`only a host's own recording serves tiles, not a ${spec.kind} one`);
+      if (tile.width % 2 || tile.height % 2 || tile.width < 2 || tile.height < 2)
+        throw new SpecError(`tile ${tile.width}x${tile.height} must be even on both sides`);
+    }
   }
   if (spec.rtmpUrl !== undefined) {
     if (spec.kind === 'audio') throw new SpecError('an audio recording cannot stream RTMP');

@@ -39,6 +39,7 @@ export interface GstBin extends GstElement {
   add(element: GstElement): boolean;
   remove(element: GstElement): boolean;
   addPad(pad: GstPad): boolean;
+  removePad(pad: GstPad): boolean;
 }
 export interface GstPipeline extends GstBin {
   getBus(): GstBus;
@@ -78,7 +79,7 @@ export interface GstModule {
   SystemClock: { obtain(): GstClock };
   GhostPad: { new: (name: string, target: GstPad) => GstPad };
   Event: { newEos(): unknown; newCustom(type: number, structure: unknown): unknown };
-  EventType: { CUSTOM_UPSTREAM: number; EOS: number };
+  EventType: { CUSTOM_UPSTREAM: number; EOS: number; CAPS: number };
   Structure: { newFromString(text: string): unknown };
   State: { NULL: number; READY: number; PAUSED: number; PLAYING: number };
   ClockType: { REALTIME: number };

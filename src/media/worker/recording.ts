@@ -6,6 +6,8 @@ import {
   sharedCamera,
   sharedPictureOffsetNs,
   sharedVideoOf,
+  TILE_ELEMENT_PREFIX,
+  tileOf,
 } from '../pipeline/inputs.ts';
 import { mixerLatencyNs, SHARED_PICTURE_LATENCY_NS } from '../pipeline/mixer-latency.ts';
 import {
@@ -24,6 +26,7 @@ import {
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
+import { TileServer } from './tile-server.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
@@ -48,6 +51,8 @@ interface LiveInput {
   /** Mixer pads this input feeds, keyed by branch. */
   pads: { video?: GstPad; placeholder?: GstPad; audio: GstPad };
   shared?: SharedPicture;
+  /** The tiles a host's recording serves to the composite. */
+  tile?: TileServer;
 }
 
 /**
@@ -58,6 +63,11 @@ interface LiveInput {
 interface SharedPicture {
   video: SharedVideo;
   bin: GstBin | null;
+  /**
+   * The reader has the stream's header: frames follow. Until then the placeholder shows, not an
+   * empty cell (a port that accepts and sends nothing, or a server still starting).
+   */
+  showing: boolean;
   /** Said to the parent that the picture is lost, and not yet that it is back. */
   lostSaid: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -132,6 +142,7 @@ export class Recording {
           this.started = true;
           this.baseTimeUtcNs = this.pipeline.getBaseTime();
           for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
+          for (const live of this.inputs.values()) this.serveTile(live);
           if (spec.rtmpUrl) this.attachRtmp();
           this.watchForStall();
           this.shortenFirstGop();
@@ -230,7 +241,10 @@ export class Recording {
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
       this.stopRequested = true;
-      for (const live of this.inputs.values()) clearTimeout(live.shared?.timer);
+      for (const live of this.inputs.values()) {
+        clearTimeout(live.shared?.timer);
+        live.tile?.stop();
+      }
       clearInterval(this.watchdog);
       clearInterval(this.sharedWatch);
       clearTimeout(this.rtmpRetry);
@@ -334,11 +348,27 @@ export class Recording {
     this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();
     if (shared) {
-      live.shared = { video: shared, bin: null, lostSaid: false, timer: undefined };
+      live.shared = { video: shared, bin: null, showing: false, lostSaid: false, timer: undefined };
       // Before the pipeline plays, start() attaches it: a decoder that fails while the pipeline
       // changes state must not take the start down with it.
       if (this.started) this.attachSharedPicture(live);
     }
+  }
+
+  private serveTile(live: LiveInput): void {
+    const tile = this.spec.kind === 'host' ? tileOf(live.spec) : null;
+    if (!tile) return;
+    live.tile = new TileServer({
+      Gst: this.Gst,
+      pipeline: this.pipeline,
+      input: live.bin,
+      id: live.spec.id,
+      tile,
+      fps: this.spec.profile.video.fps,
+      baseTimeUtcNs: this.baseTimeUtcNs,
+      warn: (message) => this.emit({ event: 'warning', data: { source: 'tiles', message } }),
+    });
+    live.tile.attach();
   }
 
   /**
@@ -379,6 +409,7 @@ export class Recording {
     bin.getStaticPad('video')!.link(mixerPad);
     live.pads.video = mixerPad;
     shared.bin = bin;
+    shared.showing = false;
     this.sharedWatch ??= setInterval(() => this.checkSharedPictures(), SHARED_WATCH_MS);
     this.applyLayout();
     if (this.started) bin.syncStateWithParent();
@@ -402,6 +433,14 @@ export class Recording {
       const pad = bin?.getByName(inputNames(live.spec.id).video)?.getStaticPad('src');
       if (pad?.getStickyEvent(this.Gst.EventType.EOS, 0))
         this.onSharedPictureLost(live, 'the shared decoder closed its port');
+      else if (
+        live.shared &&
+        !live.shared.showing &&
+        pad?.getStickyEvent(this.Gst.EventType.CAPS, 0)
+      ) {
+        live.shared.showing = true;
+        this.applyLayout();
+      }
     }
   }
 
@@ -444,10 +483,12 @@ export class Recording {
   private applyLayout(): void {
     if (this.spec.kind === 'audio') return;
     const ordered = this.order.map((id) => this.inputs.get(id)!);
-    // A shared picture that is not attached shows as a camera turned off: the placeholder.
+    // A shared picture not attached, or without frames yet, shows as a camera turned off.
     const placements = placeInputs(
       this.spec,
-      ordered.map((i) => (i.shared && !i.shared.bin ? { ...i.spec, cameraOn: false } : i.spec)),
+      ordered.map((i) =>
+        i.shared && !(i.shared.bin && i.shared.showing) ? { ...i.spec, cameraOn: false } : i.spec,
+      ),
     );
     ordered.forEach((live, i) => {
       const place = placements[i]!;
@@ -466,6 +507,7 @@ export class Recording {
     return (
       name.startsWith(RTMP_ELEMENT_PREFIX) ||
       name.startsWith(HLS_ELEMENT_PREFIX) ||
+      name.startsWith(TILE_ELEMENT_PREFIX) ||
       this.sharedInputOf(name) !== undefined
     );
   }
@@ -514,7 +556,12 @@ export class Recording {
         const [error, debug] = message.parseError();
         const source = message.src?.name ?? '?';
         const sharedLost = this.sharedInputOf(source);
+        const tile = source.startsWith(TILE_ELEMENT_PREFIX)
+          ? [...this.inputs.values()].find((i) => i.tile?.owns(source))?.tile
+          : undefined;
         if (sharedLost) this.onSharedPictureLost(sharedLost, error.message);
+        else if (tile) tile.failed(error.message);
+        else if (source.startsWith(TILE_ELEMENT_PREFIX)) break;
         else if (source.startsWith(RTMP_ELEMENT_PREFIX))
           this.onRtmpFailure(`${error.message} (${debug})`);
         else if (source.startsWith(HLS_ELEMENT_PREFIX))

@@ -176,6 +176,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           host.media,
           req.kind === 'host' ? 'video+audio' : 'audio',
           req.profile.video.fps,
+          'host',
         );
         only = { hostId, view, media: host.media, source };
         spec = {

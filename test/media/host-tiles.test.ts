@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, test } from 'node:test';
+import { gridLayout, largestTile } from '../../src/domain/layout.ts';
+import { CAMERA } from '../../src/media/pipeline/inputs.ts';
+import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
+import {
+  runSyntheticRecording,
+  type DeliveredSnippet,
+} from '../../src/media/synthetic-recording.ts';
+import type { WorkerEvent } from '../../src/media/worker/protocol.ts';
+import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/support/free-port.ts';
+import { measureAvSync } from '../support/av-sync.ts';
+import { stopTracked } from '../support/children.ts';
+import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
+import { assertContinuous, FRAME, sharedHost, spec, startHost } from '../support/shared-picture.ts';
+import { tempDir } from '../support/tapedeck.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+/** The host's recording: it decodes its RTP itself and serves the composite's tile on `tilePort`. */
+function servingHost(videoPort: number, audioPort: number, tilePort: number): InputSpec {
+  const composite = spec('composite', 'c', '/tmp', sharedHost(0, 0)).profile.video;
+  return {
+    ...sharedHost(0, audioPort),
+    source: {
+      type: 'rtp',
+      video: {
+        port: videoPort,
+        codec: 'H264',
+        payloadType: 96,
+        tile: { port: tilePort, ...largestTile(composite, CAMERA) },
+      },
+      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
+    },
+  };
+}
+
+function ownDecode(videoPort: number, audioPort: number): InputSpec {
+  return {
+    ...sharedHost(0, audioPort),
+    source: {
+      type: 'rtp',
+      video: { port: videoPort, codec: 'H264', payloadType: 96 },
+      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
+    },
+  };
+}
+
+/** A composite as a node that serves tiles starts it: it waits for shared pictures from the start. */
+function tiledComposite(id: string, out: string, input: InputSpec): RecordingSpec {
+  return { ...spec('composite', id, out, input), sharedPictures: true };
+}
+
+/** Where the composite shows its one host: the cell's middle, at the camera's aspect. */
+const cellOf = (out: string) =>
+  gridLayout(spec('composite', 'c', out, sharedHost(0, 0)).profile.video, 1).tiles[0]!;
+
+test(
+  "a host's recording serves the composite its picture as a tile, in step with the sound",
+  { timeout: 180_000 },
+  async (t) => {
+    const out = await tempDir('host-tiles');
+    dirs.push(out);
+    const ports = await Promise.all([udpPort(), udpPort(), udpPort(), udpPort(), udpPort()]);
+    const [hostVideo, hostAudio, compositeAudio, ownVideo, ownAudio] = ports;
+    const tilePort = await tcpPort();
+    const sender = startHost([hostVideo, ownVideo], [hostAudio, compositeAudio, ownAudio]);
+    try {
+      const events: WorkerEvent[] = [];
+      const [host, composite, own] = await Promise.all([
+        runSyntheticRecording({
+          spec: spec('host', 'host', out, servingHost(hostVideo, hostAudio, tilePort)),
+          durationSec: 22,
+          onEvent: (e) => events.push(e),
+        }),
+        // Started once the host's recording serves, as a composite on a node usually is not; the
+        // test that follows covers a tile that comes late.
+        sleep(2000).then(() =>
+          runSyntheticRecording({
+            spec: tiledComposite('composite', out, sharedHost(tilePort, compositeAudio)),
+            durationSec: 20,
+            onEvent: (e) => events.push(e),
+          }),
+        ),
+        // The same host decoded by the composite itself, as on a node without tiles.
+        sleep(2000).then(() =>
+          runSyntheticRecording({
+            spec: spec('composite', 'own', out, ownDecode(ownVideo, ownAudio)),
+            durationSec: 20,
+          }),
+        ),
+      ]);
+      const trouble = events.filter(
+        (e) =>
+          ['error', 'input-lost', 'input-restored'].includes(e.event) ||
+          (e.event === 'warning' && e.data.source === 'tiles'),
+      );
+      assert.deepEqual(trouble, [], JSON.stringify(trouble));
+      for (const snippets of [host.snippets, composite.snippets]) {
+        assert.ok(snippets.length >= 4, `${snippets.length} snippets`);
+        await assertContinuous(snippets);
+      }
+      const cell = cellOf(out);
+      const offsetsOf = async (snippets: DeliveredSnippet[], crop?: typeof cell) => {
+        const all: number[] = [];
+        for (const s of snippets.slice(1, -1))
+          all.push(...(await measureAvSync(s.location, crop ? { crop } : {})).offsetsMs);
+        return all;
+      };
+      const [tiled, ownOffsets, hostOffsets] = [
+        await offsetsOf(composite.snippets, cell),
+        await offsetsOf(own.snippets, cell),
+        await offsetsOf(host.snippets),
+      ];
+      const show = (o: number[]) => o.map((x) => x.toFixed(0)).join(' ');
+      t.diagnostic(
+        `A/V offsets (ms, + = sound late): composite from tiles ${show(tiled)}; composite ` +
+          `decoding itself ${show(ownOffsets)}; the serving host recording ${show(hostOffsets)}`,
+      );
+      assert.ok(tiled.length >= 3 && ownOffsets.length >= 3, 'sync marks in both composites');
+      const mean = (o: number[]) => o.reduce((a, b) => a + b, 0) / o.length;
+      // Each recording puts the frames on its own frame instants, the nearest one to each (see
+      // the shared-decode test): two composites started apart land within a frame of each other,
+      // and within a run the offset holds still.
+      assert.ok(Math.max(...tiled) - Math.min(...tiled) <= 10, `steady: ${show(tiled)}`);
+      assert.ok(
+        Math.abs(mean(tiled) - mean(ownOffsets)) <= 1000 * FRAME + 10,
+        `tiles ${show(tiled)} against own decode ${show(ownOffsets)}`,
+      );
+      // Serving leaves the host's own recording's timing as steady as ever.
+      assert.ok(
+        hostOffsets.length >= 3 && Math.max(...hostOffsets) - Math.min(...hostOffsets) <= 10,
+        `the host's recording: ${show(hostOffsets)}`,
+      );
+      const shown = await meanColour(composite.snippets[1]!.location, 1, cell);
+      assert.ok(
+        colourDistance(shown, PLACEHOLDER_GREY) > 40,
+        `the composite's cell shows ${shown.map(Math.round)}`,
+      );
+    } finally {
+      await stopTracked(sender, 'SIGKILL');
+    }
+  },
+);
+
+test(
+  "a tile port still taken costs the composite the host's picture until it is free, never the recording",
+  { timeout: 180_000 },
+  async () => {
+    const out = await tempDir('host-tiles-busy');
+    dirs.push(out);
+    const [hostVideo, hostAudio, compositeAudio] = await Promise.all([
+      udpPort(),
+      udpPort(),
+      udpPort(),
+    ]);
+    const tilePort = await tcpPort();
+    // What a recording of the host that has not stopped yet looks like: the port is held.
+    const holder = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(tilePort, '127.0.0.1', resolve));
+    const release = setTimeout(() => holder.close(), 5000);
+    const sender = startHost([hostVideo], [hostAudio, compositeAudio]);
+    try {
+      const hostEvents: WorkerEvent[] = [];
+      const compositeEvents: WorkerEvent[] = [];
+      const [host, composite] = await Promise.all([
+        runSyntheticRecording({
+          spec: spec('host', 'host', out, servingHost(hostVideo, hostAudio, tilePort)),
+          durationSec: 16,
+          onEvent: (e) => hostEvents.push(e),
+        }),
+        runSyntheticRecording({
+          spec: tiledComposite('composite', out, sharedHost(tilePort, compositeAudio)),
+          durationSec: 16,
+          onEvent: (e) => compositeEvents.push(e),
+        }),
+      ]);
+      for (const events of [hostEvents, compositeEvents])
+        assert.deepEqual(
+          events.filter((e) => e.event === 'error'),
+          [],
+        );
+      const tileWarnings = hostEvents
+        .filter((e) => e.event === 'warning' && e.data.source === 'tiles')
+        .map((e) => (e.event === 'warning' ? e.data.message : ''));
+      assert.equal(tileWarnings.length, 2, tileWarnings.join('\n'));
+      assert.match(
+        tileWarnings[0]!,
+        /cannot serve on 127\.0\.0\.1:\d+ \(.*\); the recording goes on/,
+      );
+      assert.match(tileWarnings[1]!, /again/);
+      // The host's own recording never noticed.
+      assert.ok(host.snippets.length >= 3, `${host.snippets.length} snippets`);
+      await assertContinuous(host.snippets);
+      // The composite showed the placeholder while the port was taken, then the host.
+      assert.ok(composite.snippets.length >= 3);
+      await assertContinuous(composite.snippets);
+      const cell = cellOf(out);
+      const early = await meanColour(composite.snippets[0]!.location, 2, cell);
+      assert.ok(
+        colourDistance(early, PLACEHOLDER_GREY) < 40,
+        `while the port is taken: ${early.map(Math.round)}`,
+      );
+      const late = await meanColour(composite.snippets.at(-2)!.location, 4, cell);
+      assert.ok(colourDistance(late, PLACEHOLDER_GREY) > 40, `at the end: ${late.map(Math.round)}`);
+    } finally {
+      clearTimeout(release);
+      holder.close();
+      await stopTracked(sender, 'SIGKILL');
+    }
+  },
+);

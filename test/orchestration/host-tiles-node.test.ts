@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gridLayout } from '../../src/domain/layout.ts';
+import { DEFAULT_COMPOSITE_CANVAS } from '../../src/domain/profile.ts';
+import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
+import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
+import { privateNetworkOnly } from '../support/netns.ts';
+import { startNodeRig, storedTracks } from './node-rig.ts';
+
+const skip = privateNetworkOnly();
+if (skip) console.log(`skipping the host tiles node test: ${skip}`);
+
+test(
+  "with --host-tiles the composite decodes nothing: it shows each host from the host's recording, also after the camera was off",
+  { timeout: 300_000, skip },
+  async () => {
+    const rig = await startNodeRig('host-tiles-', { hostTiles: true });
+    const { livestreamId } = await rig.livestream(['h1', 'h2']);
+    await sleep(10_000);
+    // One copy of a host's video leaves the ingest, to its own recording; the composite takes
+    // the sound alone.
+    for (const c of rig.node.ingest.copies(livestreamId)) {
+      assert.equal(c.video, 1, `${c.hostId}: ${c.video} video copies`);
+      assert.equal(c.audio, 2, `${c.hostId}: ${c.audio} audio copies`);
+    }
+    const camera = async (event: 'camera-off' | 'camera-on') =>
+      assert.equal(
+        (await rig.api('POST', `/v1/livestreams/${livestreamId}/hosts/h1/events`, { event }))
+          .status,
+        202,
+      );
+    // h1's recording goes to MP3 and back to MP4: a new recording serves h1's tiles.
+    await camera('camera-off');
+    await sleep(6_000);
+    await camera('camera-on');
+    await sleep(14_000);
+    assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
+    await rig.node.livestreams.result(livestreamId);
+
+    const tracks = await storedTracks(rig, livestreamId);
+    assert.deepEqual([...tracks.keys()].sort(), ['composite', 'host-h1', 'host-h2']);
+    assert.ok(
+      tracks.get('host-h1')!.some((s) => s.file.endsWith('.mp3')),
+      'h1 was recorded as MP3 while its camera was off',
+    );
+    const composite = tracks.get('composite')!;
+    for (const [i, s] of composite.entries()) {
+      assert.equal(await decodeErrors(s.file), '', s.key);
+      if (i > 0) assert.equal(s.seq, composite[i - 1]!.seq + 1, 'numbering');
+      if (i > 0 && i < composite.length - 1) {
+        const sec = (await probeMedia(s.file)).durationSec;
+        assert.ok(Math.abs(sec - 15) < 0.1, `${s.key}: ${sec} s`);
+      }
+    }
+    // By the end the composite shows both hosts' pictures, h1's from its new recording.
+    const last = composite.at(-1)!;
+    const at = (await probeMedia(last.file)).durationSec - 0.5;
+    const tiles = gridLayout(DEFAULT_COMPOSITE_CANVAS, 2).tiles;
+    for (const [i, host] of ['h1', 'h2'].entries()) {
+      const shown = await meanColour(last.file, at, tiles[i]!);
+      assert.ok(
+        colourDistance(shown, PLACEHOLDER_GREY) > 40,
+        `${host}'s tile ends showing ${shown.map(Math.round)}: ${rig.lines.filter((l) => /tiles/.test(l)).join('\n')}`,
+      );
+    }
+  },
+);
