@@ -29,6 +29,11 @@ export interface SharedVideoGrant {
 
 /** What shares pictures on a node: its shared decoders, or its host recordings' tiles. */
 export interface SharedVideoSource {
+  /**
+   * The host's picture decoded once on this node for all its recordings here, at `fps` frames a
+   * second; null when the node has recordings decode their own copy (the default), or the host
+   * sends no video.
+   */
   sharedVideo(
     livestreamId: string,
     hostId: string,
@@ -46,26 +51,16 @@ export interface Subscription {
  * now, their events from then on, and copies of their RTP. Recorders attach under an owner name,
  * so a restarted recorder replaces its own earlier ports instead of adding to them.
  */
-export interface IngestPort {
+export interface IngestPort extends SharedVideoSource {
   hosts(livestreamId: string): Promise<HostSnapshot[]>;
   attach(livestreamId: string, hostId: string, owner: string, ports: RecorderPorts): Promise<void>;
   detach(livestreamId: string, hostId: string, owner: string): Promise<void>;
   /** Where recorders send RTCP (PLI/FIR) for this host; the same across its sessions. */
   feedbackPort(livestreamId: string, hostId: string): Promise<number>;
   /**
-   * The host's picture decoded once on this node for all its recordings here, at `fps` frames a
-   * second; null when the node has recordings decode their own copy (the default), or the host
-   * sends no video.
-   */
-  sharedVideo(
-    livestreamId: string,
-    hostId: string,
-    fps: number,
-    reader: PictureReader,
-  ): Promise<SharedVideoGrant | null>;
-  /**
-   * Whether this node decodes each host once: a composite then knows before it starts that its
-   * hosts' pictures will come from shared decoders, and waits for them from the first frame.
+   * Whether this node shares pictures (shared decoders or host tiles): a composite then knows
+   * before it starts that its hosts' pictures will come that way, and waits for them from the
+   * first frame.
    */
   sharesDecoding(): Promise<boolean>;
   /** Calls onSnapshot with every host first (again after a reconnect), then onEvent per event. */

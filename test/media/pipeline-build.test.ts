@@ -9,7 +9,12 @@ import {
   SHARED_PICTURE_LATENCY_NS,
 } from '../../src/media/pipeline/mixer-latency.ts';
 import { sharedDecoderPipeline } from '../../src/media/pipeline/shared-decoder.ts';
-import { SpecError, type RecordingSpec } from '../../src/media/pipeline/spec.ts';
+import {
+  SpecError,
+  type RecordingSpec,
+  type RtpVideo,
+  type SharedVideo,
+} from '../../src/media/pipeline/spec.ts';
 import { syntheticHost } from '../../src/media/synthetic-recording.ts';
 
 const T = { timeout: 5_000 };
@@ -203,9 +208,10 @@ test(
   },
 );
 
-test('a shared picture is read from its decoder, with its timestamps', T, () => {
-  const spec: RecordingSpec = {
-    kind: 'host',
+/** A host's recording (or a composite) of one WebRTC host, whose picture comes as `video`. */
+function rtpHost(kind: 'host' | 'composite', video: RtpVideo | SharedVideo): RecordingSpec {
+  return {
+    kind,
     recordingId: 'h1',
     outDir: '/tmp/out',
     profile: defaultProfile({ width: 640, height: 360 }),
@@ -214,15 +220,14 @@ test('a shared picture is read from its decoder, with its timestamps', T, () => 
         id: 'ana',
         displayName: 'Ana',
         cameraOn: true,
-        source: {
-          type: 'rtp',
-          video: { framesPort: 7100 },
-          audio: { port: 5002, codec: 'OPUS', payloadType: 111 },
-        },
+        source: { type: 'rtp', video, audio: { port: 5002, codec: 'OPUS', payloadType: 111 } },
       },
     ],
   };
-  const full = buildPipeline(spec).launch;
+}
+
+test('a shared picture is read from its decoder, with its timestamps', T, () => {
+  const full = buildPipeline(rtpHost('host', { framesPort: 7100 })).launch;
   assert.match(
     full,
     /tcpclientsrc name=in_ana_frames host=127.0.0.1 port=7100 ! gdpdepay ! queue name=in_ana_v /,
@@ -273,24 +278,7 @@ test(
   T,
   () => {
     const tiled = (kind: 'host' | 'composite', tile = { port: 7200, width: 360, height: 202 }) =>
-      ({
-        kind,
-        recordingId: 'h1',
-        outDir: '/tmp/out',
-        profile: defaultProfile({ width: 640, height: 360 }),
-        inputs: [
-          {
-            id: 'ana',
-            displayName: 'Ana',
-            cameraOn: true,
-            source: {
-              type: 'rtp',
-              video: { port: 5000, codec: 'H264', payloadType: 96, feedbackPort: 5001, tile },
-              audio: { port: 5002, codec: 'OPUS', payloadType: 111 },
-            },
-          },
-        ],
-      }) satisfies RecordingSpec;
+      rtpHost(kind, { port: 5000, codec: 'H264', payloadType: 96, feedbackPort: 5001, tile });
     const launch = buildPipeline(tiled('host')).launch;
     // The recording's own picture is paced and repeated as ever, after the split.
     assert.match(
