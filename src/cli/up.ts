@@ -30,7 +30,7 @@ Options:
   --rtmp URL          stream every composite live to this RTMP URL
   --max-livestreams N refuse a new livestream (503, Retry-After) while N are recording; a node
                       past what its cores carry damages every livestream a little, so measure N
-                      with \`tapedeck bench system\` (2 on 2 cores here)     [default: no limit]
+                      with \`tapedeck bench system\` (2 to 4 on 2 cores here) [default: no limit]
   --shared-decode     decode each host's video once on this node, in a process of its own,
                       for the composite and the host's recording alike (frames over
                       loopback), not once in each; the ingest sends one video copy per host
