@@ -98,6 +98,10 @@ export async function runSystem(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (values['shared-decode'] && values['host-tiles'])
+    throw new UsageError(
+      '--shared-decode and --host-tiles are two ways to share a picture: choose one',
+    );
   const maxLivestreams = intOption('max-livestreams', values['max-livestreams'], 8, 1, 32);
   const livestreams = intOption('livestreams', values.livestreams, 3, 1, maxLivestreams);
   const pattern = values.pattern ?? 'smpte';

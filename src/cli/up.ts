@@ -88,6 +88,10 @@ Example:
       return 0;
     }
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (values['shared-decode'] && values['host-tiles'])
+      throw new UsageError(
+        '--shared-decode and --host-tiles are two ways to share a picture: choose one',
+      );
     const apiPort = intOption('port', values.port, 8080, 0, 65535);
     const whipPort = intOption('whip-port', values['whip-port'], 8081, 0, 65535);
     const nodeId = assertId('node id', values['node-id'] ?? 'node1');

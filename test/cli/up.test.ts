@@ -119,3 +119,21 @@ test(
     assert.deepEqual(processesOf(data), []);
   },
 );
+
+test(
+  'tapedeck up refuses two ways to share a picture at once, before it starts anything',
+  { timeout: 60_000 },
+  async () => {
+    const data = await tempDir('up-both');
+    dirs.push(data);
+    const both = await tapedeck(['up', '--data', data, '--shared-decode', '--host-tiles']);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--shared-decode and --host-tiles .* choose one/);
+    assert.deepEqual(processesOf(data), []);
+    const help = await tapedeck(['up', '--help']);
+    assert.match(
+      help.stdout,
+      /--host-tiles +each host's recording serves its picture to the composite/,
+    );
+  },
+);
