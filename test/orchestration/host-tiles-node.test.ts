@@ -12,7 +12,7 @@ const skip = privateNetworkOnly();
 if (skip) console.log(`skipping the host tiles node test: ${skip}`);
 
 test(
-  "with --host-tiles the composite decodes nothing: it shows each host from the host's recording, also after the camera was off",
+  "with --host-tiles the composite decodes nothing: it shows each host from the host's recording, also after the camera was off and after a worker was killed",
   { timeout: 300_000, skip },
   async () => {
     const rig = await startNodeRig('host-tiles-', { hostTiles: true });
@@ -34,7 +34,11 @@ test(
     await camera('camera-off');
     await sleep(6_000);
     await camera('camera-on');
-    await sleep(14_000);
+    await sleep(8_000);
+    // A worker process killed with -9: its recordings are taken over by the node's other worker,
+    // and the host recordings among them serve their tiles again from there.
+    process.kill(rig.node.workers[0]!.pid!, 'SIGKILL');
+    await sleep(16_000);
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     await rig.node.livestreams.result(livestreamId);
 
@@ -47,13 +51,10 @@ test(
     const composite = tracks.get('composite')!;
     for (const [i, s] of composite.entries()) {
       assert.equal(await decodeErrors(s.file), '', s.key);
-      if (i > 0) assert.equal(s.seq, composite[i - 1]!.seq + 1, 'numbering');
-      if (i > 0 && i < composite.length - 1) {
-        const sec = (await probeMedia(s.file)).durationSec;
-        assert.ok(Math.abs(sec - 15) < 0.1, `${s.key}: ${sec} s`);
-      }
+      if (i > 0) assert.ok(s.seq > composite[i - 1]!.seq, 'numbering');
     }
-    // By the end the composite shows both hosts' pictures, h1's from its new recording.
+    // By the end the composite shows both hosts' pictures, h1's from its third recording and
+    // both from wherever their recordings run after the kill.
     const last = composite.at(-1)!;
     const at = (await probeMedia(last.file)).durationSec - 0.5;
     const tiles = gridLayout(DEFAULT_COMPOSITE_CANVAS, 2).tiles;
