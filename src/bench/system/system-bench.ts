@@ -58,7 +58,10 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'tapedeck-bench-system-')));
   const composite = defaultProfile(DEFAULT_COMPOSITE_CANVAS);
   const host = defaultProfile(DEFAULT_HOST_CANVAS);
-  o.progress(`starting a node in ${dataDir} (Temporal dev server, ingest, 2 workers, scoring)…`);
+  const sharing = o.sharedDecode ? ', shared decoders' : o.hostTiles ? ', host tiles' : '';
+  o.progress(
+    `starting a node in ${dataDir} (Temporal dev server, ingest, 2 workers, scoring${sharing})…`,
+  );
   const node = await startNode({
     dataDir,
     apiPort: 0,
