@@ -356,7 +356,8 @@ export class Recording {
   }
 
   private serveTile(live: LiveInput): void {
-    const tile = this.spec.kind === 'host' ? tileOf(live.spec) : null;
+    // validateSpec lets only a host's recording serve tiles.
+    const tile = tileOf(live.spec);
     if (!tile) return;
     live.tile = new TileServer({
       Gst: this.Gst,
@@ -556,12 +557,9 @@ export class Recording {
         const [error, debug] = message.parseError();
         const source = message.src?.name ?? '?';
         const sharedLost = this.sharedInputOf(source);
-        const tile = source.startsWith(TILE_ELEMENT_PREFIX)
-          ? [...this.inputs.values()].find((i) => i.tile?.owns(source))?.tile
-          : undefined;
         if (sharedLost) this.onSharedPictureLost(sharedLost, error.message);
-        else if (tile) tile.failed(error.message);
-        else if (source.startsWith(TILE_ELEMENT_PREFIX)) break;
+        else if (source.startsWith(TILE_ELEMENT_PREFIX))
+          [...this.inputs.values()].find((i) => i.tile?.owns(source))?.tile?.failed(error.message);
         else if (source.startsWith(RTMP_ELEMENT_PREFIX))
           this.onRtmpFailure(`${error.message} (${debug})`);
         else if (source.startsWith(HLS_ELEMENT_PREFIX))
