@@ -14,6 +14,8 @@ export function inputNames(id: string) {
     bin: `in_${id}`,
     video: `in_${id}_v`,
     audio: `in_${id}_a`,
+    /** The microphone's jitter buffer, whose timestamps the drift guard moves. */
+    audioJitter: `in_${id}_aj`,
     placeholder: `in_${id}_p`,
     /** The camera's RTP session, present when the recorder sends RTCP back. */
     session: `in_${id}_vs`,
@@ -96,25 +98,31 @@ const SECOND_NS = 1_000_000_000;
 const UDP_BUFFER = 4 * 1024 * 1024;
 
 /**
- * The jitter buffer follows the sender's clock (mode "slave", its skew estimate): audio RTP time
- * counts samples of the sender's sound card, and a sender's video clock may run off ours too.
- * Taking the first packet's arrival as the base and RTP time after it ("synced") let video run
- * seconds ahead of audio within a minute. The burst of packets right after DTLS, which this mode
- * hands on partly untimed, is dropped or timed by the camera branch's videorate.
+ * Video's jitter buffer follows the sender's clock (mode "slave", its skew estimate): a sender's
+ * video clock may run off ours. The burst of packets right after DTLS, which this mode hands on
+ * partly untimed, is dropped or timed by the camera branch's videorate.
+ *
+ * Audio's takes the first packet's arrival as the base and RTP time after it (mode "synced"). In
+ * "slave" mode a packet more than 1 s later than the skew estimate makes the jitter buffer start
+ * over from that packet, as if the sender had restarted its clock: a recorder or a publisher
+ * stalled for 1.5 s put every later sound 1.5 s behind its picture, for good, and left a hole of
+ * silence as long (measured: +1.53 s after the stall against +0.05 s before it). RTP time does
+ * not stall, so "synced" keeps the sound where the sender put it; a sender whose sound card runs
+ * off our clock is followed by the recorder's drift guard (`AudioDrift`) instead.
  */
-type JitterMode = 'slave';
+type JitterMode = 'slave' | 'synced';
 
 function udpSource(port: number, caps: string, extra = ''): string {
   // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
   return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
 }
 
-function jitterBuffer(mode: JitterMode): string {
-  return `rtpjitterbuffer latency=${JITTER_MS} mode=${mode}`;
+function jitterBuffer(mode: JitterMode, name?: string): string {
+  return `rtpjitterbuffer${name ? ` name=${name}` : ''} latency=${JITTER_MS} mode=${mode}`;
 }
 
-function rtpUdp(port: number, caps: string, mode: JitterMode): string {
-  return `${udpSource(port, caps)} ! ${jitterBuffer(mode)}`;
+function rtpUdp(port: number, caps: string, mode: JitterMode, name?: string): string {
+  return `${udpSource(port, caps)} ! ${jitterBuffer(mode, name)}`;
 }
 
 /**
@@ -321,7 +329,7 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'slave')} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'synced', inputNames(input.id).audioJitter)} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }

@@ -24,6 +24,7 @@ import {
   type SharedVideo,
 } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
+import { AudioDrift } from './audio-drift.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
 import { TileServer } from './tile-server.ts';
@@ -53,6 +54,8 @@ interface LiveInput {
   shared?: SharedPicture;
   /** The tiles a host's recording serves to the composite. */
   tile?: TileServer;
+  /** Present for a microphone that comes over RTP. */
+  drift?: AudioDrift;
 }
 
 /**
@@ -264,6 +267,7 @@ export class Recording {
     let reported = false;
     this.watchdog = setInterval(() => {
       this.tellFrameLoss();
+      this.followAudioDrift();
       const [ok, position] = this.pipeline
         .getByName(queue)
         ?.getStaticPad('src')
@@ -286,6 +290,29 @@ export class Recording {
         });
       }
     }, 1000);
+  }
+
+  private followAudioDrift(): void {
+    const now = this.runningTimeNs();
+    for (const live of this.inputs.values()) {
+      if (!live.drift) continue;
+      const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
+      const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
+        false,
+        0n,
+      ];
+      if (!jitter || !ok) continue;
+      const move = live.drift.sample(now, position);
+      if (move === null) continue;
+      jitter.tsOffset = Number(jitter.tsOffset ?? 0) + move;
+      this.emit({
+        event: 'warning',
+        data: {
+          source: 'audio',
+          message: `${live.spec.id}: the sender's sound drifted ${Math.round(move / 1e6)} ms from the recorder's clock; its timestamps move by as much`,
+        },
+      });
+    }
   }
 
   private tellFrameLoss(countRepeats = true): void {
@@ -344,6 +371,7 @@ export class Recording {
       }
     }
     const live: LiveInput = { spec: input, bin, pads };
+    if (input.source.type === 'rtp' && input.source.audio) live.drift = new AudioDrift();
     this.inputs.set(input.id, live);
     this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();

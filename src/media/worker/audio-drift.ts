@@ -1,0 +1,54 @@
+/**
+ * Keeps a microphone's sound on the recorder's clock when the sender's sound card runs off it.
+ *
+ * The audio jitter buffer times packets by RTP time from the first one's arrival, so a stall of
+ * the recorder or of the sender moves nothing. RTP time counts the sender's samples, though: a
+ * card 50 ppm slow puts its sound 180 ms an hour further behind our clock, and once that passes
+ * the mixer's latency the mixer drops every buffer as late. The guard watches how far the last
+ * timestamp out of the jitter buffer lags the clock, once a second, and moves the timestamps by
+ * the drift when the window's smallest lag has moved by `thresholdNs` from the first window's.
+ * The smallest lag of a window is the packet that arrived soonest: jitter and stalls only make
+ * lags larger for a while, so they do not move it.
+ */
+export interface AudioDriftOptions {
+  /** Lags per window; the recorder takes one a second. */
+  windowSamples?: number;
+  /** Drift that moves the timestamps: well inside the mixer's latency, and above jitter. */
+  thresholdNs?: number;
+}
+
+export class AudioDrift {
+  private readonly windowSamples: number;
+  private readonly thresholdNs: number;
+  private reference: number | null = null;
+  private window: number[] = [];
+  private lastPosition: bigint | null = null;
+
+  constructor(o: AudioDriftOptions = {}) {
+    this.windowSamples = o.windowSamples ?? 10;
+    this.thresholdNs = o.thresholdNs ?? 40_000_000;
+    if (!(this.windowSamples >= 2)) throw new RangeError('windowSamples must be 2 or more');
+    if (!(this.thresholdNs > 0)) throw new RangeError('thresholdNs must be above 0');
+  }
+
+  /**
+   * One look at the jitter buffer: the running time now and the last timestamp it sent. Returns
+   * how far to move its timestamps (ns, later when positive), or null. A position that has not
+   * moved since the last look is a microphone sending nothing, which says nothing about drift.
+   * Lags are measured afresh after a move: the next window starts empty.
+   */
+  sample(runningTimeNs: bigint, positionNs: bigint): number | null {
+    if (positionNs === this.lastPosition) return null;
+    this.lastPosition = positionNs;
+    this.window.push(Number(runningTimeNs - positionNs));
+    if (this.window.length < this.windowSamples) return null;
+    const smallest = Math.min(...this.window);
+    this.window = [];
+    if (this.reference === null) {
+      this.reference = smallest;
+      return null;
+    }
+    const drift = smallest - this.reference;
+    return Math.abs(drift) >= this.thresholdNs ? drift : null;
+  }
+}

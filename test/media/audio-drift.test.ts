@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AudioDrift } from '../../src/media/worker/audio-drift.ts';
+
+const MS = 1_000_000;
+
+/**
+ * Feeds one look a second: the clock at `t` s and a position that lags it by `lagMs(t)`, less
+ * what the guard has moved the timestamps by so far.
+ */
+function feed(guard: AudioDrift, seconds: number, lagMs: (t: number) => number) {
+  const moves: { at: number; ms: number }[] = [];
+  let moved = 0;
+  for (let t = 0; t < seconds; t++) {
+    const now = BigInt(t * 1000 * MS);
+    const move = guard.sample(now, now - BigInt(Math.round((lagMs(t) - moved) * MS)));
+    if (move !== null) {
+      moves.push({ at: t, ms: move / MS });
+      moved += move / MS;
+    }
+  }
+  return moves;
+}
+
+test('a steady lag with jitter and a stall moves nothing', { timeout: 5_000 }, () => {
+  // 120 ms of lag, up to 30 ms of jitter, and 2 s stalled in the middle.
+  const lag = (t: number) => 120 + ((t * 7) % 30) + (t === 50 || t === 51 ? 2_000 : 0);
+  assert.deepEqual(feed(new AudioDrift(), 120, lag), []);
+});
+
+test('a slow sender is followed window by window, a fast one too', { timeout: 5_000 }, () => {
+  // 5 ms a second against the first window's smallest lag, looked at every 10 s.
+  assert.deepEqual(
+    feed(new AudioDrift(), 60, (t) => 100 + 5 * t),
+    [19, 29, 39, 49, 59].map((at) => ({ at, ms: 50 })),
+  );
+  assert.deepEqual(
+    feed(new AudioDrift(), 40, (t) => 300 - 5 * t),
+    [19, 29, 39].map((at) => ({ at, ms: -50 })),
+  );
+});
+
+test('a smaller window and threshold move sooner and by less', { timeout: 5_000 }, () => {
+  const guard = new AudioDrift({ windowSamples: 5, thresholdNs: 20 * MS });
+  assert.deepEqual(
+    feed(guard, 30, (t) => 100 + 5 * t).map((m) => m.ms),
+    [25, 25, 25, 25, 25],
+  );
+});
+
+test('a microphone that sends nothing is not drift', { timeout: 5_000 }, () => {
+  const guard = new AudioDrift({ windowSamples: 3 });
+  // The clock goes on, the position stays: only the first look counts.
+  for (let t = 1; t < 40; t++)
+    assert.equal(guard.sample(BigInt(t * 1000 * MS), 900n * BigInt(MS)), null);
+});
+
+test('bad options are refused', { timeout: 5_000 }, () => {
+  assert.throws(() => new AudioDrift({ windowSamples: 1 }), /windowSamples/);
+  assert.throws(() => new AudioDrift({ thresholdNs: 0 }), /thresholdNs/);
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import type { InputSpec } from '../../src/media/pipeline/spec.ts';
+import { runSyntheticRecording } from '../../src/media/synthetic-recording.ts';
+import type { WorkerEvent } from '../../src/media/worker/protocol.ts';
+import { freeUdpPort } from '../../src/support/free-port.ts';
+import { measureAvSync } from '../support/av-sync.ts';
+import { stopTracked } from '../support/children.ts';
+import { probeMedia } from '../support/ffprobe.ts';
+import { sharedHost, spec, startHost } from '../support/shared-picture.ts';
+import { tempDir } from '../support/tapedeck.ts';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+function rtpHost(videoPort: number, audioPort: number): InputSpec {
+  return {
+    ...sharedHost(0, audioPort),
+    source: {
+      type: 'rtp',
+      video: { port: videoPort, codec: 'H264', payloadType: 96 },
+      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
+    },
+  };
+}
+
+/** Stops a process and its children for `ms`, as a starved machine does. */
+async function stall(pid: number, ms: number): Promise<void> {
+  const { stdout } = await promisify(execFile)('sh', ['-c', `pgrep -P ${pid} || true`]);
+  const pids = [pid, ...stdout.split('\n').filter(Boolean).map(Number)];
+  for (const p of pids) process.kill(p, 'SIGSTOP');
+  await sleep(ms);
+  for (const p of pids) process.kill(p, 'SIGCONT');
+}
+
+for (const who of ['recorder', 'sender'] as const)
+  test(
+    `a ${who} stalled for 1.5 s leaves the sound in step with the picture after it`,
+    { timeout: 120_000 },
+    async () => {
+      const out = await tempDir(`stall-${who}`);
+      dirs.push(out);
+      const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+      const sender = startHost([video], [audio]);
+      try {
+        let recorderPid = 0;
+        const recording = runSyntheticRecording({
+          spec: spec('host', 'h', out, rtpHost(video, audio)),
+          durationSec: 22,
+          onStarted: (i) => (recorderPid = i.pid),
+        });
+        await sleep(8_000);
+        await stall(who === 'recorder' ? recorderPid : sender.pid!, 1_500);
+        const { snippets } = await recording;
+        snippets.sort((a, b) => a.seq - b.seq);
+        // 5-s snippets: the stall is in the second; the third and fourth come after it.
+        const offsets: number[] = [];
+        for (const s of snippets.slice(2, 4))
+          offsets.push(
+            ...(await measureAvSync(s.location)).offsetsMs.filter((o) => Math.abs(o) < 1_000),
+          );
+        const before = (await measureAvSync(snippets[0]!.location)).offsetsMs;
+        const last = await probeMedia(snippets.at(-1)!.location);
+        console.log(
+          `A/V offset (+ = sound late) before the stall ${before.map(Math.round).join(' ')} ms, after it ${offsets.map(Math.round).join(' ')} ms; last snippet: picture ${last.video?.durationSec} s, sound ${last.audio?.durationSec} s`,
+        );
+        // The picture at the stall itself may be anything; every edge after it has its tick.
+        assert.ok(offsets.length >= 2, `edges after the stall: ${offsets.join(' ')}`);
+        for (const o of offsets) assert.ok(Math.abs(o) <= 100, `sound off its picture by ${o} ms`);
+        // Sound put behind by the stall ran on past the picture at the stop.
+        assert.ok(
+          Math.abs(last.audio!.durationSec! - last.video!.durationSec!) < 0.4,
+          `last snippet: picture ${last.video?.durationSec} s, sound ${last.audio?.durationSec} s`,
+        );
+      } finally {
+        await stopTracked(sender);
+      }
+    },
+  );
+
+/**
+ * Forwards RTP to `to`, its timestamps running `slowBy` slower than the packets come: a sender
+ * whose sound card runs off the recorder's clock.
+ */
+async function driftingRelay(to: number, slowBy: number) {
+  const socket = createSocket('udp4');
+  let first: number | null = null;
+  socket.on('message', (packet) => {
+    const ts = packet.readUInt32BE(4);
+    first ??= ts;
+    const elapsed = (ts - first + 2 ** 32) % 2 ** 32;
+    packet.writeUInt32BE((first + Math.round(elapsed * (1 - slowBy))) % 2 ** 32, 4);
+    socket.send(packet, to, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, close: () => socket.close() };
+}
+
+test(
+  'a sender whose sound card runs 0.5 % slow: the recorder follows it, and its sound stays with its picture',
+  { timeout: 150_000 },
+  async () => {
+    const out = await tempDir('drift');
+    dirs.push(out);
+    const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+    const relay = await driftingRelay(audio, 0.005);
+    const sender = startHost([video], [relay.port]);
+    try {
+      const events: WorkerEvent[] = [];
+      const { snippets } = await runSyntheticRecording({
+        spec: spec('host', 'h', out, rtpHost(video, audio)),
+        durationSec: 52,
+        onEvent: (e) => events.push(e),
+      });
+      snippets.sort((a, b) => a.seq - b.seq);
+      const moves = events.flatMap((e) =>
+        e.event === 'warning' && e.data.source === 'audio' ? [e.data.message] : [],
+      );
+      const offsets = async (from: number, to: number) => {
+        const all: number[] = [];
+        for (const s of snippets.slice(from, to))
+          all.push(...(await measureAvSync(s.location)).offsetsMs);
+        return all;
+      };
+      const start = await offsets(0, 2);
+      const end = await offsets(8, 10);
+      console.log(
+        `drift guard: ${moves.join('; ') || 'no move'}; A/V offset (+ = sound late) over the first 10 s ${start.map(Math.round).join(' ')} ms, over the last 10 s ${end.map(Math.round).join(' ')} ms`,
+      );
+      // 5 ms a second: 250 ms in 50 s, the sound ever earlier. The guard moves it back by 50 ms
+      // or so every 10 s after the first 20.
+      assert.ok(moves.length >= 2, `moves: ${moves.join('; ')}`);
+      for (const m of moves) assert.match(m, /drifted \d{2} ms/);
+      const reference = Math.min(...start);
+      assert.ok(end.length >= 2, `edges at the end: ${end.join(' ')}`);
+      for (const o of end)
+        assert.ok(
+          Math.abs(o - reference) <= 100,
+          `offset ${o} ms against ${reference} ms at the start`,
+        );
+    } finally {
+      relay.close();
+      await stopTracked(sender);
+    }
+  },
+);
