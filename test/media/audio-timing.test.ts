@@ -5,29 +5,17 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import type { InputSpec } from '../../src/media/pipeline/spec.ts';
 import { runSyntheticRecording } from '../../src/media/synthetic-recording.ts';
 import type { WorkerEvent } from '../../src/media/worker/protocol.ts';
 import { freeUdpPort } from '../../src/support/free-port.ts';
 import { measureAvSync } from '../support/av-sync.ts';
 import { stopTracked } from '../support/children.ts';
 import { probeMedia } from '../support/ffprobe.ts';
-import { sharedHost, spec, startHost } from '../support/shared-picture.ts';
+import { decodingHost, spec, startHost } from '../support/shared-picture.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-function rtpHost(videoPort: number, audioPort: number): InputSpec {
-  return {
-    ...sharedHost(0, audioPort),
-    source: {
-      type: 'rtp',
-      video: { port: videoPort, codec: 'H264', payloadType: 96 },
-      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
-    },
-  };
-}
 
 /** Stops a process and its children for `ms`, as a starved machine does. */
 async function stall(pid: number, ms: number): Promise<void> {
@@ -50,7 +38,7 @@ for (const who of ['recorder', 'sender'] as const)
       try {
         let recorderPid = 0;
         const recording = runSyntheticRecording({
-          spec: spec('host', 'h', out, rtpHost(video, audio)),
+          spec: spec('host', 'h', out, decodingHost(video, audio)),
           durationSec: 22,
           onStarted: (i) => (recorderPid = i.pid),
         });
@@ -113,7 +101,7 @@ test(
     try {
       const events: WorkerEvent[] = [];
       const { snippets } = await runSyntheticRecording({
-        spec: spec('host', 'h', out, rtpHost(video, audio)),
+        spec: spec('host', 'h', out, decodingHost(video, audio)),
         durationSec: 52,
         onEvent: (e) => events.push(e),
       });

@@ -15,7 +15,14 @@ import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/suppor
 import { measureAvSync } from '../support/av-sync.ts';
 import { stopTracked } from '../support/children.ts';
 import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
-import { assertContinuous, FRAME, sharedHost, spec, startHost } from '../support/shared-picture.ts';
+import {
+  assertContinuous,
+  decodingHost,
+  FRAME,
+  sharedHost,
+  spec,
+  startHost,
+} from '../support/shared-picture.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
@@ -34,17 +41,6 @@ function servingHost(videoPort: number, audioPort: number, tilePort: number): In
         payloadType: 96,
         tile: { port: tilePort, ...largestTile(composite, CAMERA) },
       },
-      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
-    },
-  };
-}
-
-function ownDecode(videoPort: number, audioPort: number): InputSpec {
-  return {
-    ...sharedHost(0, audioPort),
-    source: {
-      type: 'rtp',
-      video: { port: videoPort, codec: 'H264', payloadType: 96 },
       audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
     },
   };
@@ -89,7 +85,7 @@ test(
         // The same host decoded by the composite itself, as on a node without tiles.
         sleep(2000).then(() =>
           runSyntheticRecording({
-            spec: spec('composite', 'own', out, ownDecode(ownVideo, ownAudio)),
+            spec: spec('composite', 'own', out, decodingHost(ownVideo, ownAudio)),
             durationSec: 20,
           }),
         ),

@@ -51,6 +51,18 @@ export function sharedHost(framesPort: number, audioPort: number): InputSpec {
   };
 }
 
+/** The same host as a recording that decodes its RTP itself receives it. */
+export function decodingHost(videoPort: number, audioPort: number): InputSpec {
+  return {
+    ...sharedHost(0, audioPort),
+    source: {
+      type: 'rtp',
+      video: { port: videoPort, codec: 'H264', payloadType: 96 },
+      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
+    },
+  };
+}
+
 export function spec(
   kind: 'host' | 'composite',
   id: string,
