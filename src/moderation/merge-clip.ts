@@ -71,6 +71,8 @@ const STDERR_LINES = 12;
  * clip; missing more than this per snippet means media data is missing.
  */
 const MP4_JOIN_SLACK_SEC = 0.1;
+/** How far a snippet's sound may run past its picture and the snippet still be joined. */
+const SOUND_PAST_PICTURE_SEC = 1;
 
 export async function mergeClip(
   inputs: string[],
@@ -342,6 +344,14 @@ function emptiness(c: Pick<InputInfo, 'tracks' | 'frames'>, variant: ClipVariant
   const [shortest, longest] = [Math.min(...lengths), Math.max(...lengths)];
   if (longest < 1 && shortest < longest / 2)
     return `its tracks last ${shortest.toFixed(3)} and ${longest.toFixed(3)} s`;
+  // Sound well past the picture does too, or puts the snippets after it off their places. Two
+  // snippets of a recorder stalled for 1.5 s, before its sound was timed by RTP time: 0.267 s of
+  // picture with 1.365 s of sound hung the merge, 1.067 s with 2.389 s in the middle of a clip
+  // left it 1.4 s short. 0.9 s past the picture merged whole, 2 s hung.
+  const video = c.tracks.find((t) => t.kind === 'video')?.durationSec;
+  const audio = c.tracks.find((t) => t.kind === 'audio')?.durationSec;
+  if (video != null && audio != null && audio - video > SOUND_PAST_PICTURE_SEC)
+    return `its sound lasts ${audio.toFixed(3)} s, ${(audio - video).toFixed(3)} s past its picture`;
   return null;
 }
 

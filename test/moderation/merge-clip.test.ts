@@ -407,6 +407,34 @@ describe('a recording stopped just after a cut', () => {
   );
 
   test(
+    'a tail whose sound runs 2 s past its picture is left out too; 0.9 s past, it is joined',
+    { timeout: 60_000 },
+    async () => {
+      // 200 and 150 buffers of 1024 samples: 4.3 and 3.2 s of sound under 2.27 s of picture.
+      const dir = await newDir('merge-tail-sound');
+      const far = await soundlessTail(dir, 200);
+      const merged = await mergeClip([far.whole, far.tail], join(dir, 'far.mp4'), 'mp4', {
+        timeoutMs: 20_000,
+      });
+      assert.equal(merged.leftOut.length, 1, JSON.stringify(merged.leftOut));
+      const [, sound, past] = /^its sound lasts ([\d.]+) s, ([\d.]+) s past its picture$/.exec(
+        merged.leftOut[0]!.why,
+      ) ?? [null, '0', '0'];
+      assert.ok(Number(past) > 1.5 && Number(sound) > 2, merged.leftOut[0]!.why);
+      assert.equal(merged.durationSec.toFixed(1), '2.0');
+
+      const nearDir = await newDir('merge-tail-sound-near');
+      const near = await soundlessTail(nearDir, 150);
+      const whole = await mergeClip([near.whole, near.tail], join(nearDir, 'near.mp4'), 'mp4', {
+        timeoutMs: 20_000,
+      });
+      assert.deepEqual(whole.leftOut, []);
+      assert.ok(whole.durationSec > 3, `${whole.durationSec} s`);
+      assert.equal(await decodeErrors(join(nearDir, 'near.mp4')), '');
+    },
+  );
+
+  test(
     'an audio snippet of nothing but its ID3 tag is left out too',
     { timeout: 40_000 },
     async () => {

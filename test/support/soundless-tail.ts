@@ -11,13 +11,14 @@ import { runOk } from './run.ts';
 export async function soundlessTail(
   dir: string,
   soundBuffers = 89,
+  frames = 34,
 ): Promise<{ whole: string; tail: string }> {
   const q = ['queue', 'max-size-buffers=0', 'max-size-time=0', 'max-size-bytes=0'];
   await runOk(
     'gst-launch-1.0',
     [
       '-q',
-      ...['videotestsrc', 'is-live=true', 'num-buffers=34', '!'],
+      ...['videotestsrc', 'is-live=true', `num-buffers=${frames}`, '!'],
       ...['video/x-raw,framerate=15/1,width=320,height=180', '!'],
       ...['x264enc', 'key-int-max=5', 'tune=zerolatency', '!', 'h264parse', '!', ...q, '!'],
       ...['splitmuxsink', 'name=s', `location=${join(dir, 'part%06d.mp4')}`],
