@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { DemoSummary } from '../../src/cli/demo.ts';
 import { parseSnippetKey } from '../../src/domain/snippet-key.ts';
+import type { SnippetScored } from '../../src/domain/snippet-scored.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { lastJsonLine, tapedeck, tempDir } from '../support/tapedeck.ts';
@@ -87,12 +88,36 @@ test(
     assert.deepEqual(
       [...new Set(summary.reviews.map((rv) => rv.track))],
       ['host-h3'],
-      summary.reviews
-        .map(
+      [
+        ...summary.reviews.map(
           (rv) =>
             `${rv.track} ${rv.impairments.join('+')} (${rv.lowestScore}) flagged ${rv.flagged.map((f) => `${sec(f.start)}-${sec(f.end)}`).join(', ')} s of the run`,
-        )
-        .join('; '),
+        ),
+        // Where in the run the scorer found it, and what the ingest said of the host meanwhile.
+        ...summary.reviews
+          .filter((rv) => rv.track !== 'host-h3')
+          .map((rv) => {
+            const host = rv.track.replace('host-', '');
+            const found = events.flatMap((e) => {
+              const d = e.data as unknown as SnippetScored;
+              if (e.type !== 'tapedeck.snippet.scored' || d.track !== rv.track) return [];
+              const from = Date.parse(d.start);
+              return [d.audio, d.video ?? { reasons: [] }].flatMap((q) =>
+                q.reasons.map(
+                  (r) =>
+                    `${r.impairment} ${sec(new Date(from + r.fromSec * 1000).toISOString())}-${sec(new Date(from + r.toSec * 1000).toISOString())} s`,
+                ),
+              );
+            });
+            const said = events.flatMap((e) => {
+              const d = e.data as { hostId?: string; change?: string; at?: string };
+              return e.type.startsWith('tapedeck.host.') && d.hostId === host && d.at
+                ? [`${d.change} at ${sec(d.at)} s`]
+                : [];
+            });
+            return `${rv.track}: found ${found.join(', ')}; ingest: ${said.join(', ')}`;
+          }),
+      ].join('; '),
     );
     const recordedFrom = Math.min(
       ...summary.tracks['host-h3']!.map((k) => parseSnippetKey(k).startMs),
