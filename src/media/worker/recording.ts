@@ -297,11 +297,10 @@ export class Recording {
     for (const live of this.inputs.values()) {
       if (!live.drift) continue;
       const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
-      const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
-        false,
-        0n,
-      ];
-      if (!jitter || !ok) continue;
+      const pad = jitter?.getStaticPad('src');
+      if (!jitter || !pad) continue;
+      const [ok, position] = pad.queryPosition(this.Gst.Format.TIME);
+      if (!ok) continue;
       const move = live.drift.sample(now, position);
       if (move === null) continue;
       jitter.tsOffset = Number(jitter.tsOffset ?? 0) + move;
