@@ -37,10 +37,15 @@ for (const who of ['recorder', 'sender'] as const)
       const sender = startHost([video], [audio]);
       try {
         let recorderPid = 0;
+        const warnings: string[] = [];
         const recording = runSyntheticRecording({
           spec: spec('host', 'h', out, decodingHost(video, audio)),
           durationSec: 22,
           onStarted: (i) => (recorderPid = i.pid),
+          onEvent: (e) => {
+            if (e.event === 'warning' && e.data.source === 'recorder')
+              warnings.push(e.data.message);
+          },
         });
         await sleep(8_000);
         await stall(who === 'recorder' ? recorderPid : sender.pid!, 1_500);
@@ -60,6 +65,14 @@ for (const who of ['recorder', 'sender'] as const)
         // The picture at the stall itself may be anything; every edge after it has its tick.
         assert.ok(offsets.length >= 2, `edges after the stall: ${offsets.join(' ')}`);
         for (const o of offsets) assert.ok(Math.abs(o) <= 100, `sound off its picture by ${o} ms`);
+        // A stalled recorder says so, with how long.
+        const heldUp = warnings.map((w) => Number(/held up for ([\d.]+) s/.exec(w)?.[1] ?? NaN));
+        console.log(`the recorder's hold-ups: ${heldUp.join(' ') || 'none'} s`);
+        if (who === 'recorder')
+          assert.ok(
+            heldUp.some((s) => s >= 1 && s <= 2.5),
+            `the recorder's hold-up warnings: ${warnings.join('; ') || 'none'}`,
+          );
         // Sound put behind by the stall ran on past the picture at the stop.
         assert.ok(
           Math.abs(last.audio!.durationSec! - last.video!.durationSec!) < 0.4,

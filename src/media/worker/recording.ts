@@ -25,6 +25,7 @@ import {
 } from '../pipeline/spec.ts';
 import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
 import { AudioDrift } from './audio-drift.ts';
+import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
 import { TileServer } from './tile-server.ts';
@@ -41,6 +42,9 @@ const SHARED_SETTLE_MS = 2000;
 const SHARED_FROM_MS = 1000;
 /** How often the shared pictures are checked for a decoder that closed its port. */
 const SHARED_WATCH_MS = 250;
+/** The recorder's own hold-ups worth a warning: over twice what its mixers wait for late input. */
+const HOLD_UP_MS = 500;
+const HOLD_UP_TICK_MS = 250;
 /** How long a closed snippet waits for its successor to open before it is announced alone. */
 const CLOSE_HOLD_MS = 1000;
 /** After a stop, how long the last snippet closed waits for the sinks' EOS. */
@@ -91,6 +95,7 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  private holdUpWatch: NodeJS.Timeout | undefined;
   private readonly frameLoss = new FrameLoss();
   private sharedWatch: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
@@ -249,6 +254,7 @@ export class Recording {
         live.tile?.stop();
       }
       clearInterval(this.watchdog);
+      clearInterval(this.holdUpWatch);
       clearInterval(this.sharedWatch);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
@@ -265,6 +271,9 @@ export class Recording {
     let last = -1n;
     let since = Date.now();
     let reported = false;
+    // A tick every quarter second dates a hold-up to within that.
+    const holdUp = new HoldUp(HOLD_UP_TICK_MS, HOLD_UP_MS);
+    this.holdUpWatch = setInterval(() => this.tellHoldUp(holdUp), HOLD_UP_TICK_MS);
     this.watchdog = setInterval(() => {
       this.tellFrameLoss();
       this.followAudioDrift();
@@ -290,6 +299,19 @@ export class Recording {
         });
       }
     }, 1000);
+  }
+
+  private tellHoldUp(holdUp: HoldUp): void {
+    const held = holdUp.tick(Date.now());
+    if (!held) return;
+    const from = new Date(held.fromMs).toISOString();
+    this.emit({
+      event: 'warning',
+      data: {
+        source: 'recorder',
+        message: `the recorder was held up for ${(held.ms / 1000).toFixed(1)} s from ${from} (the machine starved its process, or a call into GStreamer held its thread): its sound may be silent and its picture stand still for about as long`,
+      },
+    });
   }
 
   private followAudioDrift(): void {
