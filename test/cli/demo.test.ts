@@ -84,7 +84,8 @@ test(
     assert.ok(summary.reviews.length >= 1, 'no review for the impaired host');
     const t0 = Date.parse(summary.startedAt);
     // Compact, so that the reviews of the wrong host come first in a truncated log.
-    const sec = (iso: string) => ((Date.parse(iso) - t0) / 1000).toFixed(1);
+    const secOf = (ms: number) => ((ms - t0) / 1000).toFixed(1);
+    const sec = (iso: string) => secOf(Date.parse(iso));
     assert.deepEqual(
       [...new Set(summary.reviews.map((rv) => rv.track))],
       ['host-h3'],
@@ -105,7 +106,7 @@ test(
               return [d.audio, d.video ?? { reasons: [] }].flatMap((q) =>
                 q.reasons.map(
                   (r) =>
-                    `${r.impairment} ${sec(new Date(from + r.fromSec * 1000).toISOString())}-${sec(new Date(from + r.toSec * 1000).toISOString())} s`,
+                    `${r.impairment} ${secOf(from + r.fromSec * 1000)}-${secOf(from + r.toSec * 1000)} s`,
                 ),
               );
             });

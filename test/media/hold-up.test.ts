@@ -24,6 +24,6 @@ test(
 );
 
 test('bad settings are refused', { timeout: 5_000 }, () => {
-  assert.throws(() => new HoldUp(0), RangeError);
+  assert.throws(() => new HoldUp(0, 500), RangeError);
   assert.throws(() => new HoldUp(1_000, -1), RangeError);
 });

@@ -1,6 +1,6 @@
 /**
  * Tells when the recorder itself was held up: a process the machine starves (or stops) runs its
- * once-a-second timer late by as long. Its mixers wait 200 ms for late input, so a hold-up well
+ * periodic timer late by about as long. Its mixers wait 200 ms for late input, so a hold-up well
  * past that records silence and a repeated picture for its length: the recording's fault, not
  * the host's, and it should say so rather than leave it to look like the host's.
  */
@@ -9,8 +9,8 @@ export class HoldUp {
 
   /** `periodMs`: how often tick() is called; `thresholdMs`: lateness worth telling. */
   constructor(
-    private readonly periodMs = 1_000,
-    private readonly thresholdMs = 500,
+    private readonly periodMs: number,
+    private readonly thresholdMs: number,
   ) {
     if (!(periodMs > 0)) throw new RangeError('periodMs must be above 0');
     if (!(thresholdMs > 0)) throw new RangeError('thresholdMs must be above 0');
