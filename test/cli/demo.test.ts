@@ -116,7 +116,12 @@ test(
                 ? [`${d.change} at ${sec(d.at)} s`]
                 : [];
             });
-            return `${rv.track}: found ${found.join(', ')}; ingest: ${said.join(', ')}`;
+            // What the node logged of the host's recordings: their starts, and any warning.
+            const logged = r.stderr
+              .split('\n')
+              .filter((l) => l.includes(`${rv.track}-`) || l.includes(' held up '))
+              .map((l) => l.trim());
+            return `${rv.track}: found ${found.join(', ')}; ingest: ${said.join(', ')}; node: ${logged.join(' | ')}`;
           }),
       ].join('; '),
     );

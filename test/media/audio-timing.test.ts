@@ -150,3 +150,49 @@ test(
     }
   },
 );
+
+test(
+  "the recorder says when a host's first sound came: at once from a sender already sending, 2 s in from one that starts 2 s late",
+  { timeout: 90_000 },
+  async () => {
+    const afterSec = async (delayMs: number) => {
+      const out = await tempDir('sound-started');
+      dirs.push(out);
+      const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+      let sender = delayMs === 0 ? startHost([video], [audio]) : null;
+      try {
+        // Sending well before the recording starts.
+        if (sender) await sleep(1_000);
+        const started: { id: string; earliestNs: string; latestNs: string }[] = [];
+        const host = decodingHost(video, audio);
+        const recording = runSyntheticRecording({
+          spec: spec('host', 'h', out, host),
+          durationSec: 6,
+          onEvent: (e) => {
+            if (e.event === 'sound-started') started.push(e.data);
+          },
+        });
+        if (delayMs > 0) {
+          await sleep(delayMs);
+          sender = startHost([video], [audio]);
+        }
+        await recording;
+        assert.equal(started.length, 1, JSON.stringify(started));
+        assert.equal(started[0]!.id, host.id);
+        const { earliestNs, latestNs } = started[0]!;
+        return { earliest: Number(earliestNs) / 1e9, latest: Number(latestNs) / 1e9 };
+      } finally {
+        if (sender) await stopTracked(sender);
+      }
+    };
+    const atOnce = await afterSec(0);
+    const late = await afterSec(2_000);
+    const say = (r: { earliest: number; latest: number }) =>
+      `${r.earliest.toFixed(2)}–${r.latest.toFixed(2)} s`;
+    console.log(`first sound ${say(atOnce)} and ${say(late)} after the input joined`);
+    assert.ok(atOnce.earliest <= atOnce.latest && late.earliest <= late.latest);
+    assert.ok(atOnce.earliest < 0.5, `${say(atOnce)} from a sender already sending`);
+    // The sender's own start (a gst-launch process) comes on top of the 2 s, less the recorder's.
+    assert.ok(late.latest >= 1.5 && late.earliest < 4, `${say(late)} from a sender 2 s late`);
+  },
+);

@@ -73,6 +73,11 @@ export type WorkerEvent =
   /** An input's shared decoder is gone: its placeholder shows until input-restored. */
   | { event: 'input-lost'; data: { id: string; what: 'video'; message: string } }
   | { event: 'input-restored'; data: { id: string; what: 'video' } }
+  /**
+   * An input's first sound left its jitter buffer, between `earliestNs` and `latestNs` (decimal)
+   * after the input joined, by the sound's own timestamp.
+   */
+  | { event: 'sound-started'; data: { id: string; earliestNs: string; latestNs: string } }
   | { event: 'error'; data: { source: string; message: string; debug: string } }
   | { event: 'eos'; data: { snippetsClosed: number } };
 

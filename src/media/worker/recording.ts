@@ -60,6 +60,11 @@ interface LiveInput {
   tile?: TileServer;
   /** Present for a microphone that comes over RTP. */
   drift?: AudioDrift;
+  /**
+   * Until its microphone's first sound leaves the jitter buffer: the running time the input joined
+   * at, and that of the last look that found no sound yet. Then null.
+   */
+  awaitingSound?: { joinedNs: bigint; silentAtNs: bigint } | null;
 }
 
 /**
@@ -273,7 +278,10 @@ export class Recording {
     let reported = false;
     // A tick every quarter second dates a hold-up to within that.
     const holdUp = new HoldUp(HOLD_UP_TICK_MS, HOLD_UP_MS);
-    this.holdUpWatch = setInterval(() => this.tellHoldUp(holdUp), HOLD_UP_TICK_MS);
+    this.holdUpWatch = setInterval(() => {
+      this.tellHoldUp(holdUp);
+      this.tellSoundStarted();
+    }, HOLD_UP_TICK_MS);
     this.watchdog = setInterval(() => {
       this.tellFrameLoss();
       this.followAudioDrift();
@@ -312,6 +320,39 @@ export class Recording {
         message: `the recorder was held up for ${(held.ms / 1000).toFixed(1)} s from ${from} (the machine starved its process, or a call into GStreamer held its thread): its sound may be silent and its picture stand still for about as long`,
       },
     });
+  }
+
+  /**
+   * A microphone's first sound is stamped with its arrival, and the jitter buffer's position is
+   * the stamp of the last sound out of it: the first sound came after the last look that found
+   * none, and no later than the first position seen. That tells how long the recorder heard
+   * nothing from the host (a host still connecting, or an ingest that sent nothing), to within a
+   * look.
+   */
+  private tellSoundStarted(): void {
+    for (const live of this.inputs.values()) {
+      const waiting = live.awaitingSound;
+      if (!waiting) continue;
+      const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
+      const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
+        false,
+        0n,
+      ];
+      if (!ok || position <= 0n) {
+        waiting.silentAtNs = this.runningTimeNs();
+        continue;
+      }
+      live.awaitingSound = null;
+      const after = (t: bigint) => (t > waiting.joinedNs ? t - waiting.joinedNs : 0n).toString();
+      this.emit({
+        event: 'sound-started',
+        data: {
+          id: live.spec.id,
+          earliestNs: after(waiting.silentAtNs),
+          latestNs: after(position),
+        },
+      });
+    }
   }
 
   private followAudioDrift(): void {
@@ -392,7 +433,10 @@ export class Recording {
       }
     }
     const live: LiveInput = { spec: input, bin, pads };
-    if (input.source.type === 'rtp' && input.source.audio) live.drift = new AudioDrift();
+    if (input.source.type === 'rtp' && input.source.audio) {
+      live.drift = new AudioDrift();
+      live.awaitingSound = { joinedNs: runningTimeNs, silentAtNs: runningTimeNs };
+    }
     this.inputs.set(input.id, live);
     this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();

@@ -61,6 +61,12 @@ interface Entry {
   changes: Promise<void>;
 }
 
+/** A host's first sound this long after its input joined a recording is logged. */
+const LATE_SOUND_NS = 1e9;
+
+const secondsBetween = (d: { earliestNs: string; latestNs: string }) =>
+  `${(Number(d.earliestNs) / 1e9).toFixed(1)}–${(Number(d.latestNs) / 1e9).toFixed(1)}`;
+
 // Heartbeats reach the server at most every 3 s (the worker's throttle); this keeps the latest fresh.
 const HEARTBEAT_MS = 1_000;
 
@@ -150,6 +156,10 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           if (reportAs) deps.leases?.progress(reportAs, { ...progress, atMs: Date.now() });
         } else if (event.event === 'warning' || event.event === 'error')
           log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
+        else if (event.event === 'sound-started' && Number(event.data.earliestNs) >= LATE_SOUND_NS)
+          log(
+            `${key}: ${event.data.id}'s first sound came ${secondsBetween(event.data)} s after its input joined; silent until then`,
+          );
       };
       let spec: Omit<RecordingSpec, 'outDir'>;
       let only: ConstructorParameters<typeof IngestFollower>[0]['only'];
