@@ -24,6 +24,53 @@ async function udpPort(): Promise<number> {
 }
 
 test(
+  "a port another receiver already holds fails the recording's start, rather than sharing the host's packets with it",
+  { timeout: 60_000 },
+  async () => {
+    const out = await tempDir('rtp-taken');
+    dirs.push(out);
+    // Bound with SO_REUSEADDR, as another recorder's udpsrc would be: a second socket that sets it
+    // too would bind beside it, and the kernel would give every packet to one of the two.
+    const holder = createSocket({ type: 'udp4', reuseAddr: true });
+    const port = await new Promise<number>((resolve) =>
+      holder.bind(0, '127.0.0.1', () => resolve(holder.address().port)),
+    );
+    try {
+      await assert.rejects(
+        runSyntheticRecording({
+          spec: {
+            kind: 'audio',
+            recordingId: 'taken',
+            outDir: out,
+            profile: defaultProfile({ width: 640, height: 360 }),
+            inputs: [
+              {
+                id: 'ana',
+                displayName: 'Ana',
+                cameraOn: false,
+                source: {
+                  type: 'rtp',
+                  video: null,
+                  audio: { port, codec: 'OPUS', payloadType: 111 },
+                },
+              },
+            ],
+          },
+          durationSec: 3,
+        }),
+        (err: Error) => {
+          console.log(`the start failed: ${err.message}`);
+          assert.match(err.message, /Address already in use/);
+          return true;
+        },
+      );
+    } finally {
+      holder.close();
+    }
+  },
+);
+
+test(
   'a host arriving as RTP on loopback (H.264 + Opus) is recorded at the output size',
   { timeout: 120_000 },
   async () => {

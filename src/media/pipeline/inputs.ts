@@ -114,7 +114,9 @@ type JitterMode = 'slave' | 'synced';
 
 function udpSource(port: number, caps: string, extra = ''): string {
   // 4 MB receive buffers: a burst of joins otherwise loses packets before the pipeline reads them.
-  return `udpsrc address=127.0.0.1 port=${port} buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
+  // Without SO_REUSEADDR (udpsrc sets it by default) a port another recorder took fails the bind
+  // loudly; with it, both would bind and the kernel would hand every packet to one of them.
+  return `udpsrc address=127.0.0.1 port=${port} reuse=false buffer-size=${UDP_BUFFER}${extra} caps=${quote(caps)}`;
 }
 
 function jitterBuffer(mode: JitterMode, name?: string): string {

@@ -165,12 +165,14 @@ export class Recording {
       });
       if (this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
         settled = true;
+        // The element that failed posted why (a port already taken, a file that cannot be
+        // written); the bus's watch would only hand it over after this rejection.
+        const message = bus.timedPopFiltered(0, Gst.MessageType.ERROR);
+        const why = message
+          ? (([error, debug]) => `${error.message} (${debug})`)(message.parseError())
+          : 'see the worker log for the element that failed';
         this.pipeline.setState(Gst.State.NULL);
-        reject(
-          new Error(
-            'pipeline refused to start playing; see the worker log for the element that failed',
-          ),
-        );
+        reject(new Error(`pipeline refused to start playing: ${why}`));
       }
     });
   }
