@@ -62,6 +62,8 @@ export interface GstMessage {
   parseError(): [{ message: string }, string];
   parseWarning(): [{ message: string }, string];
   parseStateChanged(): [number, number, number];
+  /** Format, then what was processed and dropped in it, counted since the start. */
+  parseQosStats(): [number, number | bigint, number | bigint];
 }
 export interface GstBus {
   addSignalWatch(): void;

@@ -65,6 +65,8 @@ interface LiveInput {
    * at, and that of the last look that found no sound yet. Then null.
    */
   awaitingSound?: { joinedNs: bigint; silentAtNs: bigint } | null;
+  /** Samples of its sound the audio mixer dropped as late, and how many of them were told. */
+  soundDropped?: { samples: number; told: number };
 }
 
 /**
@@ -385,6 +387,20 @@ export class Recording {
       : undefined;
     for (const message of this.frameLoss.news(repeats))
       this.emit({ event: 'warning', data: { source: 'frames', message } });
+    const rate = this.spec.profile.audio.sampleRate;
+    for (const live of this.inputs.values()) {
+      const dropped = live.soundDropped;
+      if (!dropped || dropped.samples <= dropped.told) continue;
+      const sec = (samples: number) => (samples / rate).toFixed(2);
+      this.emit({
+        event: 'warning',
+        data: {
+          source: 'audio',
+          message: `${live.spec.id}: ${sec(dropped.samples - dropped.told)} s of its sound reached the mixer too late and was dropped (${sec(dropped.samples)} s in all); the recording is silent there`,
+        },
+      });
+      dropped.told = dropped.samples;
+    }
   }
 
   private requireInput(id: string): LiveInput {
@@ -438,6 +454,10 @@ export class Recording {
     if (input.source.type === 'rtp' && input.source.audio) {
       live.drift = new AudioDrift();
       live.awaitingSound = { joinedNs: runningTimeNs, silentAtNs: runningTimeNs };
+      // Sound that reaches the mixer after its slot is dropped, and the recording is silent there:
+      // the mixer's QoS messages say how much, so a recording says so instead of only the file.
+      live.soundDropped = { samples: 0, told: 0 };
+      Gst.utilSetObjectArg(pads.audio, 'qos-messages', 'true');
     }
     this.inputs.set(input.id, live);
     this.order.push(input.id);
@@ -631,9 +651,19 @@ export class Recording {
         // An output attached or removed at run time changes the pipeline's latency; redistribute it.
         this.pipeline.recalculateLatency();
         break;
-      case Gst.MessageType.QOS:
-        this.frameLoss.lateFrame(message.src?.name ?? '?');
+      case Gst.MessageType.QOS: {
+        const source = message.src?.name ?? '?';
+        // The audio mixer posts from the pad that dropped; the video mixer's pads have the same
+        // names, so the pad's element tells them apart.
+        const pad = message.src as Partial<GstPad> | null;
+        const fromAudioMixer = pad?.getParentElement?.()?.name === names.audioMixer;
+        const sound = fromAudioMixer
+          ? [...this.inputs.values()].find((i) => i.soundDropped && i.pads.audio.name === source)
+          : undefined;
+        if (sound) sound.soundDropped!.samples = Number(message.parseQosStats()[2]);
+        else this.frameLoss.lateFrame(source);
         break;
+      }
       case Gst.MessageType.EOS:
         this.tellFrameLoss(false);
         this.flushClose();
