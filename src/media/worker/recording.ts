@@ -45,6 +45,8 @@ const SHARED_WATCH_MS = 250;
 /** The recorder's own hold-ups worth a warning: over twice what its mixers wait for late input. */
 const HOLD_UP_MS = 500;
 const HOLD_UP_TICK_MS = 250;
+/** How long a pipeline that refused to play is given to post the reason on its bus. */
+const FAILED_START_WAIT_MS = 1000;
 /** How long a closed snippet waits for its successor to open before it is announced alone. */
 const CLOSE_HOLD_MS = 1000;
 /** After a stop, how long the last snippet closed waits for the sinks' EOS. */
@@ -166,15 +168,18 @@ export class Recording {
         this.onMessage(message);
       });
       if (this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
-        settled = true;
-        // The element that failed posted why (a port already taken, a file that cannot be
-        // written); the bus's watch would only hand it over after this rejection.
-        const message = bus.timedPopFiltered(0, Gst.MessageType.ERROR);
-        const why = message
-          ? (([error, debug]) => `${error.message} (${debug})`)(message.parseError())
-          : 'see the worker log for the element that failed';
-        this.pipeline.setState(Gst.State.NULL);
-        reject(new Error(`pipeline refused to start playing: ${why}`));
+        // The element that failed posts why (a port already taken, a file that cannot be
+        // written), and the watch above rejects with it; this is for an element that does not.
+        setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          this.pipeline.setState(Gst.State.NULL);
+          reject(
+            new Error(
+              'pipeline refused to start playing; see the worker log for the element that failed',
+            ),
+          );
+        }, FAILED_START_WAIT_MS);
       }
     });
   }
