@@ -342,12 +342,8 @@ export class Recording {
     for (const live of this.inputs.values()) {
       const waiting = live.awaitingSound;
       if (!waiting) continue;
-      const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
-      const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
-        false,
-        0n,
-      ];
-      if (!ok || position <= 0n) {
+      const position = this.soundPosition(live)?.position ?? 0n;
+      if (position <= 0n) {
         waiting.silentAtNs = this.runningTimeNs();
         continue;
       }
@@ -364,15 +360,23 @@ export class Recording {
     }
   }
 
+  /** The microphone's jitter buffer and the timestamp of the last sound out of it, if any. */
+  private soundPosition(live: LiveInput): { jitter: GstElement; position: bigint } | null {
+    const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
+    const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
+      false,
+      0n,
+    ];
+    return jitter && ok ? { jitter, position } : null;
+  }
+
   private followAudioDrift(): void {
     const now = this.runningTimeNs();
     for (const live of this.inputs.values()) {
       if (!live.drift) continue;
-      const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
-      const pad = jitter?.getStaticPad('src');
-      if (!jitter || !pad) continue;
-      const [ok, position] = pad.queryPosition(this.Gst.Format.TIME);
-      if (!ok) continue;
+      const sound = this.soundPosition(live);
+      if (!sound) continue;
+      const { jitter, position } = sound;
       const move = live.drift.sample(now, position);
       if (move === null) continue;
       jitter.tsOffset = Number(jitter.tsOffset ?? 0) + move;
