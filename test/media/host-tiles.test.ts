@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { gridLayout, largestTile } from '../../src/domain/layout.ts';
+import { names } from '../../src/media/pipeline/encoders.ts';
 import { CAMERA } from '../../src/media/pipeline/inputs.ts';
 import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import {
@@ -14,6 +16,8 @@ import type { WorkerEvent } from '../../src/media/worker/protocol.ts';
 import { freeTcpPort as tcpPort, freeUdpPort as udpPort } from '../../src/support/free-port.ts';
 import { measureAvSync } from '../support/av-sync.ts';
 import { stopTracked } from '../support/children.ts';
+import { videoFrameTimes } from '../support/ffprobe.ts';
+import { firstLinesOf, gstLogForChildrenSpawnedWithin } from '../support/gst-log.ts';
 import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
 import {
   assertContinuous,
@@ -65,13 +69,16 @@ test(
     const [hostVideo, hostAudio, compositeAudio, ownVideo, ownAudio] = ports;
     const tilePort = await tcpPort();
     const sender = startHost([hostVideo, ownVideo], [hostAudio, compositeAudio, ownAudio]);
+    // How the host recording's mixer and encoder timed its first frames: read if one is missing.
+    const hostLog = join(out, 'host-gst.log');
+    gstLogForChildrenSpawnedWithin(hostLog, 'videoaggregator:5,videorate:5', 1000);
     try {
-      const events: WorkerEvent[] = [];
+      const events: (WorkerEvent & { from?: string })[] = [];
       const [host, composite, own] = await Promise.all([
         runSyntheticRecording({
           spec: spec('host', 'host', out, servingHost(hostVideo, hostAudio, tilePort)),
           durationSec: 22,
-          onEvent: (e) => events.push(e),
+          onEvent: (e) => events.push({ ...e, from: 'host' }),
         }),
         // Started once the host's recording serves, as a composite on a node usually is not; the
         // test that follows covers a tile that comes late.
@@ -79,7 +86,7 @@ test(
           runSyntheticRecording({
             spec: tiledComposite('composite', out, sharedHost(tilePort, compositeAudio)),
             durationSec: 20,
-            onEvent: (e) => events.push(e),
+            onEvent: (e) => events.push({ ...e, from: 'composite' }),
           }),
         ),
         // The same host decoded by the composite itself, as on a node without tiles.
@@ -96,9 +103,16 @@ test(
           (e.event === 'warning' && e.data.source === 'tiles'),
       );
       assert.deepEqual(trouble, [], JSON.stringify(trouble));
+      const warnings = events.filter((e) => e.event === 'warning');
+      if (warnings.length) t.diagnostic(`warnings: ${JSON.stringify(warnings)}`);
       for (const snippets of [host.snippets, composite.snippets]) {
         assert.ok(snippets.length >= 4, `${snippets.length} snippets`);
-        await assertContinuous(snippets);
+        await assertContinuous(snippets).catch(async (error: Error) => {
+          const first = (await videoFrameTimes(snippets[0]!.location)).slice(0, 8);
+          const trace = await firstLinesOf(hostLog, [names.videoMixer, names.videoRate], 80);
+          t.diagnostic(`host recording's start:\n${trace}`);
+          throw new Error(`${error.message}; first frames at ${first.join(' ')} s`);
+        });
       }
       const cell = cellOf(out);
       const offsetsOf = async (snippets: DeliveredSnippet[], crop?: typeof cell) => {
