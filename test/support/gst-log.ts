@@ -21,7 +21,7 @@ export function gstLogForChildrenSpawnedWithin(file: string, categories: string,
 
 /**
  * The first `limit` lines of a debug log that name one of `elements`, without source paths and
- * without the queries that repeat all along.
+ * without the queries and QoS resets that repeat all along.
  */
 export async function firstLinesOf(
   file: string,
@@ -32,7 +32,8 @@ export async function firstLinesOf(
   return text
     .split('\n')
     .filter(
-      (line) => elements.some((e) => line.includes(`<${e}>`)) && !/_query|update_qos/.test(line),
+      (line) =>
+        elements.some((e) => line.includes(`<${e}>`)) && !/_query|timestamp 99:99:99/.test(line),
     )
     .slice(0, limit)
     .map((line) => line.replace(/^(\S+)\s.*?\s(\S+\.c:\d+:)/, '$1 $2'))
