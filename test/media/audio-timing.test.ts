@@ -151,7 +151,13 @@ test(
       // 5 ms a second: 250 ms in 50 s, the sound ever earlier. The guard moves it back by 50 ms
       // or so every 10 s after the first 20.
       assert.ok(moves.length >= 2, `moves: ${moves.join('; ')}`);
-      for (const m of moves) assert.match(m, /drifted \d{2} ms/);
+      // Each move puts the sound later, after the drift rather than in a jump: one window's
+      // smallest lag can be off by a few packets against the first's (103 ms once, among moves of
+      // 42 to 58 ms).
+      for (const m of moves) {
+        const ms = Number(/drifted (-?\d+) ms/.exec(m)?.[1]);
+        assert.ok(ms >= 40 && ms <= 150, m);
+      }
       const reference = Math.min(...start);
       assert.ok(end.length >= 2, `edges at the end: ${end.join(' ')}`);
       for (const o of end)
