@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { DemoSummary } from '../../src/cli/demo.ts';
@@ -80,7 +80,20 @@ test(
 
     // Moderation: every snippet scored, and reviews for host 3 only.
     const scored = events.filter((e) => e.type === 'tapedeck.snippet.scored');
-    assert.equal(scored.length, keys.length);
+    const scoredKeys = new Set(scored.map((e) => e.data.key));
+    const unscored = keys.filter((k) => !scoredKeys.has(k));
+    const sizes = await Promise.all(
+      unscored.map(async (k) => `${k} (${(await stat(join(summary.store, k))).size} bytes)`),
+    );
+    assert.equal(
+      scored.length,
+      keys.length,
+      `not scored: ${sizes.join(', ')}; the scorer said: ${r.stderr
+        .split('\n')
+        .filter((l) => l.includes('scorer:'))
+        .map((l) => l.trim())
+        .join(' | ')}`,
+    );
     assert.ok(summary.reviews.length >= 1, 'no review for the impaired host');
     const t0 = Date.parse(summary.startedAt);
     // Compact, so that the reviews of the wrong host come first in a truncated log.
