@@ -60,9 +60,15 @@ test(
     const tiles = gridLayout(DEFAULT_COMPOSITE_CANVAS, 2).tiles;
     for (const [i, host] of ['h1', 'h2'].entries()) {
       const shown = await meanColour(last.file, at, tiles[i]!);
-      assert.ok(
-        colourDistance(shown, PLACEHOLDER_GREY) > 40,
-        `${host}'s tile ends showing ${shown.map(Math.round)}: ${rig.lines.filter((l) => /tiles/.test(l)).join('\n')}`,
+      if (colourDistance(shown, PLACEHOLDER_GREY) > 40) continue;
+      // Since when: the tile over the last snippet, and what the node said of the host's recordings.
+      const before: string[] = [];
+      for (let t = Math.floor(at); t >= 0; t -= 1)
+        before.push(`${t} s: ${(await meanColour(last.file, t, tiles[i]!)).map(Math.round)}`);
+      const said = rig.lines.filter((l) => /tiles/.test(l) || l.includes(`host-${host}-`));
+      assert.fail(
+        `${host}'s tile ends showing ${shown.map(Math.round)} (${last.key}, ${at.toFixed(1)} s; ` +
+          `before: ${before.join(', ')}): ${said.join('\n')}`,
       );
     }
   },
