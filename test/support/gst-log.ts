@@ -5,15 +5,11 @@ import { readFile } from 'node:fs/promises';
  * started alongside others gets its own log without slowing the rest.
  */
 export function gstLogForChildrenSpawnedWithin(file: string, categories: string, ms: number): void {
-  const before = { level: process.env.GST_DEBUG, file: process.env.GST_DEBUG_FILE };
-  process.env.GST_DEBUG = categories;
-  process.env.GST_DEBUG_FILE = file;
-  process.env.GST_DEBUG_NO_COLOR = '1';
+  const set = { GST_DEBUG: categories, GST_DEBUG_FILE: file, GST_DEBUG_NO_COLOR: '1' };
+  const before = Object.keys(set).map((key) => [key, process.env[key]] as const);
+  Object.assign(process.env, set);
   setTimeout(() => {
-    for (const [key, value] of [
-      ['GST_DEBUG', before.level],
-      ['GST_DEBUG_FILE', before.file],
-    ] as const)
+    for (const [key, value] of before)
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
   }, ms).unref();
