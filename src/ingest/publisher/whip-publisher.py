@@ -91,7 +91,8 @@ class Publisher:
         self.camera_on = args.camera == "on"
         self.mic_on = args.mic == "on"
         self.video_needs_keyframe = True
-        self.freeze = "off"  # off | armed (keep the next frame) | on
+        self.freeze = "off"  # off | armed (until a frame made after the switch) | on
+        self.freeze_from = 0  # running time from which a frame shows the switched picture
         self.video_impairment = "none"
         self.audio_impairment = "none"
         self.stdin_pending = b""
@@ -204,6 +205,7 @@ class Publisher:
             black = self.video_impairment == "black"
             Gst.util_set_object_arg(self.camera, "pattern", "black" if black else self.args.pattern)
             self.label.set_property("silent", black)
+            self.freeze_from = self.running_time() + 2 * Gst.SECOND // self.args.fps
             self.freeze = "armed" if self.video_impairment == "frozen" else "off"
         if name in AUDIO_IMPAIRMENTS or name == "none":
             self.audio_impairment = name
@@ -235,10 +237,16 @@ class Publisher:
     def gate_audio(self, _pad, _info):
         return Gst.PadProbeReturn.OK if self.mic_on else Gst.PadProbeReturn.DROP
 
-    def gate_freeze(self, _pad, _info):
-        # One more frame goes through after "frozen" so that a switch away from black
+    def running_time(self):
+        clock = self.pipeline.get_clock()
+        return 0 if clock is None else max(0, clock.get_time() - self.pipeline.get_base_time())
+
+    def gate_freeze(self, _pad, info):
+        # A live source fills a frame up to one frame time before its timestamp, and the
+        # frames on their way here were made before the switch: so the picture frozen is
+        # the first one stamped two frame times after it. A switch away from black then
         # freezes the live picture rather than the last black frame.
-        if self.freeze == "armed":
+        if self.freeze == "armed" and info.get_buffer().pts >= self.freeze_from:
             self.freeze = "on"
             return Gst.PadProbeReturn.OK
         return Gst.PadProbeReturn.DROP if self.freeze == "on" else Gst.PadProbeReturn.OK
