@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import type { RecordResult as RecordingSummary } from '../../src/cli/record-report.ts';
 import { spawnTracked } from '../support/children.ts';
-import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
+import { decodeErrors, frameLumas, probeMedia } from '../support/ffprobe.ts';
 import {
   lastJsonLine,
   spoolFiles,
@@ -32,6 +32,15 @@ test('host recording: 640x360 MP4 snippets of 15 s', { timeout: 180_000 }, async
   assert.equal(info.video!.height, 360);
   assert.ok(Math.abs(info.video!.durationSec - 15) <= 1 / 15 + 1e-3, `${info.video!.durationSec}`);
   assert.equal(info.audio!.codec, 'aac');
+  // The camera's frames reach the mixer after the base picture's: at the stop its pad holds
+  // its last frame instead of leaving the black background for the last few frames.
+  const lumas = await frameLumas(snippets[1]!.location);
+  assert.ok(lumas.length >= 15, `${lumas.length} frames in the last snippet`);
+  const last = lumas.slice(-5);
+  assert.ok(
+    last.every((f) => f.yavg > 40),
+    `the recording ends on the background: ${JSON.stringify(last)}`,
+  );
 });
 
 test('audio recording: MP3 snippets of 15 s each', { timeout: 180_000 }, async () => {

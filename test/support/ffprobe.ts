@@ -233,3 +233,21 @@ export async function largestFrameGap(path: string): Promise<{ gapSec: number; a
   }
   return { gapSec, afterSec };
 }
+
+/** Mean luma (16 black to 235 white) of every video frame, in presentation order. */
+export async function frameLumas(path: string): Promise<{ ptsSec: number; yavg: number }[]> {
+  const { stderr } = await runOk('ffmpeg', [
+    ...'-nostdin -v info -i'.split(' '),
+    path,
+    ...'-map 0:v:0 -vf signalstats,metadata=print:key=lavfi.signalstats.YAVG -f null -'.split(' '),
+  ]);
+  const frames: { ptsSec: number; yavg: number }[] = [];
+  let pts = Number.NaN;
+  for (const line of stderr.split('\n')) {
+    const time = /pts_time:(\S+)/.exec(line);
+    if (time) pts = Number(time[1]);
+    const y = /YAVG=(\S+)/.exec(line);
+    if (y) frames.push({ ptsSec: pts, yavg: Number(y[1]) });
+  }
+  return frames;
+}

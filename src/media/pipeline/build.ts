@@ -61,8 +61,18 @@ export function snippetLocation(spec: RecordingSpec): string {
   return `${spec.outDir}/${spec.recordingId}_%06d.${snippetExtension(spec.kind)}`;
 }
 
-function padProps(pad: string, p: PadPlacement): string {
+/**
+ * A camera's pad holds its last frame after EOS. At a stop every source ends at once, but a
+ * camera's frames reach the mixer later than the base picture's (jitter buffer, decoding, a
+ * tile's hand-over), so without it a recording's last fifth of a second or so showed the
+ * background where the host was. A pad never ends otherwise: a host that leaves has its pad
+ * released, and a shared picture that ends is taken off within a quarter of a second.
+ */
+export const CAMERA_PAD_HOLDS_LAST_FRAME = 'repeat-after-eos';
+
+function padProps(pad: string, p: PadPlacement, camera: boolean): string {
   return [
+    ...(camera ? [`${pad}::${CAMERA_PAD_HOLDS_LAST_FRAME}=true`] : []),
     `${pad}::xpos=${p.x}`,
     `${pad}::ypos=${p.y}`,
     `${pad}::width=${p.width}`,
@@ -134,7 +144,10 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
       const place = placements[i]!;
       const videoPad = `sink_${2 * i + 1}`;
       const placeholderPad = `sink_${2 * i + 2}`;
-      inputPads.push(padProps(videoPad, place.video), padProps(placeholderPad, place.placeholder));
+      inputPads.push(
+        padProps(videoPad, place.video, true),
+        padProps(placeholderPad, place.placeholder, false),
+      );
       inputLinks.push(
         `${n.video}. ! ${names.videoMixer}.${videoPad}`,
         `${n.placeholder}. ! ${names.videoMixer}.${placeholderPad}`,

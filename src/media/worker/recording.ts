@@ -1,4 +1,9 @@
-import { buildPipeline, placeInputs, type PadPlacement } from '../pipeline/build.ts';
+import {
+  buildPipeline,
+  CAMERA_PAD_HOLDS_LAST_FRAME,
+  placeInputs,
+  type PadPlacement,
+} from '../pipeline/build.ts';
 import { names } from '../pipeline/encoders.ts';
 import {
   inputFragments,
@@ -452,6 +457,7 @@ export class Recording {
     if (hasVideo) {
       if (!shared) pads.video = link('video', n.video, names.videoMixer);
       pads.placeholder = link('placeholder', n.placeholder, names.videoMixer);
+      if (pads.video) Gst.utilSetObjectArg(pads.video, CAMERA_PAD_HOLDS_LAST_FRAME, 'true');
       for (const pad of [pads.video, pads.placeholder]) {
         if (!pad) continue;
         Gst.utilSetObjectArg(pad, 'sizing-policy', 'keep-aspect-ratio');
@@ -530,6 +536,7 @@ export class Recording {
     }
     const mixerPad = mixer.requestPadSimple('sink_%u')!;
     Gst.utilSetObjectArg(mixerPad, 'sizing-policy', 'keep-aspect-ratio');
+    Gst.utilSetObjectArg(mixerPad, CAMERA_PAD_HOLDS_LAST_FRAME, 'true');
     mixerPad.alpha = 0;
     bin.getStaticPad('video')!.link(mixerPad);
     live.pads.video = mixerPad;
