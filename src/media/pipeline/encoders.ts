@@ -27,8 +27,9 @@ export function videoEncoder(p: OutputProfile): string {
   const v = p.video;
   return (
     `video/x-raw,format=I420,width=${v.width},height=${v.height},framerate=${v.fps}/1,pixel-aspect-ratio=1/1 ! ` +
-    // Under load a live compositor can emit two frames with one timestamp at start-up, which
-    // mp4mux refuses with a stream error; dropping the repeat keeps the recording alive.
+    // A live compositor that mixed a frame before its base time (see Recording.dateMixersFromNow)
+    // emitted a second frame with the same timestamp, which mp4mux refuses with a stream error;
+    // dropping any repeat keeps the recording alive, and the drop is reported.
     `videorate name=${names.videoRate} drop-only=true ! queue name=venc_q max-size-time=1000000000 ! ` +
     `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=${v.preset} tune=zerolatency ` +
     `key-int-max=${gopFrames(v)} threads=${encoderThreads(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +

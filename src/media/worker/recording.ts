@@ -28,7 +28,15 @@ import {
   type RecordingSpec,
   type SharedVideo,
 } from '../pipeline/spec.ts';
-import type { GstBin, GstElement, GstMessage, GstModule, GstPad, GstPipeline } from './gst.ts';
+import type {
+  GstBin,
+  GstClock,
+  GstElement,
+  GstMessage,
+  GstModule,
+  GstPad,
+  GstPipeline,
+} from './gst.ts';
 import { AudioDrift } from './audio-drift.ts';
 import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
@@ -172,6 +180,7 @@ export class Recording {
         }
         this.onMessage(message);
       });
+      this.dateMixersFromNow(clock);
       if (this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
         // The element that failed posts why (a port already taken, a file that cannot be
         // written), and the watch above rejects with it; this is for an element that does not.
@@ -187,6 +196,21 @@ export class Recording {
         }, FAILED_START_WAIT_MS);
       }
     });
+  }
+
+  /**
+   * On the way to PLAYING a live mixer gets the pipeline's clock a moment before its base time,
+   * and its thread already runs. An input's first event in that moment woke it to wait for base
+   * time 0 plus its latency, long past, so it mixed a first frame at once; the input's first
+   * buffer then restarted its timeline at 0, the second frame came out at 0 again, and the
+   * filter before the encoder dropped that repeat: the recording lost its second frame. Given
+   * the base time the pipeline is about to hand it (a few milliseconds early), the mixer waits
+   * out its latency from the start.
+   */
+  private dateMixersFromNow(clock: GstClock): void {
+    const now = clock.getTime();
+    for (const name of [names.videoMixer, names.audioMixer])
+      this.pipeline.getByName(name)?.setBaseTime(now);
   }
 
   runningTimeNs(): bigint {
