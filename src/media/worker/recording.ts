@@ -180,8 +180,14 @@ export class Recording {
         }
         this.onMessage(message);
       });
-      this.dateMixersFromNow(clock);
-      if (this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
+      // Every state change a bin makes hands its children the bin's base time, 0 until the move
+      // to PLAYING: the mixers can be given theirs only once PAUSED is behind them.
+      const paused = this.pipeline.setState(Gst.State.PAUSED);
+      if (paused !== Gst.StateChangeReturn.FAILURE) this.dateMixersFromNow(clock);
+      if (
+        paused === Gst.StateChangeReturn.FAILURE ||
+        this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE
+      ) {
         // The element that failed posts why (a port already taken, a file that cannot be
         // written), and the watch above rejects with it; this is for an element that does not.
         setTimeout(() => {
@@ -205,7 +211,7 @@ export class Recording {
    * buffer then restarted its timeline at 0, the second frame came out at 0 again, and the
    * filter before the encoder dropped that repeat: the recording lost its second frame. Given
    * the base time the pipeline is about to hand it (a few milliseconds early), the mixer waits
-   * out its latency from the start.
+   * out its latency from the start. Called in PAUSED: each earlier state change overwrites it.
    */
   private dateMixersFromNow(clock: GstClock): void {
     const now = clock.getTime();
