@@ -26,6 +26,7 @@ import {
   type StartedContender,
 } from './compare.ts';
 import { runFfmpegRecorder, type FfmpegRecorderSpec } from './ffmpeg-recorder.ts';
+import { formatRounds, medianRows, roundOrder } from './media-rounds.ts';
 import {
   OTHER_LOAD_WARNING,
   otherCpuShare,
@@ -137,6 +138,8 @@ export function benchSpecs(
 export interface BenchRow extends ContenderResult {
   kind: BenchKind;
   contender: ContenderName;
+  /** Which round of --rounds, from 1; 0 for a median over the rounds. */
+  round: number;
   /** At least one non-empty snippet file and no failure. */
   ok: boolean;
   /** Why the row failed (or what went wrong without failing it). */
@@ -280,15 +283,20 @@ export function formatSnippets(rows: BenchRow[]): string {
 
 /** Everything printed for one kind: the comparison table, snippets and targets. */
 export function formatKindReport(kind: BenchKind, rows: BenchRow[], durationSec: number): string {
-  const own = rows.filter((r) => r.kind === kind);
+  const all = rows.filter((r) => r.kind === kind);
+  const rounds = new Set(all.map((r) => r.round)).size;
+  // Several rounds are judged by their medians; every round's CPU is listed under them.
+  const own = rounds > 1 ? medianRows(all) : all;
   const baseline = own.find((r) => r.contender === BASELINE);
   const table = formatComparison(
     own.map((r) => ({ ...pickUsage(r), name: rowLabel(r) })),
     baseline ? rowLabel(baseline) : rowLabel(own[0]!),
   );
   return (
-    `== ${kind} (${BENCH_INPUTS[kind]} input${BENCH_INPUTS[kind] === 1 ? '' : 's'}, ${durationSec} s each) ==\n` +
-    `${table}\n${formatSteady(own, durationSec)}${formatOtherLoad(own)}\n${formatSnippets(own)}\n` +
+    `== ${kind} (${BENCH_INPUTS[kind]} input${BENCH_INPUTS[kind] === 1 ? '' : 's'}, ${durationSec} s each` +
+    `${rounds > 1 ? `, median of ${rounds} rounds` : ''}) ==\n` +
+    `${table}\n${formatSteady(own, durationSec)}${formatOtherLoad(own)}` +
+    `${rounds > 1 ? formatRounds(all) : ''}\n${formatSnippets(own)}\n` +
     formatTargets(evaluateTargets(kind, own))
   );
 }
@@ -340,10 +348,13 @@ function pickUsage(r: ContenderResult): ContenderResult {
 export interface BenchJson {
   durationSec: number;
   pattern: BenchPattern;
+  /** How many times each contender ran; targets are judged by the medians when above 1. */
+  rounds: number;
   ok: boolean;
   rows: {
     kind: BenchKind;
     contender: ContenderName;
+    round: number;
     ok: boolean;
     problem?: string;
     wallSec: number;
@@ -373,13 +384,17 @@ export function toBenchJson(
   meta: { durationSec: number; pattern: BenchPattern },
 ): BenchJson {
   const kinds = BENCH_KINDS.filter((k) => rows.some((r) => r.kind === k));
+  const rounds = new Set(rows.map((r) => r.round)).size;
+  const judged = rounds > 1 ? medianRows(rows) : rows;
   return {
     durationSec: meta.durationSec,
     pattern: meta.pattern,
+    rounds,
     ok: rows.every((r) => r.ok),
     rows: rows.map((r) => ({
       kind: r.kind,
       contender: r.contender,
+      round: r.round,
       ok: r.ok,
       ...(r.problem ? { problem: r.problem } : {}),
       wallSec: round(r.wallSec, 3),
@@ -396,7 +411,7 @@ export function toBenchJson(
       snippetSeconds: r.snippetSeconds.map((s) => (Number.isFinite(s) ? round(s, 3) : null)),
     })),
     targets: kinds.flatMap((kind) =>
-      evaluateTargets(kind, rows).map((t) => ({
+      evaluateTargets(kind, judged).map((t) => ({
         kind,
         metric: t.metric,
         label: t.label,
@@ -592,6 +607,7 @@ function startFfmpeg(spec: FfmpegRecorderSpec): RunningContender {
 export interface BenchProgress {
   kind: BenchKind;
   contender: ContenderName;
+  round: number;
   elapsedSec: number;
   durationSec: number;
 }
@@ -599,6 +615,8 @@ export interface BenchProgress {
 export interface MediaBenchOptions {
   kinds: BenchKind[];
   durationSec: number;
+  /** Times each contender runs, alternated (default 1). */
+  rounds?: number;
   pattern: BenchPattern;
   /** Parent of the temporary folder; default os.tmpdir(). */
   workDir?: string;
@@ -623,25 +641,29 @@ export async function runMediaBench(options: MediaBenchOptions): Promise<MediaBe
   const rows: BenchRow[] = [];
   let aborted = false;
   try {
+    const rounds = options.rounds ?? 1;
     for (const kind of options.kinds) {
-      const dirs = { tapedeck: join(dir, kind, 'tapedeck'), ffmpeg: join(dir, kind, 'ffmpeg') };
-      const gstDir = join(dir, kind, 'gst-launch');
-      const specs = benchSpecs(kind, options.pattern, dirs, options.durationSec);
-      const gstSpec: RecordingSpec = { ...specs.recording, outDir: gstDir };
-      const plan: [ContenderName, string, () => RunningContender][] = [
-        ['tapedeck', dirs.tapedeck, () => startTapedeck(specs.recording)],
-        ['gst-launch', gstDir, () => startGstLaunch(gstSpec)],
-        ['ffmpeg', dirs.ffmpeg, () => startFfmpeg(specs.ffmpeg)],
-      ];
-      for (const [contender, outDir, start] of plan) {
-        if (options.signal?.aborted) {
-          aborted = true;
-          break;
+      for (let round = 1; round <= rounds && !aborted; round++) {
+        const base = rounds > 1 ? join(dir, kind, `round-${round}`) : join(dir, kind);
+        const dirs = { tapedeck: join(base, 'tapedeck'), ffmpeg: join(base, 'ffmpeg') };
+        const gstDir = join(base, 'gst-launch');
+        const specs = benchSpecs(kind, options.pattern, dirs, options.durationSec);
+        const gstSpec: RecordingSpec = { ...specs.recording, outDir: gstDir };
+        const plan: [ContenderName, string, () => RunningContender][] = [
+          ['tapedeck', dirs.tapedeck, () => startTapedeck(specs.recording)],
+          ['gst-launch', gstDir, () => startGstLaunch(gstSpec)],
+          ['ffmpeg', dirs.ffmpeg, () => startFfmpeg(specs.ffmpeg)],
+        ];
+        for (const [contender, outDir, start] of roundOrder(plan, round - 1)) {
+          if (options.signal?.aborted) {
+            aborted = true;
+            break;
+          }
+          await mkdir(outDir, { recursive: true });
+          const row = await runContender(kind, contender, round, outDir, start, options);
+          rows.push(row);
+          options.onRow?.(row);
         }
-        await mkdir(outDir, { recursive: true });
-        const row = await runContender(kind, contender, outDir, start, options);
-        rows.push(row);
-        options.onRow?.(row);
       }
       if (aborted) break;
     }
@@ -654,6 +676,7 @@ export async function runMediaBench(options: MediaBenchOptions): Promise<MediaBe
 async function runContender(
   kind: BenchKind,
   contender: ContenderName,
+  round: number,
   outDir: string,
   start: () => RunningContender,
   options: MediaBenchOptions,
@@ -665,6 +688,7 @@ async function runContender(
       options.onProgress?.({
         kind,
         contender,
+        round,
         elapsedSec: Math.min((Date.now() - startedAt) / 1000, options.durationSec),
         durationSec: options.durationSec,
       }),
@@ -756,6 +780,7 @@ async function runContender(
     ...usage,
     kind,
     contender,
+    round,
     ok: !problem?.fatal,
     ...(problem ? { problem: problem.message } : {}),
     snippets: files.length,

@@ -75,16 +75,22 @@ Reading the output, one block per kind:
 Caveats: ffmpeg's inputs are similar, not identical: test pictures (testsrc2) without the name
 overlay or the hidden camera-off placeholders, and --pattern does not change them. Figures depend
 on the machine and what else runs on it; compare contenders within one run. A run takes about
-3 x kinds x duration seconds, plus start and stop.
+3 x kinds x rounds x duration seconds, plus start and stop.
+
+One run of each moves between runs by about as much as light pipelines differ (the audio one
+costs about 1 % of a core): --rounds N runs every contender N times, alternated, each round
+starting one contender later, and judges the medians; the CPU of every round is listed under
+them, so the spread shows.
 
 Options:
   --duration SECONDS  how long each contender records                     [default: 40]
   --kinds LIST        comma-separated subset of ${BENCH_KINDS.join(',')}   [default: all]
   --pattern P         bars (scrolling colour bars) or noise (busy picture, hard to encode)
                       [default: bars]
+  --rounds N          run each contender N times, alternated; report medians    [default: 1]
   --keep              keep the snippets (the folder is printed) instead of removing them
   --json              also print every row and target as one JSON line, the last line of stdout:
-                      {"durationSec","pattern","ok","rows":[{"kind","contender","ok","wallSec",
+                      {"durationSec","pattern","rounds","ok","rows":[{"kind","contender","round","ok","wallSec",
                       "cpuSec","cpuShareOfCore","peakRssMiB","snippets","snippetSeconds",...}],
                       "targets":[{"kind","metric","label","limit","value","status"}]}
   -h, --help          this help
@@ -96,6 +102,7 @@ Examples:
   tapedeck bench media
   tapedeck bench media --kinds composite --pattern noise --duration 60
   tapedeck bench media --kinds audio --duration 6 --json
+  tapedeck bench media --kinds audio,host --duration 60 --rounds 3
 `;
 
 export const benchCommand: Command = {
@@ -224,6 +231,7 @@ async function runMedia(argv: string[]): Promise<number> {
     duration: { type: 'string' },
     kinds: { type: 'string' },
     pattern: { type: 'string' },
+    rounds: { type: 'string' },
     keep: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -242,6 +250,7 @@ async function runMedia(argv: string[]): Promise<number> {
     }
   }
   const pattern = choiceOption('pattern', values.pattern, BENCH_PATTERNS, 'bars');
+  const rounds = numberOption('rounds', values.rounds, 1, 1, 20, true);
 
   const abort = new AbortController();
   const onSignal = () => {
@@ -252,26 +261,28 @@ async function runMedia(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   const tty = Boolean(process.stderr.isTTY);
   process.stderr.write(
-    `bench media: ${kinds.join(', ')} × tapedeck, gst-launch, ffmpeg, ${durationSec} s each ` +
-      `(about ${Math.ceil((kinds.length * 3 * (durationSec + 5)) / 60)} min)\n`,
+    `bench media: ${kinds.join(', ')} × tapedeck, gst-launch, ffmpeg, ${durationSec} s each` +
+      `${rounds > 1 ? `, ${rounds} rounds` : ''} ` +
+      `(about ${Math.ceil((kinds.length * 3 * rounds * (durationSec + 5)) / 60)} min)\n`,
   );
   let result;
   try {
     result = await runMediaBench({
       kinds,
       durationSec,
+      rounds,
       pattern,
       keep: Boolean(values.keep),
       signal: abort.signal,
-      onProgress: ({ kind, contender, elapsedSec }) => {
-        const line = `${kind}: ${contender} ${elapsedSec.toFixed(0)}/${durationSec} s…`;
+      onProgress: ({ kind, contender, round, elapsedSec }) => {
+        const line = `${kind}${rounds > 1 ? ` round ${round}` : ''}: ${contender} ${elapsedSec.toFixed(0)}/${durationSec} s…`;
         if (tty) process.stderr.write(`\r${line}  `);
         else if (Math.round(elapsedSec) % 10 === 0) process.stderr.write(`${line}\n`);
       },
       onRow: (row) => {
         const figures = `${(row.cpuShareOfCore * 100).toFixed(1)} % of a core, ${row.peakRssMiB.toFixed(1)} MiB, ${row.snippets} snippet${row.snippets === 1 ? '' : 's'}`;
         process.stderr.write(
-          `${tty ? '\r' : ''}${row.kind}: ${row.contender} ${row.ok ? 'done' : 'FAILED'}: ${figures}` +
+          `${tty ? '\r' : ''}${row.kind}${rounds > 1 ? ` round ${row.round}` : ''}: ${row.contender} ${row.ok ? 'done' : 'FAILED'}: ${figures}` +
             `${row.problem ? ` (${row.problem})` : ''}${tty ? '   ' : ''}\n`,
         );
       },
@@ -285,7 +296,8 @@ async function runMedia(argv: string[]): Promise<number> {
   const measured = kinds.filter((k) => rows.some((r) => r.kind === k));
   const reports = measured.map((k) => formatKindReport(k, rows, durationSec));
   process.stdout.write(
-    `tapedeck bench media: pattern ${pattern}, ${durationSec} s per contender\n\n` +
+    `tapedeck bench media: pattern ${pattern}, ${durationSec} s per contender` +
+      `${rounds > 1 ? `, ${rounds} rounds alternated (medians)` : ''}\n\n` +
       reports.join('\n') +
       (values.keep ? `\nsnippets kept in ${result.dir}\n` : '') +
       (result.aborted ? '\nstopped early: the remaining contenders did not run\n' : ''),

@@ -35,6 +35,7 @@ function row(
     name: contender,
     kind,
     contender,
+    round: 1,
     ok: true,
     wallSec: 40,
     cpuSec: cpuShareOfCore * 40,
@@ -309,9 +310,11 @@ describe('report and JSON', { timeout: 5_000 }, () => {
       assert.equal(json.ok, false);
       assert.equal(json.durationSec, 40);
       assert.equal(json.pattern, 'bars');
+      assert.equal(json.rounds, 1);
       assert.deepEqual(json.rows[0], {
         kind: 'audio',
         contender: 'tapedeck',
+        round: 1,
         ok: true,
         wallSec: 40,
         cpuSec: 2,
@@ -378,41 +381,51 @@ describe('parseCpuBusyTicks', { timeout: 5_000 }, () => {
 });
 
 describe('tapedeck bench media (live, through the CLI)', { timeout: 180_000 }, () => {
-  it('measures three contenders for kinds=audio', { timeout: 170_000 }, async () => {
-    const child = spawn(
-      TAPEDECK,
-      ['bench', 'media', '--kinds', 'audio', '--duration', '6', '--json'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 150_000,
-        killSignal: 'SIGINT',
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    assert.equal(code, 0, `exit ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-    const last = stdout.trimEnd().split('\n').pop() ?? '';
-    const json = JSON.parse(last) as BenchJson;
-    assert.equal(json.ok, true);
-    assert.deepEqual(
-      json.rows.map((r) => [r.kind, r.contender]),
-      [
-        ['audio', 'tapedeck'],
-        ['audio', 'gst-launch'],
-        ['audio', 'ffmpeg'],
-      ],
-    );
-    for (const r of json.rows) {
-      assert.ok(r.cpuShareOfCore > 0, `${r.contender} CPU ${r.cpuShareOfCore}`);
-      assert.ok(r.peakRssMiB > 0, `${r.contender} RSS ${r.peakRssMiB}`);
-      assert.ok(r.snippets >= 1, `${r.contender} snippets ${r.snippets}`);
-      assert.ok(r.wallSec >= 5.5 && r.wallSec < 10, `${r.contender} wall ${r.wallSec}`);
-    }
-    assert.match(stdout, /^tapedeck vs gst-launch /m);
-    assert.match(stdout, /^tapedeck vs ffmpeg /m);
-    assert.match(stderr, /audio: ffmpeg done/);
-  });
+  it(
+    'measures three contenders for kinds=audio, two rounds alternated',
+    { timeout: 170_000 },
+    async () => {
+      const child = spawn(
+        TAPEDECK,
+        ['bench', 'media', '--kinds', 'audio', '--duration', '4', '--rounds', '2', '--json'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 150_000,
+          killSignal: 'SIGINT',
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      assert.equal(code, 0, `exit ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+      const last = stdout.trimEnd().split('\n').pop() ?? '';
+      const json = JSON.parse(last) as BenchJson;
+      assert.equal(json.ok, true);
+      assert.equal(json.rounds, 2);
+      assert.deepEqual(
+        json.rows.map((r) => [r.round, r.contender]),
+        [
+          [1, 'tapedeck'],
+          [1, 'gst-launch'],
+          [1, 'ffmpeg'],
+          [2, 'gst-launch'],
+          [2, 'ffmpeg'],
+          [2, 'tapedeck'],
+        ],
+      );
+      for (const r of json.rows) {
+        assert.ok(r.cpuShareOfCore > 0, `${r.contender} CPU ${r.cpuShareOfCore}`);
+        assert.ok(r.peakRssMiB > 0, `${r.contender} RSS ${r.peakRssMiB}`);
+        assert.ok(r.snippets >= 1, `${r.contender} snippets ${r.snippets}`);
+        assert.ok(r.wallSec >= 3.5 && r.wallSec < 8, `${r.contender} wall ${r.wallSec}`);
+      }
+      assert.match(stdout, /median of 2 rounds/);
+      assert.match(stdout, /^CPU % of core per round/m);
+      assert.match(stdout, /^tapedeck vs gst-launch /m);
+      assert.match(stdout, /^tapedeck vs ffmpeg /m);
+      assert.match(stderr, /audio round 2: ffmpeg done/);
+    },
+  );
 });
