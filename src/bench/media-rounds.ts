@@ -1,3 +1,6 @@
+import type { BenchRow } from './media-bench.ts';
+import { median } from './stats.ts';
+
 /**
  * Rounds of `tapedeck bench media`: the same contenders run several times, alternated, and
  * judged by their medians. On a small shared machine one run's figures move between runs by as
@@ -13,30 +16,21 @@ export function roundOrder<T>(plan: readonly T[], round: number): T[] {
   return [...plan.slice(shift), ...plan.slice(0, shift)];
 }
 
-export function median(values: readonly number[]): number {
-  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!finite.length) return Number.NaN;
-  const mid = Math.floor(finite.length / 2);
-  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
-}
-
-/** What the summary needs of a row; the bench's rows carry more. */
-export interface RoundRow {
-  kind: string;
-  contender: string;
-  /** 1-based. */
-  round: number;
-  ok: boolean;
-  problem?: string;
-  wallSec: number;
-  cpuSec: number;
-  cpuShareOfCore: number;
-  steadyCpuShareOfCore: number;
-  otherCpuShareOfCore: number;
-  peakRssMiB: number;
-  snippets: number;
-  snippetSeconds: number[];
-}
+/** What the summary needs of a row. */
+export type RoundRow = Pick<
+  BenchRow,
+  | 'kind'
+  | 'contender'
+  | 'round'
+  | 'ok'
+  | 'problem'
+  | 'wallSec'
+  | 'cpuSec'
+  | 'cpuShareOfCore'
+  | 'steadyCpuShareOfCore'
+  | 'otherCpuShareOfCore'
+  | 'peakRssMiB'
+>;
 
 /**
  * One row per kind and contender, in the order first seen: CPU figures are medians over the

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BenchRow } from '../../src/bench/media-bench.ts';
 import { formatKindReport, toBenchJson } from '../../src/bench/media-bench.ts';
-import { formatRounds, median, medianRows, roundOrder } from '../../src/bench/media-rounds.ts';
+import { formatRounds, medianRows, roundOrder } from '../../src/bench/media-rounds.ts';
+import { median } from '../../src/bench/stats.ts';
 
 function row(
   contender: BenchRow['contender'],

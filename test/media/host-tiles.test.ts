@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { gridLayout, largestTile } from '../../src/domain/layout.ts';
+import { gridLayout } from '../../src/domain/layout.ts';
 import { names } from '../../src/media/pipeline/encoders.ts';
-import { CAMERA } from '../../src/media/pipeline/inputs.ts';
 import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import {
   runSyntheticRecording,
@@ -23,6 +22,7 @@ import {
   assertContinuous,
   decodingHost,
   FRAME,
+  servingHost,
   sharedHost,
   spec,
   startHost,
@@ -31,24 +31,6 @@ import { tempDir } from '../support/tapedeck.ts';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-/** The host's recording: it decodes its RTP itself and serves the composite's tile on `tilePort`. */
-function servingHost(videoPort: number, audioPort: number, tilePort: number): InputSpec {
-  const composite = spec('composite', 'c', '/tmp', sharedHost(0, 0)).profile.video;
-  return {
-    ...sharedHost(0, audioPort),
-    source: {
-      type: 'rtp',
-      video: {
-        port: videoPort,
-        codec: 'H264',
-        payloadType: 96,
-        tile: { port: tilePort, ...largestTile(composite, CAMERA) },
-      },
-      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
-    },
-  };
-}
 
 /** A composite as a node that serves tiles starts it: it waits for shared pictures from the start. */
 function tiledComposite(id: string, out: string, input: InputSpec): RecordingSpec {

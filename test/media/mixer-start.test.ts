@@ -3,14 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { largestTile } from '../../src/domain/layout.ts';
-import { CAMERA } from '../../src/media/pipeline/inputs.ts';
-import type { InputSpec } from '../../src/media/pipeline/spec.ts';
 import { runSyntheticRecording } from '../../src/media/synthetic-recording.ts';
 import { freeTcpPort, freeUdpPort } from '../../src/support/free-port.ts';
 import { stopTracked } from '../support/children.ts';
 import { largestFrameGap } from '../support/ffprobe.ts';
-import { FRAME, sharedHost, spec, startHost } from '../support/shared-picture.ts';
+import { FRAME, servingHost, spec, startHost } from '../support/shared-picture.ts';
 
 /**
  * A host whose first packets reach its recording just as the recording's mixers start. A mixer
@@ -21,23 +18,6 @@ import { FRAME, sharedHost, spec, startHost } from '../support/shared-picture.ts
  */
 
 const RUNS = 10;
-
-function servingHost(videoPort: number, audioPort: number, tilePort: number): InputSpec {
-  const composite = spec('composite', 'c', tmpdir(), sharedHost(0, 0)).profile.video;
-  return {
-    ...sharedHost(0, audioPort),
-    source: {
-      type: 'rtp',
-      video: {
-        port: videoPort,
-        codec: 'H264',
-        payloadType: 96,
-        tile: { port: tilePort, ...largestTile(composite, CAMERA) },
-      },
-      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
-    },
-  };
-}
 
 test(
   'a host whose first packets arrive as its recording starts keeps every frame',

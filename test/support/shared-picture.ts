@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { largestTile } from '../../src/domain/layout.ts';
 import { defaultProfile } from '../../src/domain/profile.ts';
-import { syncPeriodNs } from '../../src/media/pipeline/inputs.ts';
+import { CAMERA, syncPeriodNs } from '../../src/media/pipeline/inputs.ts';
 import type { InputSpec, RecordingSpec } from '../../src/media/pipeline/spec.ts';
 import type { DeliveredSnippet } from '../../src/media/synthetic-recording.ts';
 import { spawnTracked } from './children.ts';
@@ -58,6 +59,24 @@ export function decodingHost(videoPort: number, audioPort: number): InputSpec {
     source: {
       type: 'rtp',
       video: { port: videoPort, codec: 'H264', payloadType: 96 },
+      audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
+    },
+  };
+}
+
+/** The host's recording: it decodes its RTP itself and serves the composite's tile on `tilePort`. */
+export function servingHost(videoPort: number, audioPort: number, tilePort: number): InputSpec {
+  const composite = spec('composite', 'c', '/tmp', sharedHost(0, 0)).profile.video;
+  return {
+    ...sharedHost(0, audioPort),
+    source: {
+      type: 'rtp',
+      video: {
+        port: videoPort,
+        codec: 'H264',
+        payloadType: 96,
+        tile: { port: tilePort, ...largestTile(composite, CAMERA) },
+      },
       audio: { port: audioPort, codec: 'OPUS', payloadType: 111 },
     },
   };

@@ -4,6 +4,8 @@
  * neither of which says anything about leaks.
  */
 
+import { median as medianOf } from '../stats.ts';
+
 export interface UsageSample {
   /** Seconds since the hosts started publishing. */
   atSec: number;
@@ -32,12 +34,7 @@ export const FD_SLACK = 5;
 const rssTotal = (s: UsageSample) => s.rssKiB.node + s.rssKiB.workers + s.rssKiB.media;
 const fdTotal = (s: UsageSample) => s.fds.node + s.fds.workers + s.fds.media;
 
-function median(values: number[]): number {
-  if (!values.length) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
+const median = (values: number[]): number => (values.length ? medianOf(values) : 0);
 
 /**
  * Baseline: the median of the first `window` quiet samples after the warm-up. End: the median of
