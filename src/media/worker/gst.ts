@@ -112,9 +112,10 @@ export function loadGst(): { Gst: GstModule; GLib: GLibModule } {
  * from which node-gtk defers a blocking run() to a timer callback; Node re-arms its timers only
  * once that callback returns, which it never does, so no JavaScript timer of the process would
  * fire again. It is run from an I/O callback instead. GStreamer signals reach JavaScript only
- * while a ref'd libuv handle keeps the loop integration awake: the interval is that handle.
+ * while a ref'd libuv handle keeps the loop integration awake: the interval is that handle. It
+ * only has to exist, so it is as long as a timer can be: each wake-up of this thread costs CPU.
  */
 export function runMainLoop(GLib: GLibModule): void {
-  setInterval(() => undefined, 1000);
+  setInterval(() => undefined, 2 ** 31 - 1);
   stat('.', () => GLib.MainLoop.new(null, false).run());
 }
