@@ -59,9 +59,9 @@ const SHARED_WATCH_MS = 250;
 const HOLD_UP_MS = 500;
 /**
  * One timer serves the hold-up check and the watchdog: every wake-up of the worker's main thread
- * costs about a quarter of a millisecond of CPU (GLib's loop entering libuv and V8), a fifth of an
- * audio recording's whole cost at four a second. A tick of half a second still measures a hold-up
- * of a second and a half as 1.0 to 1.5 s.
+ * costs about a quarter of a millisecond of CPU (GLib's loop entering libuv and V8): at six a
+ * second, a tenth of an audio recording's whole cost. A tick of half a second still measures a
+ * hold-up of a second and a half as 1.0 to 1.5 s.
  */
 const TICK_MS = 500;
 /** The watchdog (stall, frame loss, drift) runs every this many ticks: once a second. */
