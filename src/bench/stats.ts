@@ -6,7 +6,10 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(rank, sorted.length) - 1]!;
 }
 
-/** The middle value, or the mean of the two middle ones; values that are not numbers are left out, NaN for none. */
+/**
+ * The middle value, or the mean of the two middle ones. Values that are not finite numbers are left
+ * out; NaN when none is left.
+ */
 export function median(values: readonly number[]): number {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (!finite.length) return NaN;
