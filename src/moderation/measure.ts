@@ -29,10 +29,14 @@ export class MeasureError extends Error {
 }
 
 /**
- * The picture interval: pictures are samples, so a run of them is as long as what they show,
- * and half a second is fine enough for 3-s runs while cheap.
+ * The picture interval. Pictures are samples, so a run of bad ones is as long as what they show:
+ * a 3-s impairment anywhere covers three whole-second pictures. Across a snippet boundary the
+ * snippet it begins or ends in shows at least half of it; a half of more than 1 s holds the picture
+ * at 1 s (a run of 2 s, ended by the next picture), one of 1 s or less leaves 2 s or more in the
+ * snippet before, so at least its pictures at 13 and 14 s. Each picture is a keyframe decoded
+ * (about 3 ms at 640x360 and 5 Mbit/s), and half a second cost twice as much to find the same.
  */
-export const WINDOW_SEC = 0.5;
+export const PICTURE_SEC = 1;
 /**
  * Audio windows average, so an impairment loses the windows it only partly covers: at 0.5 s a
  * 3-s silence that did not start on a window boundary made a run of 2.5 s. At 0.1 s it loses
@@ -49,7 +53,7 @@ const RATE = 48_000;
 const FULL_SCALE = 0.95;
 
 /** RMS, peak (dBFS) and the share of clipped samples per window, from mono 32-bit float samples. */
-export function audioWindows(samples: Float32Array, rate: number, windowSec = WINDOW_SEC) {
+export function audioWindows(samples: Float32Array, rate: number, windowSec = AUDIO_WINDOW_SEC) {
   const size = Math.round(rate * windowSec);
   const windows: AudioWindow[] = [];
   const db = (v: number) => (v > 0 ? 20 * Math.log10(v) : -Infinity);
@@ -78,7 +82,7 @@ export function audioWindows(samples: Float32Array, rate: number, windowSec = WI
 }
 
 /** Mean, spread and change against the previous picture, from GRAY8 pictures one window apart. */
-export function videoWindows(frames: Uint8Array, pixels: number, windowSec = WINDOW_SEC) {
+export function videoWindows(frames: Uint8Array, pixels: number, windowSec = PICTURE_SEC) {
   const windows: VideoWindow[] = [];
   const count = Math.floor(frames.length / pixels);
   for (let f = 0; f < count; f++) {
@@ -122,9 +126,9 @@ async function keyframePlan(file: string): Promise<KeyframePlan | null> {
   if (!buf) return null;
   try {
     const index = keyframeIndex(buf);
-    if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / WINDOW_SEC)
+    if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / PICTURE_SEC)
       return null;
-    const picks = keyframePerWindow(index.keyframes, index.durationSec, WINDOW_SEC);
+    const picks = keyframePerWindow(index.keyframes, index.durationSec, PICTURE_SEC);
     // picks never go down, so the distinct ones are in stream order.
     const decoded = [...new Set(picks)];
     const position = new Map(decoded.map((k, i) => [k, i]));
@@ -145,8 +149,9 @@ async function keyframePlan(file: string): Promise<KeyframePlan | null> {
  *
  * Pictures are samples one window apart. When the file has a keyframe at least every window, the
  * keyframe nearest each window's start is picked from the file's index and only those are
- * decoded (written beside the file for the purpose): two thirds of a recording's keyframes and none of the pictures between them,
- * which would otherwise be thrown away after costing most of the decoding.
+ * decoded (written beside the file for the purpose): one in three of a recording's keyframes and
+ * none of the pictures between them, which would otherwise be thrown away after costing most of
+ * the decoding.
  */
 export async function measureSnippet(
   file: string,
@@ -162,7 +167,7 @@ export async function measureSnippet(
     `! videoscale ! video/x-raw,width=${width},height=${height} ! videoconvert ! ` +
     `video/x-raw,format=GRAY8,width=${width},height=${height} ! filesink location=${quote(out.pictures)}`;
   // Thinned to one picture per window before anything touches their pixels.
-  const toPictures = `! video/x-raw ! queue ! videorate ! video/x-raw,framerate=${1 / WINDOW_SEC}/1 ${shrink}`;
+  const toPictures = `! video/x-raw ! queue ! videorate ! video/x-raw,framerate=${1 / PICTURE_SEC}/1 ${shrink}`;
   const plan = o.hasVideo ? await keyframePlan(file) : null;
   // From a file: h264parse behind a pipe refuses the stream's caps as unfixed.
   const keyframes = `${file}.keyframes.h264`;
