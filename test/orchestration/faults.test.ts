@@ -235,13 +235,13 @@ test(
     const rig = await startNodeRig('orch-pause-');
     const { livestreamId } = await rig.livestream(['h1', 'h2', 'h3', 'h4']);
     await sleep(10_000);
-    // Stopped, not killed: its leases time out (10 s) while its recordings run on, as when the
+    // Stopped, not killed: its leases time out (20 s) while its recordings run on, as when the
     // Temporal server restarts. Its node sees no exit. Another worker must not store the same
     // moments as well.
     const victim = rig.node.workers[0]!.pid!;
     process.kill(victim, 'SIGSTOP');
     try {
-      await sleep(15_000);
+      await sleep(25_000);
     } finally {
       process.kill(victim, 'SIGCONT');
     }

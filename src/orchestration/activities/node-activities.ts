@@ -67,7 +67,7 @@ const LATE_SOUND_NS = 1e9;
 const secondsBetween = (d: { earliestNs: string; latestNs: string }) =>
   `${(Number(d.earliestNs) / 1e9).toFixed(1)}–${(Number(d.latestNs) / 1e9).toFixed(1)}`;
 
-// Heartbeats reach the server at most every 3 s (the worker's throttle); this keeps the latest fresh.
+// Heartbeats reach the server at most every 8 s (the worker's throttle); this keeps the latest fresh.
 const HEARTBEAT_MS = 1_000;
 
 /**

@@ -79,7 +79,7 @@ function recordingActivities(workerQueue: string) {
     taskQueue: workerQueue,
     scheduleToStartTimeout: '10 seconds',
     startToCloseTimeout: '3650 days',
-    heartbeatTimeout: '10 seconds',
+    heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 1 },
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
