@@ -1,7 +1,7 @@
 /**
  * Calibration of the quality scorer: synthetic snippets with known impairments and varied clean
  * content, encoded like tapedeck's own snippets and cut by the same splitmuxsink, are measured and
- * scored exactly as the scorer does (measureSnippet + the pure rules). Reports detection per
+ * scored exactly as the scorer does (scoreSnippet). Reports detection per
  * impairment and duration, false positives on clean content, and what measuring one snippet costs.
  */
 import { spawn } from 'node:child_process';
@@ -12,8 +12,6 @@ import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_QUALITY_THRESHOLDS,
   needsReview,
-  scoreAudio,
-  scoreVideo,
   type Impairment,
   type QualityReason,
   type QualityThresholds,
@@ -21,7 +19,7 @@ import {
 import { DEFAULT_HOST_CANVAS, defaultProfile, type OutputProfile } from '../domain/profile.ts';
 import { aacEncoder, mp3Encoder, videoEncoder } from '../media/pipeline/encoders.ts';
 import { mp3Recorder, mp4Recorder } from '../media/pipeline/outputs.ts';
-import { measureSnippet } from '../moderation/measure.ts';
+import { scoreSnippet } from '../moderation/score-snippet.ts';
 import { splitLaunchArgs } from './media-bench.ts';
 import { seededRandom } from './seeded-random.ts';
 import { percentile } from './stats.ts';
@@ -881,13 +879,14 @@ export async function runScoringBench(
         if (o.signal?.aborted) throw new Error('stopped');
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
-        const m = await measureSnippet(join(job.dir, f), { hasVideo: job.container === 'mp4' });
+        const { audio, video, decodeCpuSec } = await scoreSnippet(join(job.dir, f), {
+          hasVideo: job.container === 'mp4',
+          thresholds,
+        });
         const wallSec = (performance.now() - t0) / 1000;
         // Snippets are scored one at a time, so this process's CPU meanwhile is this snippet's.
         const own = process.cpuUsage(cpu0);
-        const cpuSec = m.decodeCpuSec + (own.user + own.system) / 1e6;
-        const audio = scoreAudio(m.audio, m.durationSec, thresholds);
-        const video = m.video ? scoreVideo(m.video, m.durationSec, thresholds) : null;
+        const cpuSec = decodeCpuSec + (own.user + own.system) / 1e6;
         costs[job.container].push({ cpuSec, wallSec });
         out.push({
           index,

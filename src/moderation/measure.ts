@@ -35,8 +35,11 @@ export class MeasureError extends Error {
  * at 1 s (a run of 2 s, ended by the next picture), one of 1 s or less leaves 2 s or more in the
  * snippet before, so at least its pictures at 13 and 14 s. Each picture is a keyframe decoded
  * (about 3 ms at 640x360 and 5 Mbit/s), and half a second cost twice as much to find the same.
+ * A second apart, though, a still stretch of 2 to 3 s can cover three pictures and read as 3 s:
+ * scoreSnippet measures a flagged picture again at FINE_PICTURE_SEC.
  */
 export const PICTURE_SEC = 1;
+export const FINE_PICTURE_SEC = 0.5;
 /**
  * Audio windows average, so an impairment loses the windows it only partly covers: at 0.5 s a
  * 3-s silence that did not start on a window boundary made a run of 2.5 s. At 0.1 s it loses
@@ -121,14 +124,14 @@ interface KeyframePlan {
  * Null unless the file has a keyframe at least every window (a recording's GOP is a third of a
  * second); such a file is then decoded in full and thinned after.
  */
-async function keyframePlan(file: string): Promise<KeyframePlan | null> {
+async function keyframePlan(file: string, pictureSec: number): Promise<KeyframePlan | null> {
   const buf = await readFile(file).catch(() => null);
   if (!buf) return null;
   try {
     const index = keyframeIndex(buf);
-    if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / PICTURE_SEC)
+    if (index.durationSec <= 0 || index.keyframes.length / index.durationSec < 1 / pictureSec)
       return null;
-    const picks = keyframePerWindow(index.keyframes, index.durationSec, PICTURE_SEC);
+    const picks = keyframePerWindow(index.keyframes, index.durationSec, pictureSec);
     // picks never go down, so the distinct ones are in stream order.
     const decoded = [...new Set(picks)];
     const position = new Map(decoded.map((k, i) => [k, i]));
@@ -155,8 +158,9 @@ async function keyframePlan(file: string): Promise<KeyframePlan | null> {
  */
 export async function measureSnippet(
   file: string,
-  o: { hasVideo: boolean; timeoutMs?: number },
+  o: { hasVideo: boolean; timeoutMs?: number; pictureSec?: number },
 ): Promise<SnippetMeasurements> {
+  const pictureSec = o.pictureSec ?? PICTURE_SEC;
   const { width, height } = PICTURE;
   const out = { audio: `${file}.audio.f32`, pictures: `${file}.pictures.gray` };
   const toAudio =
@@ -167,8 +171,8 @@ export async function measureSnippet(
     `! videoscale ! video/x-raw,width=${width},height=${height} ! videoconvert ! ` +
     `video/x-raw,format=GRAY8,width=${width},height=${height} ! filesink location=${quote(out.pictures)}`;
   // Thinned to one picture per window before anything touches their pixels.
-  const toPictures = `! video/x-raw ! queue ! videorate ! video/x-raw,framerate=${1 / PICTURE_SEC}/1 ${shrink}`;
-  const plan = o.hasVideo ? await keyframePlan(file) : null;
+  const toPictures = `! video/x-raw ! queue ! videorate ! video/x-raw,framerate=${1 / pictureSec}/1 ${shrink}`;
+  const plan = o.hasVideo ? await keyframePlan(file, pictureSec) : null;
   // From a file: h264parse behind a pipe refuses the stream's caps as unfixed.
   const keyframes = `${file}.keyframes.h264`;
   if (plan) await writeFile(keyframes, plan.stream);
@@ -221,5 +225,5 @@ export async function measureSnippet(
       frames.set(decoded.subarray(p * pixels, (p + 1) * pixels), w * pixels),
     );
   }
-  return { durationSec, audio, video: videoWindows(frames, pixels), decodeCpuSec };
+  return { durationSec, audio, video: videoWindows(frames, pixels, pictureSec), decodeCpuSec };
 }

@@ -6,15 +6,14 @@ import type { CloudEvent } from '../domain/cloudevent.ts';
 import {
   DEFAULT_QUALITY_THRESHOLDS,
   needsReview,
-  scoreAudio,
-  scoreVideo,
   type QualityThresholds,
 } from '../domain/quality-rules.ts';
 import { SNIPPET_READY, snippetReadyProblems, type SnippetReady } from '../domain/snippet-event.ts';
 import { snippetScoredEvent, type SnippetScored } from '../domain/snippet-scored.ts';
 import type { Delivery, MessageBus, Subscription } from '../delivery/bus/port.ts';
 import { NotFoundError, type ObjectStore } from '../delivery/store/port.ts';
-import { measureSnippet, MeasureError } from './measure.ts';
+import { MeasureError } from './measure.ts';
+import { scoreSnippet } from './score-snippet.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { maskOffAir } from '../domain/off-air-windows.ts';
 import { offAirRanges } from '../domain/presence-mask.ts';
@@ -74,22 +73,18 @@ export async function startScorer(o: ScorerOptions): Promise<Scorer> {
     const file = join(o.workDir, `${process.pid}-${next++}.${ready.variant}`);
     try {
       await pipeline(await o.store.get(ready.key), createWriteStream(file));
-      const measured = await measureSnippet(file, { hasVideo: ready.variant === 'mp4' });
       const startMs = Date.parse(ready.start);
       const changes = o.presence?.changes(ready.livestreamId) ?? null;
       // A livestream whose host changes this scorer never saw is scored as it is.
-      const m = changes
-        ? {
-            ...measured,
-            ...maskOffAir(
-              measured,
-              offAirRanges(changes, ready.track, { startMs, endMs: Date.parse(ready.end) }),
-              startMs,
-            ),
-          }
-        : measured;
-      const audio = scoreAudio(m.audio, m.durationSec, thresholds);
-      const video = m.video ? scoreVideo(m.video, m.durationSec, thresholds) : null;
+      const offAir = changes
+        ? offAirRanges(changes, ready.track, { startMs, endMs: Date.parse(ready.end) })
+        : null;
+      const { audio, video } = await scoreSnippet(file, {
+        hasVideo: ready.variant === 'mp4',
+        thresholds,
+        adjust: (measured) =>
+          offAir ? { ...measured, ...maskOffAir(measured, offAir, startMs) } : measured,
+      });
       const scored: SnippetScored = {
         key: ready.key,
         livestreamId: ready.livestreamId,
