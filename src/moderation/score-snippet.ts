@@ -12,7 +12,6 @@ import {
 } from './measure.ts';
 
 export interface SnippetScores {
-  durationSec: number;
   audio: QualityScore;
   video: QualityScore | null;
   /** CPU seconds of every decode the scores took. */
@@ -45,20 +44,23 @@ export async function scoreSnippet(
 ): Promise<SnippetScores> {
   const measure = o.measure ?? measureSnippet;
   const adjust = o.adjust ?? ((m) => m);
-  const first = await measure(file, { hasVideo: o.hasVideo, pictureSec: PICTURE_SEC });
-  const m = adjust(first);
+  const m = adjust(await measure(file, { hasVideo: o.hasVideo, pictureSec: PICTURE_SEC }));
   const audio = scoreAudio(m.audio, m.durationSec, o.thresholds);
-  let video = m.video ? scoreVideo(m.video, m.durationSec, o.thresholds) : null;
-  let decodeCpuSec = first.decodeCpuSec;
-  let pictureSec = m.video ? PICTURE_SEC : null;
-  if (video && video.reasons.length > 0) {
-    const fine = await measure(file, { hasVideo: true, pictureSec: FINE_PICTURE_SEC });
-    decodeCpuSec += fine.decodeCpuSec;
-    const f = adjust(fine);
-    if (f.video) {
-      video = scoreVideo(f.video, f.durationSec, o.thresholds);
-      pictureSec = FINE_PICTURE_SEC;
-    }
-  }
-  return { durationSec: m.durationSec, audio, video, decodeCpuSec, pictureSec };
+  const coarse = m.video ? scoreVideo(m.video, m.durationSec, o.thresholds) : null;
+  if (!coarse?.reasons.length)
+    return {
+      audio,
+      video: coarse,
+      decodeCpuSec: m.decodeCpuSec,
+      pictureSec: m.video ? PICTURE_SEC : null,
+    };
+  // The sound is decoded again too, unused: only for flagged snippets, which then cost an
+  // escalation's merge of many times that, and one pipeline keeps measure's paths one.
+  const fine = adjust(await measure(file, { hasVideo: true, pictureSec: FINE_PICTURE_SEC }));
+  return {
+    audio,
+    video: fine.video ? scoreVideo(fine.video, fine.durationSec, o.thresholds) : coarse,
+    decodeCpuSec: m.decodeCpuSec + fine.decodeCpuSec,
+    pictureSec: fine.video ? FINE_PICTURE_SEC : PICTURE_SEC,
+  };
 }
