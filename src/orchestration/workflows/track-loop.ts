@@ -103,7 +103,9 @@ function reclaimActivities(workerQueue: string) {
     taskQueue: workerQueue,
     // Long enough for a live worker to poll again after Temporal came back. A dead one never
     // answers; the recording that took over records meanwhile, so the wait delays uploads, not media.
-    scheduleToStartTimeout: '10 seconds',
+    // A lease times out 12 to 20 s into a stall (heartbeats every 8 s, a 20-s timeout): stalls of up
+    // to 24 s keep their recordings.
+    scheduleToStartTimeout: '12 seconds',
     startToCloseTimeout: '10 seconds',
     retry: { maximumAttempts: 1 },
   });
