@@ -589,6 +589,8 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     try {
       ({ outcome } = await this.opts.store.putFile(key, path, {
         sha256,
+        // The spool file is removed once delivered, and never written again.
+        handOver: true,
         contentType: session.variant === 'mp4' ? 'video/mp4' : 'audio/mpeg',
         metadata: {
           'livestream-id': session.livestreamId,

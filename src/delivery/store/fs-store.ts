@@ -88,6 +88,11 @@ const PERMANENT = new Set([
   'EEXIST',
 ]);
 
+/** link() errors that say files must be copied instead: another filesystem, no hard links. */
+const NEVER_LINKS = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP']);
+/** link() errors that say this file must be copied: not ours to link, too many links. */
+const CANNOT_LINK = new Set([...NEVER_LINKS, 'EPERM', 'EMLINK']);
+
 function errnoCode(err: unknown): string | undefined {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -154,13 +159,16 @@ function compareBytes(a: string, b: string): number {
  * inode (`.{name}.{ino}.meta`). The sidecar is written before the object
  * becomes visible, and because an inode belongs to one upload attempt while it
  * is in flight, racing uploads of one key never overwrite each other's
- * sidecar. An object without a valid sidecar (e.g. copied in by hand, which
+ * sidecar. A handed-over file is linked in, not copied: its inode is the
+ * caller's file's, which only that one put uses. An object without a valid sidecar (e.g. copied in by hand, which
  * changes inodes) still works: its sha256 is computed from its content and its
  * metadata is empty.
  */
 export class FsStore implements ObjectStore {
   readonly root: string;
   readonly describe: string;
+  /** False once a hard link into the store failed for good: handed-over files are copied. */
+  private linkable = true;
 
   constructor(root: string) {
     if (root.includes('\0')) throw new StoreError('store folder contains a NUL character', false);
@@ -211,6 +219,11 @@ export class FsStore implements ObjectStore {
     const before = await this.head(key);
     if (before) return this.sameOrConflict(key, before, expected);
 
+    if (opts.handOver && this.linkable) {
+      const kept = await this.keep(key, path, target, expected, opts);
+      if (kept) return kept;
+    }
+
     const tmp = join(dir, `.${name}.tmp-${tmpSuffix()}`);
     let sidecar: string | undefined;
     try {
@@ -244,6 +257,72 @@ export class FsStore implements ObjectStore {
       throw toStoreError(`cannot store ${key} from ${path}`, err);
     } finally {
       await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Makes a handed-over file the object by a second name (a hard link): no bytes are copied or
+   * hashed again, so the caller's sha256 is recorded as given. Null when this filesystem cannot
+   * link it here (another filesystem, no hard links): the caller copies instead.
+   */
+  private async keep(
+    key: string,
+    path: string,
+    target: string,
+    sha256: string,
+    opts: PutOptions,
+  ): Promise<PutResult | null> {
+    const dir = dirname(target);
+    let sidecar: string | undefined;
+    try {
+      // The writer of a spool file never syncs it; the object must survive a power cut.
+      const fh = await open(path, 'r');
+      let st;
+      try {
+        await fh.sync();
+        st = await fh.stat({ bigint: true });
+      } finally {
+        await fh.close();
+      }
+      if (!st.isFile()) throw new StoreError(`cannot store ${key}: ${path} is not a file`, false);
+      sidecar = join(dir, `.${basename(target)}.${st.ino}.meta`);
+      const meta: Sidecar = {
+        sha256,
+        bytes: Number(st.size),
+        contentType: opts.contentType,
+        metadata: { ...(opts.metadata ?? {}) },
+      };
+      await writeFileAtomic(sidecar, JSON.stringify(meta));
+      try {
+        await link(path, target);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code !== 'EEXIST') {
+          await unlink(sidecar).catch(() => undefined);
+          sidecar = undefined;
+          if (code !== undefined && CANNOT_LINK.has(code)) {
+            if (NEVER_LINKS.has(code)) this.linkable = false;
+            return null;
+          }
+          throw err;
+        }
+        // A racing put of this very file shares the inode, and so the sidecar: keep it then.
+        const existingIno = await stat(target, { bigint: true }).then(
+          (s) => s.ino,
+          () => undefined,
+        );
+        if (existingIno !== st.ino) await unlink(sidecar).catch(() => undefined);
+        sidecar = undefined;
+        const existing = await this.head(key);
+        if (!existing) throw new StoreError(`cannot store ${key}: the name is taken`, false);
+        return this.sameOrConflict(key, existing, sha256);
+      }
+      sidecar = undefined;
+      await fsyncDir(dir);
+      return { outcome: 'created' };
+    } catch (err) {
+      if (sidecar) await unlink(sidecar).catch(() => undefined);
+      throw toStoreError(`cannot store ${key} from ${path}`, err);
     }
   }
 

@@ -16,11 +16,19 @@ export interface ObjectInfo {
 }
 
 export interface PutOptions {
-  /** Hex sha256 of the file; the adapter sends it and the store verifies it. */
+  /**
+   * Hex sha256 of the file; the adapter sends it and the store verifies it. A store that keeps a
+   * handed-over file itself (below) transfers nothing, and records it as given.
+   */
   sha256: string;
   contentType: string;
   /** Small string metadata (ASCII keys, lower case). */
   metadata?: Record<string, string>;
+  /**
+   * The caller gives the file up: it will not change it again, only remove it. A store on the
+   * same filesystem may then keep the file itself instead of a copy of it.
+   */
+  handOver?: boolean;
 }
 
 export type PutResult =

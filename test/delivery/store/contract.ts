@@ -179,6 +179,32 @@ export function runStoreContract(
       );
     });
 
+    test(
+      'a handed-over file is stored whole and stays when the caller removes it',
+      { timeout: 60_000 },
+      async () => {
+        const data = randomBytes(500_000);
+        const f = await file(data);
+        const meta = { track: 'host-h1', seq: '7' };
+        const opts = { sha256: f.sha, contentType: 'video/mp4', metadata: meta, handOver: true };
+        const results = await Promise.all(
+          Array.from({ length: 3 }, () => store().putFile('handover/a', f.path, opts)),
+        );
+        for (const r of results) assert.ok(['created', 'exists'].includes(r.outcome), r.outcome);
+        assert.ok(results.some((r) => r.outcome === 'created'));
+        await rm(f.path);
+        const info = await store().head('handover/a');
+        assert.equal(info?.sha256, f.sha);
+        assert.equal(info?.bytes, data.length);
+        // Racing puts of the one file must not cost the object its metadata.
+        assert.deepEqual(info?.metadata, meta);
+        assert.equal(sha256(await readAll(await store().get('handover/a'))), f.sha);
+        assert.deepEqual(await keysOf(store().list('handover/')), ['handover/a']);
+        assert.deepEqual(await put('handover/a', data), { outcome: 'exists' });
+        await assert.rejects(put('handover/a', randomBytes(10)), ConflictError);
+      },
+    );
+
     describe('list', () => {
       // Chosen so that folder-by-folder order would differ from byte order:
       // "-" (0x2D) and "." (0x2E) sort before "/" (0x2F), "0" after it.

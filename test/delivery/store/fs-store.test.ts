@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -142,5 +142,66 @@ describe('FsStore', { timeout: 120_000 }, () => {
 
   test('describe names the folder', { timeout: 10_000 }, () => {
     assert.equal(store.describe, `file://${root}`);
+  });
+
+  test('a handed-over file is linked in; any other is copied', { timeout: 10_000 }, async () => {
+    const given = join(work, 'given');
+    await writeFile(given, 'handed over');
+    const sha = sha256(Buffer.from('handed over'));
+    await store.putFile('linked', given, {
+      sha256: sha,
+      contentType: 'text/plain',
+      handOver: true,
+    });
+    assert.equal((await stat(join(root, 'linked'))).ino, (await stat(given)).ino);
+    assert.equal((await stat(given)).nlink, 2);
+
+    const kept = join(work, 'kept');
+    await writeFile(kept, 'handed over');
+    await store.putFile('copied', kept, { sha256: sha, contentType: 'text/plain' });
+    assert.notEqual((await stat(join(root, 'copied'))).ino, (await stat(kept)).ino);
+    // Without a hand-over the caller may go on writing its file.
+    await writeFile(kept, 'changed afterwards');
+    assert.equal((await readAll(await store.get('copied'))).toString(), 'handed over');
+  });
+
+  test('a handed-over file on another filesystem is copied', { timeout: 10_000 }, async (t) => {
+    const other = '/dev/shm';
+    const dev = await stat(other).then(
+      (s) => s.dev,
+      () => undefined,
+    );
+    if (dev === undefined || dev === (await stat(work)).dev) {
+      t.skip(`${other} is missing or on the store's filesystem: no second filesystem to test`);
+      return;
+    }
+    const dir = await mkdtemp(join(other, 'fs-store-other-'));
+    try {
+      const given = join(dir, 'given');
+      await writeFile(given, 'from another filesystem');
+      const sha = sha256(Buffer.from('from another filesystem'));
+      for (const key of ['elsewhere/a', 'elsewhere/b']) {
+        const put = await store.putFile(key, given, {
+          sha256: sha,
+          contentType: 'text/plain',
+          metadata: { k: key },
+          handOver: true,
+        });
+        assert.deepEqual(put, { outcome: 'created' });
+        const info = await store.head(key);
+        assert.deepEqual(info?.metadata, { k: key });
+        assert.equal(info?.sha256, sha);
+      }
+      assert.equal((await stat(given)).nlink, 1);
+      await rm(given);
+      assert.equal(
+        (await readAll(await store.get('elsewhere/a'))).toString(),
+        'from another filesystem',
+      );
+      const hidden = (await readdir(join(root, 'elsewhere'))).filter((n) => n.startsWith('.'));
+      assert.equal(hidden.length, 2, `one sidecar per object, nothing else: ${hidden.join(' ')}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
