@@ -14,6 +14,11 @@ export class PipelineFailure extends Error {
   override name = 'PipelineFailure';
 }
 
+/** GStreamer itself refused the file (an element's error), as against a timeout or a crash. */
+export class PipelineRefused extends PipelineFailure {
+  override name = 'PipelineRefused';
+}
+
 interface Running {
   child: ChildProcess;
   ready: Promise<void>;
@@ -125,7 +130,7 @@ export class MeasuringProcess {
         const p = r.pending.get(m.id);
         if (!p) return;
         if (m.ok) p.resolve(m.cpuSec);
-        else p.reject(new PipelineFailure(m.error));
+        else p.reject(new PipelineRefused(m.error));
       });
       child.once('error', (err) => {
         clearTimeout(timer);

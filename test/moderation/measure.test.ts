@@ -6,6 +6,7 @@ import { scoreAudio, scoreVideo, type QualityReason } from '../../src/domain/qua
 import { keyframeIndex } from '../../src/moderation/keyframe-index.ts';
 import { audioWindows, measureSnippet, MeasureError } from '../../src/moderation/measure.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
+import { run } from '../support/run.ts';
 import { soundlessTail } from '../support/soundless-tail.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
@@ -120,6 +121,50 @@ test(
     // Far shorter than any impairment counts: nothing to review.
     assert.deepEqual(scoreAudio(m.audio, m.durationSec).reasons, []);
     assert.deepEqual(scoreVideo(m.video!, m.durationSec).reasons, []);
+  },
+);
+
+test(
+  'what tapedeck records is decoded by the named chain; anything else through decodebin',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-chain-');
+    dirs.push(dir);
+    const mp3 = await measureSnippet(await impairedSnippet(dir, 'none', 'none', 'mp3'), {
+      hasVideo: false,
+    });
+    const mp4 = await measureSnippet(await impairedSnippet(dir, 'none', 'silence', 'mp4', 5), {
+      hasVideo: true,
+    });
+    assert.equal(mp3.decodedBy, 'named');
+    assert.equal(mp4.decodedBy, 'named');
+    assert.ok(near(scoreAudio(mp4.audio, mp4.durationSec).reasons[0]!, 'silence', 5, 10));
+
+    // WAV, and an MP4 whose sound is MP3: the chain refuses both, decodebin takes them.
+    const wav = join(dir, 'tone.wav');
+    const mp3InMp4 = join(dir, 'mp3-sound.mp4');
+    const tone =
+      'audiotestsrc num-buffers=30 samplesperbuffer=24000 wave=sine freq=440 volume=0.3 ! audio/x-raw,rate=48000';
+    await run('sh', [
+      '-c',
+      `gst-launch-1.0 -q ${tone} ! audioconvert ! wavenc ! filesink location=${wav}`,
+    ]);
+    await run('sh', [
+      '-c',
+      `gst-launch-1.0 -q videotestsrc num-buffers=225 ! video/x-raw,width=320,height=180,framerate=15/1 ! ` +
+        `x264enc speed-preset=ultrafast key-int-max=5 ! h264parse ! mp4mux name=m ! filesink location=${mp3InMp4} ` +
+        `${tone} ! audioconvert ! lamemp3enc ! mpegaudioparse ! m.`,
+    ]);
+    const fromWav = await measureSnippet(wav, { hasVideo: false });
+    const fromMp4 = await measureSnippet(mp3InMp4, { hasVideo: true });
+    for (const m of [fromWav, fromMp4]) {
+      assert.equal(m.decodedBy, 'decodebin');
+      assert.ok(Math.abs(m.durationSec - 15) < 0.2, `duration ${m.durationSec}`);
+      // A sine at 0.3 of full scale: -13.5 dBFS RMS.
+      const rms = m.audio.map((w) => w.rmsDb).sort((a, b) => a - b)[m.audio.length >> 1]!;
+      assert.ok(Math.abs(rms + 13.5) < 1.5, `median RMS ${rms} dBFS`);
+    }
+    assert.equal(fromMp4.video?.length, 15);
   },
 );
 
