@@ -23,7 +23,7 @@ export interface SnippetMeasurements {
   video: VideoWindow[] | null;
   /** CPU seconds the decoding took in the measuring process. */
   decodeCpuSec: number;
-  /** Which way it was decoded (see measureSnippet); absent where nothing was decoded. */
+  /** Which way measureSnippet decoded it; absent from measurements made any other way. */
   decodedBy?: 'named' | 'decodebin';
 }
 
@@ -187,7 +187,6 @@ export async function measureSnippet(
   let raw: Buffer;
   let decoded: Buffer;
   let decodeCpuSec = 0;
-  let usedPlan = plan;
   let decodedBy: 'named' | 'decodebin' = named === general ? 'decodebin' : 'named';
   try {
     try {
@@ -195,14 +194,14 @@ export async function measureSnippet(
     } catch (err) {
       // Only a refusal: a decoder that hangs or crashes on the file would do it again.
       if (!(err instanceof PipelineRefused) || named === general) throw err;
-      usedPlan = null;
       decodedBy = 'decodebin';
       decodeCpuSec = await run(general);
     }
     // A soundless snippet is measured as silence as long as its picture.
-    raw = usedPlan?.soundless
-      ? Buffer.alloc(Math.round(usedPlan.durationSec * RATE) * 4)
-      : await readFile(out.audio);
+    raw =
+      decodedBy === 'named' && plan?.soundless
+        ? Buffer.alloc(Math.round(plan.durationSec * RATE) * 4)
+        : await readFile(out.audio);
     decoded = o.hasVideo ? await readFile(out.pictures) : Buffer.alloc(0);
   } catch (err) {
     if (err instanceof PipelineFailure)
@@ -224,6 +223,8 @@ export async function measureSnippet(
   const pixels = width * height;
   if (decoded.length < pixels) throw new MeasureError('the snippet has no pictures');
   let frames: Uint8Array = decoded;
+  // Only the named chain decodes the planned keyframes; decodebin decodes the whole file.
+  const usedPlan = decodedBy === 'named' ? plan : null;
   if (usedPlan) {
     const count = Math.floor(decoded.length / pixels);
     const wanted = new Set(usedPlan.pictureOfWindow).size;

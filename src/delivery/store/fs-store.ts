@@ -160,9 +160,9 @@ function compareBytes(a: string, b: string): number {
  * becomes visible, and because an inode belongs to one upload attempt while it
  * is in flight, racing uploads of one key never overwrite each other's
  * sidecar. A handed-over file is linked in, not copied: its inode is the
- * caller's file's, which only that one put uses. An object without a valid sidecar (e.g. copied in by hand, which
- * changes inodes) still works: its sha256 is computed from its content and its
- * metadata is empty.
+ * caller's file's, which only puts of that one file share. An object without a
+ * valid sidecar (e.g. copied in by hand, which changes inodes) still works: its
+ * sha256 is computed from its content and its metadata is empty.
  */
 export class FsStore implements ObjectStore {
   readonly root: string;
@@ -242,11 +242,9 @@ export class FsStore implements ObjectStore {
         await link(tmp, target);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
-        await unlink(sidecar).catch(() => undefined);
+        const mine = sidecar;
         sidecar = undefined;
-        const existing = await this.head(key);
-        if (!existing) throw new StoreError(`cannot store ${key}: the name is taken`, false);
-        return this.sameOrConflict(key, existing, expected);
+        return await this.taken(key, target, mine, ino, expected);
       }
       sidecar = undefined;
       await unlink(tmp).catch(() => undefined);
@@ -306,16 +304,9 @@ export class FsStore implements ObjectStore {
           }
           throw err;
         }
-        // A racing put of this very file shares the inode, and so the sidecar: keep it then.
-        const existingIno = await stat(target, { bigint: true }).then(
-          (s) => s.ino,
-          () => undefined,
-        );
-        if (existingIno !== st.ino) await unlink(sidecar).catch(() => undefined);
+        const mine = sidecar;
         sidecar = undefined;
-        const existing = await this.head(key);
-        if (!existing) throw new StoreError(`cannot store ${key}: the name is taken`, false);
-        return this.sameOrConflict(key, existing, sha256);
+        return await this.taken(key, target, mine, st.ino, sha256);
       }
       sidecar = undefined;
       await fsyncDir(dir);
@@ -324,6 +315,28 @@ export class FsStore implements ObjectStore {
       if (sidecar) await unlink(sidecar).catch(() => undefined);
       throw toStoreError(`cannot store ${key} from ${path}`, err);
     }
+  }
+
+  /**
+   * The key's name was taken while this put wrote its file: this put's sidecar goes, unless the
+   * name holds that very inode (a racing put of the same handed-over file, whose sidecar it is
+   * too), and the answer is what the name holds.
+   */
+  private async taken(
+    key: string,
+    target: string,
+    sidecar: string,
+    ino: bigint,
+    sha256: string,
+  ): Promise<PutResult> {
+    const held = await stat(target, { bigint: true }).then(
+      (st) => st.ino,
+      () => undefined,
+    );
+    if (held !== ino) await unlink(sidecar).catch(() => undefined);
+    const existing = await this.head(key);
+    if (!existing) throw new StoreError(`cannot store ${key}: the name is taken`, false);
+    return this.sameOrConflict(key, existing, sha256);
   }
 
   private sameOrConflict(key: string, existing: ObjectInfo, sha256: string): PutResult {
