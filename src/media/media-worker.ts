@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { envWithoutNodeTls } from '../support/child-env.ts';
 import type { InputSpec, RecordingSpec } from './pipeline/spec.ts';
 import { mediaWorkerEntry } from './worker-entry.ts';
 import {
@@ -45,6 +46,7 @@ export class MediaWorker extends EventEmitter<MediaWorkerEvents> {
     const entry = mediaWorkerEntry();
     this.child = fork(entry.file, [], {
       execArgv: entry.execArgv,
+      env: envWithoutNodeTls(),
       stdio: ['ignore', 'inherit', options.stderr ?? 'inherit', 'ipc'],
       serialization: 'json',
       // Its own process group: Ctrl-C in a terminal reaches the owner, which stops the recording

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
+import { envWithoutNodeTls } from '../support/child-env.ts';
 import { decoderEntry } from './decoder-entry.ts';
 import type { SharedDecoderSpec } from './pipeline/shared-decoder.ts';
 
@@ -75,6 +76,7 @@ export class SharedDecoder extends EventEmitter<SharedDecoderEvents> {
       [...entry.execArgv, entry.file, JSON.stringify(this.spec)],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
+        env: envWithoutNodeTls(),
       },
     );
     this.child = child;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BATCH_NICENESS } from '../support/batch-spawn.ts';
+import { envWithoutNodeTls } from '../support/child-env.ts';
 import { bundledEntry, type WorkerEntry } from '../support/worker-bundle.ts';
 import type { MeasureReady, MeasureReply, MeasureRequest } from './measure-worker/protocol.ts';
 
@@ -99,7 +100,7 @@ export class MeasuringProcess {
     const child = spawn(
       'nice',
       ['-n', String(BATCH_NICENESS), process.execPath, ...entry.execArgv, entry.file],
-      { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+      { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: envWithoutNodeTls() },
     );
     const r: Running = { child, ready: Promise.resolve(), runs: 0, stderr: '', pending: new Map() };
     const unref = () => {
