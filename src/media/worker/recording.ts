@@ -125,6 +125,8 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  /** The filter that drops repeated frames; its drop count is the repeats (none in audio). */
+  private videoRate: GstElement | null = null;
   private readonly frameLoss = new FrameLoss();
   private sharedWatch: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
@@ -322,7 +324,12 @@ export class Recording {
    */
   private watchForStall(): void {
     const { Gst } = this;
-    const queue = this.spec.kind === 'audio' ? 'rec_aq' : 'rec_vq';
+    // Looked up once: each call into GStreamer from this thread costs tens of microseconds, and
+    // the tick is most of what an audio recording's worker does besides its pipeline.
+    const recorderInput = this.pipeline
+      .getByName(this.spec.kind === 'audio' ? 'rec_aq' : 'rec_vq')
+      ?.getStaticPad('src');
+    this.videoRate = this.pipeline.getByName(names.videoRate);
     let last = -1n;
     let since = Date.now();
     let reported = false;
@@ -335,10 +342,7 @@ export class Recording {
       if (++ticks % WATCHDOG_TICKS !== 0) return;
       this.tellFrameLoss();
       this.followAudioDrift();
-      const [ok, position] = this.pipeline
-        .getByName(queue)
-        ?.getStaticPad('src')
-        ?.queryPosition(Gst.Format.TIME) ?? [false, 0n];
+      const [ok, position] = recorderInput?.queryPosition(Gst.Format.TIME) ?? [false, 0n];
       if (ok && position !== last) {
         last = position;
         since = Date.now();
@@ -412,9 +416,10 @@ export class Recording {
   }
 
   private followAudioDrift(): void {
-    const now = this.runningTimeNs();
+    let now: bigint | undefined;
     for (const live of this.inputs.values()) {
       if (!live.drift) continue;
+      now ??= this.runningTimeNs();
       const sound = this.soundPosition(live);
       if (!sound) continue;
       const { jitter, position } = sound;
@@ -432,9 +437,7 @@ export class Recording {
   }
 
   private tellFrameLoss(countRepeats = true): void {
-    const repeats = countRepeats
-      ? Number(this.pipeline.getByName(names.videoRate)?.drop ?? 0)
-      : undefined;
+    const repeats = countRepeats ? Number(this.videoRate?.drop ?? 0) : undefined;
     for (const message of this.frameLoss.news(repeats))
       this.emit({ event: 'warning', data: { source: 'frames', message } });
     const rate = this.spec.profile.audio.sampleRate;
