@@ -24,7 +24,7 @@ test(
   'media workers and the measuring process start without the extra CA certificates',
   { timeout: 60_000 },
   async () => {
-    const saved = { ...process.env };
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
     process.env.NODE_EXTRA_CA_CERTS = '/etc/ssl/certs/ca-certificates.crt';
     process.env.TAPEDECK_CHILD_ENV_MARK = 'inherited';
     const worker = new MediaWorker();
@@ -39,7 +39,10 @@ test(
         assert.equal(env.has('NODE_EXTRA_CA_CERTS'), false, `pid ${pid} has the CA certificates`);
       }
     } finally {
-      process.env = saved;
+      // process.env itself stays: a plain object put in its place would not turn values to text.
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+      delete process.env.TAPEDECK_CHILD_ENV_MARK;
       measuring.close();
       await worker.close();
     }
