@@ -73,7 +73,9 @@ for (const who of ['recorder', 'sender'] as const)
         assert.ok(offsets.length >= 2, `edges after the stall: ${offsets.join(' ')}`);
         for (const o of offsets) assert.ok(Math.abs(o) <= 100, `sound off its picture by ${o} ms`);
         // A stalled recorder says so, with how long.
-        const heldUp = warnings.map((w) => Number(/held up for ([\d.]+) s/.exec(w)?.[1] ?? NaN));
+        const heldUp = warnings.map((w) =>
+          Number(/held up for about ([\d.]+) s/.exec(w)?.[1] ?? NaN),
+        );
         console.log(`the recorder's hold-ups: ${heldUp.join(' ') || 'none'} s`);
         // Sound the mixer dropped is said, in seconds; a recorder stalled past its mixer's wait
         // drops some of the host's sound as late.

@@ -11,17 +11,41 @@ test('a timer on time, or a little late, is no hold-up', { timeout: 5_000 }, () 
 });
 
 test(
-  'a tick late by the threshold or more is a hold-up, dated from when it was due',
+  'a tick late by the threshold or more is a hold-up, told as the middle of what it can have been',
   { timeout: 5_000 },
   () => {
     const h = new HoldUp(1_000, 500);
     h.tick(10_000);
-    assert.deepEqual(h.tick(12_700), { fromMs: 11_000, ms: 1_700 });
+    // 1.7 s late: held for over 1.7 s and at most 2.7 s.
+    assert.deepEqual(h.tick(12_700), { fromMs: 10_500, ms: 2_200, withinMs: 500 });
     // Measured afresh from the late tick.
     assert.equal(h.tick(13_700), null);
-    assert.deepEqual(h.tick(15_200), { fromMs: 14_700, ms: 500 });
+    assert.deepEqual(h.tick(15_200), { fromMs: 14_200, ms: 1_000, withinMs: 500 });
   },
 );
+
+test('every stop of a given length is told within half a period of it', { timeout: 5_000 }, () => {
+  const period = 1_000;
+  for (const stopMs of [600, 1_500, 4_000])
+    for (let phase = 0; phase < period; phase += 50) {
+      // Ticks at 0, 1000, …; the process stops from `phase` for stopMs, and the tick due
+      // meanwhile runs when it resumes.
+      const h = new HoldUp(period, 500);
+      h.tick(0);
+      const resumed = phase + stopMs;
+      const told = resumed > period ? h.tick(resumed) : (h.tick(period), h.tick(2 * period));
+      if (resumed - period < 500) {
+        assert.equal(told, null, `a ${stopMs}-ms stop from ${phase} ms, late by under 500 ms`);
+        continue;
+      }
+      assert.ok(told, `a ${stopMs}-ms stop from ${phase} ms`);
+      assert.ok(Math.abs(told.ms - stopMs) <= told.withinMs, `${stopMs} told as ${told.ms}`);
+      assert.ok(
+        Math.abs(told.fromMs - phase) <= told.withinMs,
+        `from ${phase} told ${told.fromMs}`,
+      );
+    }
+});
 
 test('bad settings are refused', { timeout: 5_000 }, () => {
   assert.throws(() => new HoldUp(0, 500), RangeError);

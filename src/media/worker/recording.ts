@@ -53,19 +53,16 @@ const SHARED_RETRY_MS = 1000;
 const SHARED_SETTLE_MS = 2000;
 /** A shared picture is attached this long after the pipeline started, not before. */
 const SHARED_FROM_MS = 1000;
-/** How often the shared pictures are checked for a decoder that closed its port. */
-const SHARED_WATCH_MS = 250;
 /** The recorder's own hold-ups worth a warning: over twice what its mixers wait for late input. */
 const HOLD_UP_MS = 500;
 /**
- * One timer serves the hold-up check and the watchdog: every wake-up of the worker's main thread
- * costs about a quarter of a millisecond of CPU (GLib's loop entering libuv and V8): at six a
- * second, a tenth of an audio recording's whole cost. A tick of half a second still measures a
- * hold-up of a second and a half as 1.0 to 1.5 s.
+ * One timer, once a second, serves every look the worker takes: hold-ups, the watchdog (stall,
+ * frame loss, drift), a host's first sound and the shared pictures. Each wake-up of the worker's
+ * main thread costs CPU whatever it does (GLib's loop entering libuv and V8, from 0.2 to over
+ * 2 ms here, the more the idler the machine), and is most of what an audio recording's worker
+ * spends besides its pipeline.
  */
-const TICK_MS = 500;
-/** The watchdog (stall, frame loss, drift) runs every this many ticks: once a second. */
-const WATCHDOG_TICKS = 2;
+const TICK_MS = 1000;
 /** How long a pipeline that refused to play is given to post the reason on its bus. */
 const FAILED_START_WAIT_MS = 1000;
 /** How long a closed snippet waits for its successor to open before it is announced alone. */
@@ -128,7 +125,6 @@ export class Recording {
   /** The filter that drops repeated frames; its drop count is the repeats (none in audio). */
   private videoRate: GstElement | null = null;
   private readonly frameLoss = new FrameLoss();
-  private sharedWatch: NodeJS.Timeout | undefined;
   private eosWaiters: (() => void)[] = [];
   private lastOpened: string | undefined;
   private pendingClose:
@@ -183,7 +179,7 @@ export class Recording {
           for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
           for (const live of this.inputs.values()) this.serveTile(live);
           if (spec.rtmpUrl) this.attachRtmp();
-          this.watchForStall();
+          this.startLooking();
           this.shortenFirstGop();
           resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
         }
@@ -312,20 +308,19 @@ export class Recording {
         live.tile?.stop();
       }
       clearInterval(this.watchdog);
-      clearInterval(this.sharedWatch);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
   }
 
   /**
-   * A live pipeline that stops moving posts nothing on the bus, so the worker checks that media
-   * keeps reaching the recorder and says so when it does not, instead of staying silent.
+   * The worker's one periodic look (see TICK_MS). A live pipeline that stops moving posts nothing
+   * on the bus, so the look also checks that media keeps reaching the recorder, and says so when
+   * it does not instead of staying silent.
    */
-  private watchForStall(): void {
+  private startLooking(): void {
     const { Gst } = this;
-    // Looked up once: each call into GStreamer from this thread costs tens of microseconds, and
-    // the tick is most of what an audio recording's worker does besides its pipeline.
+    // Looked up once: each call into GStreamer from this thread costs tens of microseconds.
     const recorderInput = this.pipeline
       .getByName(this.spec.kind === 'audio' ? 'rec_aq' : 'rec_vq')
       ?.getStaticPad('src');
@@ -333,13 +328,11 @@ export class Recording {
     let last = -1n;
     let since = Date.now();
     let reported = false;
-    // A tick every half second dates a hold-up to within that.
     const holdUp = new HoldUp(TICK_MS, HOLD_UP_MS);
-    let ticks = 0;
     this.watchdog = setInterval(() => {
       this.tellHoldUp(holdUp);
+      this.checkSharedPictures();
       this.tellSoundStarted();
-      if (++ticks % WATCHDOG_TICKS !== 0) return;
       this.tellFrameLoss();
       this.followAudioDrift();
       const [ok, position] = recorderInput?.queryPosition(Gst.Format.TIME) ?? [false, 0n];
@@ -371,7 +364,7 @@ export class Recording {
       event: 'warning',
       data: {
         source: 'recorder',
-        message: `the recorder was held up for ${(held.ms / 1000).toFixed(1)} s from ${from} (the machine starved its process, or a call into GStreamer held its thread): its sound may be silent and its picture stand still for about as long`,
+        message: `the recorder was held up for about ${(held.ms / 1000).toFixed(1)} s (± ${(held.withinMs / 1000).toFixed(1)} s) from ${from} (the machine starved its process, or a call into GStreamer held its thread): its sound may be silent and its picture stand still for about as long`,
       },
     });
   }
@@ -581,7 +574,6 @@ export class Recording {
     live.pads.video = mixerPad;
     shared.bin = bin;
     shared.showing = false;
-    this.sharedWatch ??= setInterval(() => this.checkSharedPictures(), SHARED_WATCH_MS);
     this.applyLayout();
     if (this.started) bin.syncStateWithParent();
     if (shared.lostSaid)
