@@ -121,7 +121,7 @@ export class Recording {
   private rtmpState: WorkerStats['rtmp'] = 'off';
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private lookTimer: NodeJS.Timeout | undefined;
   /** The filter that drops repeated frames; its drop count is the repeats (none in audio). */
   private videoRate: GstElement | null = null;
   private readonly frameLoss = new FrameLoss();
@@ -307,7 +307,7 @@ export class Recording {
         clearTimeout(live.shared?.timer);
         live.tile?.stop();
       }
-      clearInterval(this.watchdog);
+      clearInterval(this.lookTimer);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
     });
@@ -329,7 +329,7 @@ export class Recording {
     let since = Date.now();
     let reported = false;
     const holdUp = new HoldUp(TICK_MS, HOLD_UP_MS);
-    this.watchdog = setInterval(() => {
+    this.lookTimer = setInterval(() => {
       this.tellHoldUp(holdUp);
       this.checkSharedPictures();
       this.tellSoundStarted();
