@@ -22,6 +22,7 @@ function sample(atSec: number, rssMiB: number, fds: number, quiet = true): Usage
     atSec,
     rssKiB: { node: rssMiB * 512, workers: rssMiB * 256, media: rssMiB * 256 },
     fds: { node: fds - 20, workers: 10, media: 10 },
+    fdKinds: { socket: fds - 40, pipe: 20, file: 15, other: 5 },
     mediaProcesses: 5,
     quiet,
   };
@@ -92,6 +93,8 @@ describe('soak growth', () => {
       assert.equal(g.rss.endMiB, 530);
       assert.ok(Math.abs(g.rss.growthPct - (25 / 505) * 100) < 1e-9);
       assert.equal(g.fds.growth, 2);
+      assert.deepEqual(g.fds.parts, { node: 2, workers: 0, media: 0 }, 'says where it grew');
+      assert.deepEqual(g.fds.kinds, { socket: 2, pipe: 0, file: 0, other: 0 }, 'and in what');
       assert.ok(growthJudgeable(g));
       assert.ok(rssMet(g));
       assert.ok(fdsMet(g));

@@ -13,6 +13,8 @@ export interface UsageSample {
   rssKiB: { node: number; workers: number; media: number };
   /** Open descriptors of the same processes. */
   fds: { node: number; workers: number; media: number };
+  /** The same descriptors by what they are, all processes together. */
+  fdKinds: Record<FdKind, number>;
   /** Media worker processes running (one per recording, more during a switch). */
   mediaProcesses: number;
   /** No fault or recovery under way when it was taken. */
@@ -24,7 +26,28 @@ export interface GrowthFigures {
   baselineAtSec: number | null;
   endAtSec: number | null;
   rss: { baselineMiB: number; endMiB: number; growthPct: number; nodeGrowthPct: number };
-  fds: { baseline: number; end: number; growth: number };
+  /**
+   * Open descriptors; `parts` is the growth in each kind of process and `kinds` the growth in
+   * each kind of descriptor, so a leak says where it is and what it holds.
+   */
+  fds: {
+    baseline: number;
+    end: number;
+    growth: number;
+    parts: Record<FdPart, number>;
+    kinds: Record<FdKind, number>;
+  };
+}
+
+export type FdPart = keyof UsageSample['fds'];
+const FD_PARTS: readonly FdPart[] = ['node', 'workers', 'media'];
+export type FdKind = 'socket' | 'pipe' | 'file' | 'other';
+export const FD_KINDS: readonly FdKind[] = ['socket', 'pipe', 'file', 'other'];
+
+export function addKinds(counts: readonly Record<FdKind, number>[]): Record<FdKind, number> {
+  const total: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, other: 0 };
+  for (const c of counts) for (const k of FD_KINDS) total[k] += c[k];
+  return total;
 }
 
 export const RSS_GROWTH_LIMIT_PCT = 10;
@@ -48,6 +71,10 @@ export function growthFigures(
   const quiet = samples.filter((s) => s.quiet && s.atSec >= warmupSec);
   const first = quiet.slice(0, window);
   const last = quiet.slice(-window);
+  const growthOf = <K extends string>(keys: readonly K[], of: (s: UsageSample, k: K) => number) =>
+    Object.fromEntries(
+      keys.map((k) => [k, median(last.map((s) => of(s, k))) - median(first.map((s) => of(s, k)))]),
+    ) as Record<K, number>;
   const pct = (a: number, b: number) => (a > 0 ? ((b - a) / a) * 100 : 0);
   const baseRss = median(first.map(rssTotal));
   const endRss = median(last.map(rssTotal));
@@ -66,7 +93,13 @@ export function growthFigures(
         median(last.map((s) => s.rssKiB.node)),
       ),
     },
-    fds: { baseline: baseFds, end: endFds, growth: endFds - baseFds },
+    fds: {
+      baseline: baseFds,
+      end: endFds,
+      growth: endFds - baseFds,
+      parts: growthOf(FD_PARTS, (s, p) => s.fds[p]),
+      kinds: growthOf(FD_KINDS, (s, k) => s.fdKinds[k]),
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { FdKind } from './growth.ts';
 import { parseProcStat, parseStatusVmRssKiB } from '../process-usage.ts';
 
 /** What /proc says about the node's processes; every read tolerates a process that just ended. */
@@ -22,6 +23,34 @@ export function openFds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** A process's open descriptors by what they are; a socket's peer is not looked up. */
+export function fdKinds(pid: number): Record<FdKind, number> {
+  const kinds: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, other: 0 };
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return kinds;
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    kinds[fdKindOf(target)] += 1;
+  }
+  return kinds;
+}
+
+export function fdKindOf(target: string): FdKind {
+  if (target.startsWith('socket:')) return 'socket';
+  if (target.startsWith('pipe:')) return 'pipe';
+  if (target.startsWith('/')) return 'file';
+  return 'other';
 }
 
 /** The media worker processes under the given worker processes, by pid. */

@@ -62,6 +62,11 @@ export interface SoakResult extends SoakSetup {
 }
 
 const n1 = (v: number) => v.toFixed(1);
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${Math.round(v)}`;
+const listed = (growth: Record<string, number>) =>
+  Object.entries(growth)
+    .map(([what, n]) => `${what} ${signed(n)}`)
+    .join(', ');
 
 export function soakTargets(
   setup: Pick<SoakSetup, 'minutes' | 'faultsEnabled'>,
@@ -115,7 +120,7 @@ export function soakTargets(
       id: 'fds',
       label: 'growth in open descriptors',
       value: judged
-        ? `${growth.fds.growth >= 0 ? '+' : ''}${Math.round(growth.fds.growth)}`
+        ? `${signed(growth.fds.growth)} (${listed(growth.fds.parts)}; ${listed(growth.fds.kinds)})`
         : 'n/a',
       limit: `none (≤ +${FD_SLACK})`,
       met: judged ? fdsMet(growth) : null,

@@ -16,9 +16,9 @@ import {
   readStreamEvents,
   readyEvents,
 } from './collect.ts';
-import { growthFigures, type UsageSample } from './growth.ts';
+import { addKinds, growthFigures, type UsageSample } from './growth.ts';
 import { injectFault, publishAgain, type DeliveredEnds, type SoakLivestream } from './inject.ts';
-import { mediaWorkers, openFds, rssKiB } from './procs.ts';
+import { fdKinds, mediaWorkers, openFds, rssKiB } from './procs.ts';
 import { soakOk, soakTargets, type FaultRecord, type SoakResult } from './report.ts';
 import { countByKind, planFaults, type FaultKind, type PlannedFault } from './schedule.ts';
 import {
@@ -258,6 +258,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           workers: sum(workers, openFds),
           media: sum(media, openFds),
         },
+        fdKinds: addKinds([process.pid, ...workers, ...media].map(fdKinds)),
         mediaProcesses: media.length,
         // A few seconds after a recovery the switch-overs and uploads it caused have settled.
         quiet: !faulting && Date.now() >= quietFrom && workers.length === node.workers.length,

@@ -18,5 +18,8 @@ export function collectRemoved(delayMs = 500): void {
   pending ??= setTimeout(() => {
     pending = null;
     gc();
+    // A child's wrapper is collectable only once its parent's is gone and GLib has dropped the
+    // parent's reference to it (a bus is held by its pipeline): a second pass, a turn later.
+    setImmediate(gc);
   }, delayMs);
 }

@@ -69,6 +69,7 @@ export interface GstBus {
   addSignalWatch(): void;
   removeSignalWatch(): void;
   on(signal: 'message', handler: (message: GstMessage) => void): void;
+  off(signal: 'message', handler: (message: GstMessage) => void): void;
   timedPopFiltered(timeoutNs: number, types: number): GstMessage | null;
 }
 

@@ -1,5 +1,6 @@
 import { warmUpPipelines } from '../pipeline/warm-up.ts';
-import type { GstModule } from './gst.ts';
+import { collectRemoved } from './collect-removed.ts';
+import type { GstMessage, GstModule } from './gst.ts';
 
 /**
  * Loads what a recording will need (see warmUpPipelines) before there is one. A description that
@@ -17,19 +18,24 @@ export async function warmUp(Gst: GstModule, timeoutMs = 3_000): Promise<{ ms: n
   }
   const pipeline = Gst.parseLaunch(run);
   const bus = pipeline.getBus();
+  let finish = () => {};
+  const ended = new Promise<void>((resolve) => (finish = resolve));
+  // Made out here, not in the promise's executor: a handler made in there kept the pipeline's
+  // bus, and its socket pair, alive after it was disconnected.
+  const onMessage = (m: GstMessage) => {
+    if (m.type === Gst.MessageType.EOS || m.type === Gst.MessageType.ERROR) finish();
+  };
   bus.addSignalWatch();
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    bus.on('message', (m) => {
-      if (m.type === Gst.MessageType.EOS || m.type === Gst.MessageType.ERROR) done();
-    });
-    if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) done();
-  });
+  bus.on('message', onMessage);
+  const timer = setTimeout(() => finish(), timeoutMs);
+  if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) finish();
+  await ended;
+  clearTimeout(timer);
   pipeline.setState(Gst.State.NULL);
+  bus.off('message', onMessage);
   bus.removeSignalWatch();
+  // An idle spare allocates nothing, so V8 would keep these pipelines (their buses' socket pairs,
+  // their eventfds) until the recording it takes on triggers a collection at some later moment.
+  collectRemoved();
   return { ms: Math.round(performance.now() - started) };
 }
