@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fdKinds, openFds } from '../../src/bench/soak/procs.ts';
+import { fdCount } from '../../src/bench/soak/growth.ts';
+import { fdKinds } from '../../src/bench/soak/procs.ts';
 import { defaultProfile } from '../../src/domain/profile.ts';
 import { MediaWorkerPool, spareMediaWorkers } from '../../src/media/media-worker-pool.ts';
 import { MediaWorker } from '../../src/media/media-worker.ts';
@@ -62,6 +63,7 @@ test(
       await worker.ready;
       const pid = worker.pid;
       assert.ok(pid !== undefined);
+      const openFds = (p: number) => fdCount(fdKinds(p));
       const loaded = openFds(pid);
       const loadedKinds = fdKinds(pid);
       const { ms } = await worker.warmUp();

@@ -44,11 +44,16 @@ const FD_PARTS: readonly FdPart[] = ['node', 'workers', 'media'];
 export type FdKind = 'socket' | 'pipe' | 'file' | 'other';
 export const FD_KINDS: readonly FdKind[] = ['socket', 'pipe', 'file', 'other'];
 
+export const noFds = (): Record<FdKind, number> => ({ socket: 0, pipe: 0, file: 0, other: 0 });
+
 export function addKinds(counts: readonly Record<FdKind, number>[]): Record<FdKind, number> {
-  const total: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, other: 0 };
+  const total = noFds();
   for (const c of counts) for (const k of FD_KINDS) total[k] += c[k];
   return total;
 }
+
+export const fdCount = (kinds: Record<FdKind, number>): number =>
+  FD_KINDS.reduce((n, k) => n + kinds[k], 0);
 
 export const RSS_GROWTH_LIMIT_PCT = 10;
 /** Sockets to four servers and the publishers come and go; more than this is growth. */

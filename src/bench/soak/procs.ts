@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import type { FdKind } from './growth.ts';
+import { noFds, type FdKind } from './growth.ts';
 import { parseProcStat, parseStatusVmRssKiB } from '../process-usage.ts';
 
 /** What /proc says about the node's processes; every read tolerates a process that just ended. */
@@ -17,17 +17,9 @@ export function rssKiB(pid: number): number {
   return status ? parseStatusVmRssKiB(status) : 0;
 }
 
-export function openFds(pid: number): number {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return 0;
-  }
-}
-
 /** A process's open descriptors by what they are; a socket's peer is not looked up. */
 export function fdKinds(pid: number): Record<FdKind, number> {
-  const kinds: Record<FdKind, number> = { socket: 0, pipe: 0, file: 0, other: 0 };
+  const kinds = noFds();
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);

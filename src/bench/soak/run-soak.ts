@@ -16,9 +16,9 @@ import {
   readStreamEvents,
   readyEvents,
 } from './collect.ts';
-import { addKinds, growthFigures, type UsageSample } from './growth.ts';
+import { addKinds, fdCount, growthFigures, noFds, type UsageSample } from './growth.ts';
 import { injectFault, publishAgain, type DeliveredEnds, type SoakLivestream } from './inject.ts';
-import { fdKinds, mediaWorkers, openFds, rssKiB } from './procs.ts';
+import { fdKinds, mediaWorkers, rssKiB } from './procs.ts';
 import { soakOk, soakTargets, type FaultRecord, type SoakResult } from './report.ts';
 import { countByKind, planFaults, type FaultKind, type PlannedFault } from './schedule.ts';
 import {
@@ -246,6 +246,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const workers = node.workers.map((w) => w.pid).filter((p): p is number => p !== undefined);
       const media = mediaWorkers(workers);
       const sum = (pids: number[], f: (p: number) => number) => pids.reduce((s, p) => s + f(p), 0);
+      // Each process's descriptors are read once: the counts per part are the kinds summed.
+      const kinds = new Map([process.pid, ...workers, ...media].map((p) => [p, fdKinds(p)]));
+      const open = (p: number) => fdCount(kinds.get(p) ?? noFds());
       samples.push({
         atSec: at(),
         rssKiB: {
@@ -254,11 +257,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           media: sum(media, rssKiB),
         },
         fds: {
-          node: openFds(process.pid),
-          workers: sum(workers, openFds),
-          media: sum(media, openFds),
+          node: open(process.pid),
+          workers: sum(workers, open),
+          media: sum(media, open),
         },
-        fdKinds: addKinds([process.pid, ...workers, ...media].map(fdKinds)),
+        fdKinds: addKinds([...kinds.values()]),
         mediaProcesses: media.length,
         // A few seconds after a recovery the switch-overs and uploads it caused have settled.
         quiet: !faulting && Date.now() >= quietFrom && workers.length === node.workers.length,
