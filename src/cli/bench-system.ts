@@ -28,6 +28,8 @@ the recorders missed at most one in a thousand of what was sent to them in the w
 "RTP: missed" warnings: on loopback, a recorder that fell behind; what they miss while starting is
 printed apart), no recorder ended early, and every host still published at the window's end.
 Run at a count tapedeck did not hold, it shows whether this machine carries that many at all.
+One comparison moves by several points from run to run; --rounds N compares N times at that
+count, tapedeck and ffmpeg alternating which goes first, and judges the medians.
 
 Reading the output, per round:
   snippets          delivered / expected (from the recording's first snippet to the stop)
@@ -56,6 +58,7 @@ Options:
   --host-tiles          the composites take tiles from the host recordings (tapedeck up --host-tiles)
   --ffmpeg-livestreams K
                         record K livestreams with ffmpeg    [default: the largest count that held]
+  --rounds N            compare tapedeck and ffmpeg N times at that count           [default: 1]
   --pattern P           the hosts' picture, a videotestsrc pattern (snow is the hardest to
                         encode)                                                 [default: smpte]
   --scroll PIXELS       how far the picture moves sideways per frame; a still picture would
@@ -73,6 +76,7 @@ Examples:
   tapedeck bench system
   tapedeck bench system --livestreams 2 --duration 45 --no-search --no-ffmpeg
   tapedeck bench system --livestreams 3 --no-search      (both at 3: does ffmpeg hold them?)
+  tapedeck bench system --livestreams 2 --no-search --rounds 3    (medians of three comparisons)
 `;
 
 export async function runSystem(argv: string[]): Promise<number> {
@@ -86,6 +90,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     'shared-decode': { type: 'boolean' },
     'host-tiles': { type: 'boolean' },
     'ffmpeg-livestreams': { type: 'string' },
+    rounds: { type: 'string' },
     pattern: { type: 'string' },
     scroll: { type: 'string' },
     kbps: { type: 'string' },
@@ -104,6 +109,9 @@ export async function runSystem(argv: string[]): Promise<number> {
     );
   const maxLivestreams = intOption('max-livestreams', values['max-livestreams'], 8, 1, 32);
   const livestreams = intOption('livestreams', values.livestreams, 3, 1, maxLivestreams);
+  const pairs = intOption('rounds', values.rounds, 1, 1, 9);
+  if (pairs > 1 && values['no-ffmpeg'])
+    throw new UsageError('--rounds compares with ffmpeg: it cannot go with --no-ffmpeg');
   const pattern = values.pattern ?? 'smpte';
   if (!/^[a-z0-9-]+$/.test(pattern))
     throw new UsageError(`--pattern: "${pattern}" is not a videotestsrc pattern name`);
@@ -115,6 +123,7 @@ export async function runSystem(argv: string[]): Promise<number> {
     windowSec: intOption('duration', values.duration, 60, 35, 3600),
     warmupSec: intOption('warmup', values.warmup, 20, 5, 600),
     ffmpeg: !values['no-ffmpeg'],
+    pairs,
     sharedDecode: values['shared-decode'] === true,
     hostTiles: values['host-tiles'] === true,
     ...(values['ffmpeg-livestreams'] !== undefined

@@ -409,6 +409,78 @@ describe('the system result', () => {
       [false],
     );
   });
+  test(
+    'repeated comparisons: the target is judged on the medians, each pair listed in order',
+    T,
+    () => {
+      const ff = (recorders: number, ingest: number, holds = true) => ({
+        livestreams: 2,
+        recorders: 10,
+        segments: 40,
+        holds,
+        problems: [],
+        ingest: { packets: 1, lost: 0 },
+        recorderRtp: { forwarded: 1, missed: 0 },
+        processes: [
+          {
+            pid: 3,
+            role: 'ffmpeg' as const,
+            command: '',
+            cpuPct: recorders,
+            peakRssMiB: 1,
+            lastRssMiB: 1,
+          },
+          {
+            pid: 1,
+            role: 'node' as const,
+            command: '',
+            cpuPct: ingest,
+            peakRssMiB: 1,
+            lastRssMiB: 1,
+          },
+        ],
+        byRole: [],
+      });
+      // Per livestream: tapedeck 60, 50, 40; ffmpeg with its ingest 50, 55, 45. One pair alone
+      // (the last) would say tapedeck is cheaper; the first alone that it is not.
+      const s = systemResult([round(2, true, 80, 40)], ff(80, 20), {
+        tapedeck: [round(2, true, 70, 30), round(2, false, 50, 30)],
+        ffmpeg: [ff(90, 20), ff(70, 20, false)],
+      });
+      assert.equal(s.comparison.length, 3);
+      assert.deepEqual(
+        s.comparison.map((c) => [c.tapedeckPct, c.ffmpegWithIngestPct]),
+        [
+          [60, 50],
+          [50, 55],
+          [40, 45],
+        ],
+      );
+      assert.deepEqual(s.cpuPerLivestream, {
+        tapedeckPct: 50,
+        tapedeckMediaPct: 35,
+        ffmpegPct: 40,
+        ffmpegWithIngestPct: 50,
+      });
+      // 50 is not below 50.
+      assert.deepEqual(
+        s.targets.map((t) => t.met),
+        [false, false],
+      );
+      assert.match(s.targets[1]!.detail, /medians of 3 comparisons/);
+      const summary = formatSummary(s);
+      assert.match(
+        summary,
+        /repeated rounds at 2 livestream\(s\): tapedeck 1 of 2 held, ffmpeg 1 of 2 held/,
+      );
+      assert.match(
+        summary,
+        /median of 3 alternated comparisons: tapedeck 50\.0 \[60\.0, 50\.0, 40\.0\] .*ffmpeg 50\.0 \[50\.0, 55\.0, 45\.0\] with the ingest .*ratio 1\.00x \[1\.20x, 0\.91x, 0\.89x\]/,
+      );
+      // One comparison prints no brackets.
+      assert.doesNotMatch(formatSummary(systemResult([round(2, true, 80, 40)], ff(80, 20))), /\[/);
+    },
+  );
 });
 
 describe('process rows in the report', () => {

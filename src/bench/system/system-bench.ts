@@ -24,6 +24,7 @@ import {
   roundJson,
   systemResult,
   type FfmpegJson,
+  type Repeats,
   type RoundJson,
   type SystemResult,
 } from './system-report.ts';
@@ -41,6 +42,11 @@ export interface SystemBenchOptions {
   ffmpeg: boolean;
   /** The ffmpeg round's count; by default the largest that held, or the first one asked. */
   ffmpegLivestreams?: number;
+  /**
+   * How many times tapedeck and ffmpeg are compared at that count: each further pair runs both
+   * once more, ffmpeg first in every other pair, and the target is judged on the medians.
+   */
+  pairs?: number;
   load: LoadOptions;
   lateAfterSec: number;
   /** Keep the node's data here instead of a temporary folder that is removed at the end. */
@@ -76,50 +82,70 @@ export async function runSystemBench(o: SystemBenchOptions): Promise<SystemResul
   });
   const rounds: RoundJson[] = [];
   let ffmpeg: FfmpegJson | null = null;
+  const repeats: Repeats = { tapedeck: [], ffmpeg: [] };
+  let roundNo = 0;
+  const tapedeckRound = async (k: number): Promise<RoundJson> => {
+    roundNo += 1;
+    o.progress(`round ${roundNo}: ${k} livestream(s)`);
+    const round = await runTapedeckRound({
+      node,
+      round: roundNo,
+      livestreams: k,
+      hosts: HOSTS_PER_LIVESTREAM,
+      warmupSec: o.warmupSec,
+      windowSec: o.windowSec,
+      composite,
+      load: o.load,
+      lateAfterSec: o.lateAfterSec,
+      progress: o.progress,
+    });
+    const json = roundJson(round);
+    o.report(formatRound(json, round));
+    return json;
+  };
+  const ffmpegRound = async (k: number, n: number): Promise<FfmpegJson> => {
+    const f = await runFfmpegRound({
+      node,
+      livestreams: k,
+      hosts: HOSTS_PER_LIVESTREAM,
+      warmupSec: o.warmupSec,
+      windowSec: o.windowSec,
+      outDir: join(dataDir, n === 1 ? 'ffmpeg' : `ffmpeg-${n}`),
+      composite,
+      host,
+      load: o.load,
+      progress: o.progress,
+    });
+    const json = ffmpegJson(f);
+    o.report(formatFfmpeg(json));
+    return json;
+  };
   try {
     let k: number | null = o.livestreams;
     while (k !== null) {
-      o.progress(`round ${rounds.length + 1}: ${k} livestream(s)`);
-      const round = await runTapedeckRound({
-        node,
-        round: rounds.length + 1,
-        livestreams: k,
-        hosts: HOSTS_PER_LIVESTREAM,
-        warmupSec: o.warmupSec,
-        windowSec: o.windowSec,
-        composite,
-        load: o.load,
-        lateAfterSec: o.lateAfterSec,
-        progress: o.progress,
-      });
-      const json = roundJson(round);
-      rounds.push(json);
-      o.report(formatRound(json, round));
+      rounds.push(await tapedeckRound(k));
       k = o.search ? nextLivestreams(rounds, o.maxLivestreams) : null;
     }
     if (o.ffmpeg) {
       // The comparison runs at the count that held (or the first one asked), on the same node.
       const holding = rounds.filter((r) => r.holds).map((r) => r.livestreams);
       const at = o.ffmpegLivestreams ?? (holding.length ? Math.max(...holding) : o.livestreams);
-      const outDir = join(dataDir, 'ffmpeg');
-      const f = await runFfmpegRound({
-        node,
-        livestreams: at,
-        hosts: HOSTS_PER_LIVESTREAM,
-        warmupSec: o.warmupSec,
-        windowSec: o.windowSec,
-        outDir,
-        composite,
-        host,
-        load: o.load,
-        progress: o.progress,
-      });
-      ffmpeg = ffmpegJson(f);
-      o.report(formatFfmpeg(ffmpeg));
+      ffmpeg = await ffmpegRound(at, 1);
+      // A machine that gets busier or quieter during the run weighs on both when they alternate.
+      for (let pair = 2; pair <= (o.pairs ?? 1); pair++) {
+        o.progress(`comparison ${pair} of ${o.pairs}: ${at} livestream(s)`);
+        if (pair % 2 === 0) {
+          repeats.ffmpeg.push(await ffmpegRound(at, pair));
+          repeats.tapedeck.push(await tapedeckRound(at));
+        } else {
+          repeats.tapedeck.push(await tapedeckRound(at));
+          repeats.ffmpeg.push(await ffmpegRound(at, pair));
+        }
+      }
     }
   } finally {
     await node.stop();
     if (!o.dataDir) await rm(dataDir, { recursive: true, force: true });
   }
-  return systemResult(rounds, ffmpeg);
+  return systemResult(rounds, ffmpeg, repeats);
 }

@@ -1,6 +1,6 @@
 /** What `tapedeck bench system` prints and returns: pure functions over the measured rounds. */
 import { table } from '../compare.ts';
-import { spread, type Spread } from '../stats.ts';
+import { median, spread, type Spread } from '../stats.ts';
 import type { FfmpegRound } from './ffmpeg-contender.ts';
 import { totalsByRole, type ProcessRow, type RoleTotal } from './process-table.ts';
 import { arrivalTotals, largestHolding } from './recording-figures.ts';
@@ -24,8 +24,19 @@ export interface SystemResult {
   /** The most livestreams that held real time; 0 when none did. */
   largestLivestreams: number;
   ffmpeg: FfmpegJson | null;
+  /** The medians over `comparison`'s pairs (one pair: its figures), which the target is judged on. */
   cpuPerLivestream: CpuPerLivestream | null;
+  /** Every comparison of tapedeck and ffmpeg at one count, in the order run. */
+  comparison: CpuPerLivestream[];
+  /** The rounds of the comparisons after the first (`--rounds`), at ffmpeg's count. */
+  repeats: Repeats;
   targets: { name: string; met: boolean; detail: string }[];
+}
+
+/** Further rounds at the comparison's count, paired in order: tapedeck[i] with ffmpeg[i]. */
+export interface Repeats {
+  tapedeck: RoundJson[];
+  ffmpeg: FfmpegJson[];
 }
 
 export interface RoundJson {
@@ -134,10 +145,30 @@ export function cpuPerLivestream(t: RoundJson, f: FfmpegJson): CpuPerLivestream 
   };
 }
 
-export function systemResult(rounds: RoundJson[], ffmpeg: FfmpegJson | null): SystemResult {
+/** Each figure's median over the comparisons. */
+export function medianCpu(pairs: readonly CpuPerLivestream[]): CpuPerLivestream {
+  const m = (pick: (c: CpuPerLivestream) => number) => median(pairs.map(pick));
+  return {
+    tapedeckPct: m((c) => c.tapedeckPct),
+    tapedeckMediaPct: m((c) => c.tapedeckMediaPct),
+    ffmpegPct: m((c) => c.ffmpegPct),
+    ffmpegWithIngestPct: m((c) => c.ffmpegWithIngestPct),
+  };
+}
+
+export function systemResult(
+  rounds: RoundJson[],
+  ffmpeg: FfmpegJson | null,
+  repeats: Repeats = { tapedeck: [], ffmpeg: [] },
+): SystemResult {
   const largest = largestHolding(rounds);
   const compared = ffmpeg && rounds.find((r) => r.livestreams === ffmpeg.livestreams);
-  const cpu = compared ? cpuPerLivestream(compared, ffmpeg) : null;
+  const comparison = compared ? [cpuPerLivestream(compared, ffmpeg)] : [];
+  repeats.tapedeck.forEach((t, i) => {
+    const f = repeats.ffmpeg[i];
+    if (f) comparison.push(cpuPerLivestream(t, f));
+  });
+  const cpu = comparison.length ? medianCpu(comparison) : null;
   const targets = [
     {
       name: `at least ${TARGET_LIVESTREAMS} livestreams at real time, no late snippet`,
@@ -149,9 +180,19 @@ export function systemResult(rounds: RoundJson[], ffmpeg: FfmpegJson | null): Sy
     targets.push({
       name: 'CPU per livestream below the ffmpeg-based recorder',
       met: cpu.tapedeckPct < cpu.ffmpegWithIngestPct,
-      detail: `${cpu.tapedeckPct.toFixed(1)} % against ${cpu.ffmpegWithIngestPct.toFixed(1)} % (media alone ${cpu.tapedeckMediaPct.toFixed(1)} % against ${cpu.ffmpegPct.toFixed(1)} %)`,
+      detail:
+        `${cpu.tapedeckPct.toFixed(1)} % against ${cpu.ffmpegWithIngestPct.toFixed(1)} % (media alone ${cpu.tapedeckMediaPct.toFixed(1)} % against ${cpu.ffmpegPct.toFixed(1)} %)` +
+        (comparison.length > 1 ? `, medians of ${comparison.length} comparisons` : ''),
     });
-  return { rounds, largestLivestreams: largest, ffmpeg, cpuPerLivestream: cpu, targets };
+  return {
+    rounds,
+    largestLivestreams: largest,
+    ffmpeg,
+    cpuPerLivestream: cpu,
+    comparison,
+    repeats,
+    targets,
+  };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -236,12 +277,26 @@ export function formatSummary(s: SystemResult): string {
     lines.push(
       `the ffmpeg-based recorder at ${s.ffmpeg.livestreams} livestream(s): ${s.ffmpeg.holds ? 'held' : 'did not hold'} real time`,
     );
+  const held = (n: number, of: number) => `${n} of ${of} held`;
+  if (s.repeats.tapedeck.length)
+    lines.push(
+      `repeated rounds at ${s.repeats.tapedeck[0]!.livestreams} livestream(s): tapedeck ` +
+        held(s.repeats.tapedeck.filter((r) => r.holds).length, s.repeats.tapedeck.length) +
+        `, ffmpeg ${held(s.repeats.ffmpeg.filter((r) => r.holds).length, s.repeats.ffmpeg.length)}`,
+    );
+  const ratio = (c: CpuPerLivestream) =>
+    c.ffmpegWithIngestPct > 0 ? `${(c.tapedeckPct / c.ffmpegWithIngestPct).toFixed(2)}x` : 'n/a';
   if (s.cpuPerLivestream) {
     const c = s.cpuPerLivestream;
+    const many = s.comparison.length > 1;
+    // With several comparisons, each figure's rounds follow its median, in the order run.
+    const each = (pick: (x: CpuPerLivestream) => number) =>
+      many ? ` [${s.comparison.map((x) => f1(pick(x))).join(', ')}]` : '';
     lines.push(
-      `CPU per livestream, % of one core: tapedeck ${f1(c.tapedeckPct)} (media workers ${f1(c.tapedeckMediaPct)}); ` +
-        `ffmpeg ${f1(c.ffmpegWithIngestPct)} with the ingest (recorders alone ${f1(c.ffmpegPct)}); ` +
-        `ratio ${c.ffmpegWithIngestPct > 0 ? (c.tapedeckPct / c.ffmpegWithIngestPct).toFixed(2) : 'n/a'}x`,
+      `CPU per livestream, % of one core${many ? `, median of ${s.comparison.length} alternated comparisons` : ''}: ` +
+        `tapedeck ${f1(c.tapedeckPct)}${each((x) => x.tapedeckPct)} (media workers ${f1(c.tapedeckMediaPct)}${each((x) => x.tapedeckMediaPct)}); ` +
+        `ffmpeg ${f1(c.ffmpegWithIngestPct)}${each((x) => x.ffmpegWithIngestPct)} with the ingest (recorders alone ${f1(c.ffmpegPct)}${each((x) => x.ffmpegPct)}); ` +
+        `ratio ${ratio(c)}${many ? ` [${s.comparison.map(ratio).join(', ')}]` : ''}`,
     );
   }
   for (const t of s.targets)
