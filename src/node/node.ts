@@ -309,7 +309,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           throw new NotFoundError(`no livestream ${livestreamId}`);
         await ingest.closeLivestream(livestreamId);
         await pictures?.closeLivestream(livestreamId);
-        await relay.idle();
+        await relay.idle(livestreamId);
         await livestreams.stop(livestreamId);
       },
       async control(livestreamId, hostId, event: ControlEvent) {

@@ -1,5 +1,6 @@
 import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { HostEvent } from '../domain/host-presence.ts';
+import { LivestreamGoneError } from './host-event-relay.ts';
 import { CONTROL_TASK_QUEUE, workflowIds } from '../domain/recording-plan.ts';
 import type { LivestreamInput, LivestreamState, RecordingSegment } from './contracts.ts';
 import { hostEventSignal, livestreamStateQuery, segmentsQuery, stopSignal } from './signals.ts';
@@ -25,10 +26,17 @@ export class LivestreamClient {
     return workflowId;
   }
 
+  /** Rejects with LivestreamGoneError when the livestream's workflow does not run. */
   async hostEvent(livestreamId: string, event: HostEvent): Promise<void> {
-    await this.client.workflow
-      .getHandle(workflowIds.livestream(livestreamId))
-      .signal(hostEventSignal, event);
+    try {
+      await this.client.workflow
+        .getHandle(workflowIds.livestream(livestreamId))
+        .signal(hostEventSignal, event);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new LivestreamGoneError(`livestream ${livestreamId} has no workflow running`);
+      throw err;
+    }
   }
 
   async stop(livestreamId: string): Promise<void> {

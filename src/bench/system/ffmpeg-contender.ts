@@ -125,7 +125,12 @@ async function waitForMedia(
 }
 
 export async function runFfmpegRound(o: FfmpegRoundOptions): Promise<FfmpegRound> {
-  const ids = Array.from({ length: o.livestreams }, (_, i) => `ffmpeg-${o.livestreams}-${i + 1}`);
+  // Its own ids each round, as tapedeck's rounds have: a repeated round opens new livestreams.
+  const tag = Date.now().toString(36).slice(-5);
+  const ids = Array.from(
+    { length: o.livestreams },
+    (_, i) => `ffmpeg-${o.livestreams}-${i + 1}-${tag}`,
+  );
   const hostIds = Array.from({ length: o.hosts }, (_, i) => `h${i + 1}`);
   const recorders: FfmpegRun[] = [];
   const detach: (() => void)[] = [];
