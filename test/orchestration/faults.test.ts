@@ -11,6 +11,8 @@ import { busEvents, startNodeRig, storedTracks, type NodeRig } from './node-rig.
 
 /** temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT */
 const TIMEOUT_TYPE_HEARTBEAT = 4;
+/** temporal.api.enums.v1.RetryState.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED */
+const RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED = 4;
 
 const skip = privateNetworkOnly();
 if (skip) console.log(`skipping orchestration faults: ${skip}`);
@@ -76,25 +78,44 @@ async function activityHistory(
   heartbeatTimeouts: number;
   workerGone: number;
   scheduled: Record<string, number>;
+  /** Activities retried until their attempts ran out, as "workflow: activity (error type, attempts)". */
+  exhausted: string[];
+  cancelRequested: number;
 }> {
   let timedOut = 0;
   let heartbeatTimeouts = 0;
   let workerGone = 0;
+  let cancelRequested = 0;
   const scheduled: Record<string, number> = {};
+  const exhausted: string[] = [];
   for (const w of await rig.node.livestreams.recordingWorkflows(livestreamId)) {
     const history = await rig.node.client.workflow.getHandle(w.workflowId).fetchHistory();
+    const names = new Map<string, string>();
+    const attempts = new Map<string, number>();
     for (const e of history.events ?? []) {
       const timeout = e.activityTaskTimedOutEventAttributes;
       if (timeout) timedOut++;
       if (timeout?.failure?.timeoutFailureInfo?.timeoutType === TIMEOUT_TYPE_HEARTBEAT)
         heartbeatTimeouts++;
-      const failure = e.activityTaskFailedEventAttributes?.failure;
-      if (failure?.applicationFailureInfo?.type === WORKER_GONE) workerGone++;
+      const failed = e.activityTaskFailedEventAttributes;
+      if (failed?.failure?.applicationFailureInfo?.type === WORKER_GONE) workerGone++;
+      const started = e.activityTaskStartedEventAttributes;
+      if (started) attempts.set(String(e.eventId), started.attempt ?? 1);
+      const attempt = attempts.get(String(failed?.startedEventId)) ?? 1;
+      // One attempt is all some activities have (a switch in the same worker); those are not retried.
+      if (failed?.retryState === RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED && attempt > 1)
+        exhausted.push(
+          `${w.workflowId}: ${names.get(String(failed.scheduledEventId))} (${failed.failure?.applicationFailureInfo?.type}, ${attempt} attempts)`,
+        );
+      if (e.activityTaskCancelRequestedEventAttributes) cancelRequested++;
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-      if (name) scheduled[name] = (scheduled[name] ?? 0) + 1;
+      if (name) {
+        scheduled[name] = (scheduled[name] ?? 0) + 1;
+        names.set(String(e.eventId), name);
+      }
     }
   }
-  return { timedOut, heartbeatTimeouts, workerGone, scheduled };
+  return { timedOut, heartbeatTimeouts, workerGone, scheduled, exhausted, cancelRequested };
 }
 
 test(
@@ -225,6 +246,15 @@ test(
     await assertNumbering(rig, livestreamId, summary);
     // Nothing left behind on the node: no recording runs, the spools are empty.
     assert.deepEqual(rig.node.ingest.snapshot(livestreamId), []);
+    // The node closed the ingest before the stop reached the workflows, so the switch to MP3
+    // found its host gone. Its start must end at the stop, not retry until its attempts run out.
+    const acts = await activityHistory(rig, livestreamId);
+    assert.deepEqual(acts.exhausted, [], JSON.stringify(acts));
+    // Switched only when the MP3 recording started; a start the stop overtook leaves it stopped.
+    const h1 = summary.recordings.find((r) => r.track === 'host-h1')!;
+    const ends = h1.segments.map((s) => `${s.variant} ${s.ended}`).join(', ');
+    assert.ok(ends === 'mp4 stopped' || ends === 'mp4 switched, mp3 stopped', ends);
+    console.log(`stop while switching: host-h1 ${ends}; ${JSON.stringify(acts)}`);
   },
 );
 

@@ -7,6 +7,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   sleep,
   TimeoutFailure,
@@ -131,6 +132,40 @@ export function lastHeartbeat(err: unknown): RecordingProgress | null {
     return details ?? null;
   }
   return null;
+}
+
+/**
+ * A start that the stop overtakes ends there, with null. Its retries would otherwise run on: the
+ * node closes a livestream's ingest before it signals the stop, so a camera switch under way then
+ * finds its host gone and retried NoMedia for about 85 s before the track could end. An attempt
+ * already running is waited for (the activity's cancellation waits for it), so a recording it
+ * made is returned and stopped as usual rather than left running unseen.
+ */
+async function startUnlessStopped(
+  stopping: () => boolean,
+  start: () => Promise<RecordingHandle>,
+): Promise<RecordingHandle | null> {
+  // Histories recorded before this change replay the start as it was: awaited to the end.
+  if (!patched('stop-ends-start-retries')) return start();
+  if (stopping()) return null;
+  const scope = new CancellationScope();
+  let settled = false;
+  let overtaken = false;
+  void condition(() => settled || stopping()).then(() => {
+    if (settled) return;
+    overtaken = true;
+    scope.cancel();
+  });
+  try {
+    return await scope.run(start);
+  } catch (err) {
+    // A failed attempt after the cancellation, or the cancellation itself: the stop came first.
+    // A cancellation of the whole workflow still goes up to its caller.
+    if (overtaken && !CancellationScope.current().consideredCancelled) return null;
+    throw err;
+  } finally {
+    settled = true;
+  }
 }
 
 interface Lease {
@@ -259,13 +294,16 @@ export async function runTrack(
    * old one. If it does, the old one goes on and the new one is deleted; if it does not, or never
    * answers, the new one's snippets go to the store. Only one of the two ever stores.
    */
-  const takeOver = async (variant: Variant, from: RecordingHandle): Promise<Lease> => {
+  const takeOver = async (variant: Variant, from: RecordingHandle): Promise<Lease | null> => {
     // Numbered one past the next: heartbeats reach the server at most every 1.2 s, so the lost
     // recording may have opened one snippet its last heartbeat did not report, and that snippet
     // is still delivered (its media process finishes it, the restarted worker stores it). The
     // number is then either that snippet's or missing inside the announced gap, never used twice.
     const request = o.request(variant, state.nextSeq[variant] + 1);
-    const held = await acts.startRecording({ ...request, hold: true });
+    const held = await startUnlessStopped(o.stopping, () =>
+      acts.startRecording({ ...request, hold: true }),
+    );
+    if (!held) return null;
     // The old worker answered the start itself: it handed back the recording it still runs.
     if (held.handleId === from.handleId) return keep(variant, from) ?? started(variant, held);
     const heldActs = recordingActivities(held.workerQueue);
@@ -302,7 +340,8 @@ export async function runTrack(
     return started(variant, held);
   };
 
-  const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease> => {
+  /** The recording now running for variant, or null when the stop came before one started. */
+  const launch = async (variant: Variant, replacing: Lease | null): Promise<Lease | null> => {
     const skip = lost?.variant === variant && lost.unreported ? 1 : 0;
     const request = o.request(variant, state.nextSeq[variant] + skip);
     let handle: RecordingHandle | null = null;
@@ -336,8 +375,8 @@ export async function runTrack(
         if (isCancellation(err)) throw err;
       }
     }
-    handle ??= await acts.startRecording(request);
-    return started(variant, handle);
+    handle ??= await startUnlessStopped(o.stopping, () => acts.startRecording(request));
+    return handle ? started(variant, handle) : null;
   };
 
   const finish = async (l: Lease, how: RecordingSegment['ended']): Promise<void> => {
@@ -393,7 +432,7 @@ export async function runTrack(
             await sleep('2 seconds');
           }
         }
-        if (old) await finish(old, want ? 'switched' : 'stopped');
+        if (old) await finish(old, current ? 'switched' : 'stopped');
         continue;
       }
       if (!current && o.stopping()) return 'stopped';
