@@ -7,6 +7,7 @@ import type { LivestreamSummary } from '../../src/orchestration/workflows/livest
 import { WORKER_GONE } from '../../src/orchestration/worker-report.ts';
 import { decodeErrors } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
+import { recordHistoriesIfAsked } from './histories.ts';
 import { busEvents, startNodeRig, storedTracks, type NodeRig } from './node-rig.ts';
 
 /** temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT */
@@ -142,6 +143,7 @@ test(
     const stoppedAt = Date.now();
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
+    await recordHistoriesIfAsked(rig, livestreamId);
 
     // Recordings the kill cost (a lease that lapsed later, under the load of the takeover, and
     // was taken back is not one of them).
@@ -204,6 +206,7 @@ test(
     await sleep(6_000);
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
+    await recordHistoriesIfAsked(rig, livestreamId);
     assert.equal(summary.recordings.length, 3);
     const listed = await rig.node.livestreams.recordingWorkflows(livestreamId);
     assert.ok(
@@ -239,6 +242,7 @@ test(
     const stop = await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`);
     assert.equal(stop.status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
+    await recordHistoriesIfAsked(rig, livestreamId);
     assert.equal(summary.recordings.length, 3);
     for (const r of summary.recordings)
       for (const s of r.segments)
@@ -279,6 +283,7 @@ test(
     await sleep(20_000);
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
+    await recordHistoriesIfAsked(rig, livestreamId);
 
     // The pause must have cost leases and started takeovers, or this proves nothing.
     const acts = await activityHistory(rig, livestreamId);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
+import { recordHistoriesIfAsked } from './histories.ts';
 import { busEvents, startNodeRig, storedTracks, type StoredSnippet } from './node-rig.ts';
 
 const skip = privateNetworkOnly();
@@ -37,6 +38,7 @@ test(
     const stop = await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`);
     assert.equal(stop.status, 202);
     const summary = await rig.node.livestreams.result(livestreamId);
+    await recordHistoriesIfAsked(rig, livestreamId);
     const segments = (track: string) =>
       JSON.stringify(summary.recordings.find((r) => r.track === track)?.segments);
 
