@@ -159,7 +159,11 @@ export function createEscalationActivities(d: EscalationActivityDeps): Escalatio
       });
       log(
         `escalation: ${clipKey}: ${plan.snippets.length} snippets, ${merged.durationSec.toFixed(1)} s` +
-          (plan.holes.length ? `, ${plan.holes.length} holes` : '') +
+          (plan.holes.length
+            ? `, ${plan.holes.length} ${plan.holes.length === 1 ? 'hole' : 'holes'} (` +
+              plan.holes.map((h) => `${((h.endMs - h.startMs) / 1000).toFixed(1)} s`).join(', ') +
+              ' of the range with no snippet)'
+            : '') +
           merged.leftOut
             .map((l) => `; left out ${plan.snippets[l.index]?.key ?? l.index}: ${l.why}`)
             .join(''),
