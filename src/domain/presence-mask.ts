@@ -77,6 +77,21 @@ export interface OffAir {
   video: TimeRange[];
 }
 
+/**
+ * Off-air stretches with the recorder's hold-ups added to both sound and picture: null only when
+ * neither is known.
+ */
+export function withHeldUp(
+  offAir: OffAir | null,
+  heldUp: readonly TimeRange[] | undefined,
+): OffAir | null {
+  if (!heldUp?.length) return offAir;
+  return {
+    audio: [...(offAir?.audio ?? []), ...heldUp],
+    video: [...(offAir?.video ?? []), ...heldUp],
+  };
+}
+
 function push(out: TimeRange[], startMs: number, endMs: number): void {
   if (endMs <= startMs) return;
   const last = out.at(-1);

@@ -12,6 +12,7 @@ import { MODERATION_TASK_QUEUE } from '../orchestration/escalation/contracts.ts'
 import { createEscalationActivities } from '../orchestration/escalation/escalation-activities.ts';
 import { startEscalationTrigger, type EscalationTrigger } from './escalation-trigger.ts';
 import type { ModerationPort } from './review-port.ts';
+import { trackHoldUps } from './hold-up-tracker.ts';
 import { trackPresence } from './presence-tracker.ts';
 import { startScorer, type Scorer } from './scorer.ts';
 import { ModerationClient } from './service/moderation-client.ts';
@@ -115,6 +116,8 @@ export async function startModeration(o: ModerationRuntimeOptions): Promise<Mode
 
     const presence = o.score === false ? null : await trackPresence(o.bus);
     if (presence) cleanups.push(() => presence.close());
+    const heldUp = o.score === false ? null : await trackHoldUps(o.bus);
+    if (heldUp) cleanups.push(() => heldUp.close());
     const scorer: Scorer =
       o.score === false || !presence
         ? {
@@ -126,6 +129,7 @@ export async function startModeration(o: ModerationRuntimeOptions): Promise<Mode
             store: o.store,
             workDir: join(dir, 'work'),
             presence,
+            ...(heldUp ? { heldUp } : {}),
             ...(o.thresholds ? { thresholds: o.thresholds } : {}),
             onLog: log,
           });

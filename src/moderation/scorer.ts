@@ -14,9 +14,10 @@ import type { Delivery, MessageBus, Subscription } from '../delivery/bus/port.ts
 import { NotFoundError, type ObjectStore } from '../delivery/store/port.ts';
 import { MeasureError } from './measure.ts';
 import { scoreSnippet } from './score-snippet.ts';
+import type { HoldUpTracker } from './hold-up-tracker.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
 import { maskOffAir } from '../domain/off-air-windows.ts';
-import { offAirRanges } from '../domain/presence-mask.ts';
+import { offAirRanges, withHeldUp } from '../domain/presence-mask.ts';
 
 export interface ScorerOptions {
   bus: MessageBus;
@@ -28,6 +29,8 @@ export interface ScorerOptions {
   subscription?: string;
   /** Host changes: stretches when the track has nobody on air are left out of the scores. */
   presence?: PresenceTracker;
+  /** Recorder hold-ups: the recorder's own silence and still picture are left out too. */
+  heldUp?: HoldUpTracker;
   onLog?: (line: string) => void;
   onScored?: (scored: SnippetScored) => void;
 }
@@ -76,9 +79,10 @@ export async function startScorer(o: ScorerOptions): Promise<Scorer> {
       const startMs = Date.parse(ready.start);
       const changes = o.presence?.changes(ready.livestreamId) ?? null;
       // A livestream whose host changes this scorer never saw is scored as it is.
-      const offAir = changes
+      const hostOffAir = changes
         ? offAirRanges(changes, ready.track, { startMs, endMs: Date.parse(ready.end) })
         : null;
+      const offAir = withHeldUp(hostOffAir, o.heldUp?.ranges(ready.livestreamId, ready.track));
       const { audio, video } = await scoreSnippet(file, {
         hasVideo: ready.variant === 'mp4',
         thresholds,

@@ -39,6 +39,7 @@ for (const who of ['recorder', 'sender'] as const)
         let recorderPid = 0;
         const warnings: string[] = [];
         const dropped: string[] = [];
+        const heldUpEvents: { fromMs: number; ms: number; withinMs: number }[] = [];
         const recording = runSyntheticRecording({
           spec: spec('host', 'h', out, decodingHost(video, audio)),
           durationSec: 22,
@@ -46,6 +47,7 @@ for (const who of ['recorder', 'sender'] as const)
           onEvent: (e) => {
             if (e.event === 'warning' && e.data.source === 'recorder')
               warnings.push(e.data.message);
+            if (e.event === 'held-up') heldUpEvents.push(e.data);
             if (
               e.event === 'warning' &&
               e.data.source === 'audio' &&
@@ -55,6 +57,7 @@ for (const who of ['recorder', 'sender'] as const)
           },
         });
         await sleep(8_000);
+        const stalledAtMs = Date.now();
         await stall(who === 'recorder' ? recorderPid : sender.pid!, 1_500);
         const { snippets } = await recording;
         snippets.sort((a, b) => a.seq - b.seq);
@@ -88,6 +91,17 @@ for (const who of ['recorder', 'sender'] as const)
             heldUp.some((s) => s >= 1 && s <= 2.5),
             `the recorder's hold-up warnings: ${warnings.join('; ') || 'none'}`,
           );
+        // And says when, for scoring: the stretch it tells, widened by its uncertainty, holds the
+        // middle of the stall.
+        if (who === 'recorder') {
+          const middle = stalledAtMs + 750;
+          assert.ok(
+            heldUpEvents.some(
+              (h) => h.fromMs - h.withinMs <= middle && middle <= h.fromMs + h.ms + h.withinMs,
+            ),
+            `stall from ${stalledAtMs}, hold-ups told: ${JSON.stringify(heldUpEvents)}`,
+          );
+        }
         // Sound put behind by the stall ran on past the picture at the stop.
         assert.ok(
           Math.abs(last.audio!.durationSec! - last.video!.durationSec!) < 0.4,

@@ -11,6 +11,8 @@ import { sha256File } from '../../src/delivery/file-hash.ts';
 import { openStore } from '../../src/delivery/store/open.ts';
 import { startScorer } from '../../src/moderation/scorer.ts';
 import { trackPresence } from '../../src/moderation/presence-tracker.ts';
+import { trackHoldUps } from '../../src/moderation/hold-up-tracker.ts';
+import { heldUpCloudEvent } from '../../src/domain/held-up-event.ts';
 import { hostCloudEvent } from '../../src/domain/host-event.ts';
 import type { HostEvent } from '../../src/domain/host-presence.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
@@ -195,6 +197,88 @@ test(
     } finally {
       await sub.close();
       await scorer.close();
+      await presence.close();
+      await bus.close();
+      await store.close();
+    }
+  },
+);
+
+test(
+  "the recorder's own hold-up is not the host's impairment: silence and black inside it are left out",
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('scorer-held-up-');
+    dirs.push(dir);
+    const bus = await openBus('embedded', { dataDir: dir });
+    const store = openStore(`file://${join(dir, 'store')}`);
+    await bus.publish(
+      hostCloudEvent('ls1', { type: 'joined', hostId: 'h1', at: T0, cause: 'media' }),
+    );
+    // The second snippet's recorder tells it was held up from about 4.5 to 10.5 s into it, either
+    // end within 0.5 s.
+    const startMs = T0 + 5 * 15_000;
+    const heldUp = (track: string) =>
+      heldUpCloudEvent({
+        livestreamId: 'ls1',
+        track,
+        recordingId: `${track}-mp4`,
+        fromMs: startMs + 4_500,
+        toMs: startMs + 10_500,
+        withinMs: 500,
+      });
+    // Another track's hold-up says nothing of this one.
+    await bus.publish(heldUp('composite'));
+    const presence = await trackPresence(bus);
+    const held = await trackHoldUps(bus);
+    const scorer = await startScorer({
+      bus,
+      store,
+      workDir: join(dir, 'work'),
+      presence,
+      heldUp: held,
+    });
+    const scored: SnippetScored[] = [];
+    const sub = await bus.subscribe(
+      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
+      async (d) => {
+        scored.push((d.event as CloudEvent<SnippetScored>).data);
+        await d.ack();
+      },
+    );
+    const scoredOne = async (n: number) => {
+      for (let i = 0; i < 600 && scored.length < n; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(scored.length, n);
+      return scored[n - 1]!;
+    };
+    try {
+      // Black and silent from 5 to 10 s.
+      const file = await impairedSnippet(dir, 'black', 'silence', 'mp4');
+      await bus.publish(await ready(file, 'mp4', 4, store));
+      const before = await scoredOne(1);
+      assert.deepEqual(
+        before.audio.reasons.map((r) => r.impairment),
+        ['silence'],
+      );
+      assert.deepEqual(
+        before.video?.reasons.map((r) => r.impairment),
+        ['black'],
+      );
+      assert.equal(before.review, true);
+
+      await bus.publish(heldUp('host-h1'));
+      for (let i = 0; i < 100 && held.ranges('ls1', 'host-h1').length === 0; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      await bus.publish(await ready(file, 'mp4', 5, store));
+      const after = await scoredOne(2);
+      assert.deepEqual(after.audio.reasons, []);
+      assert.deepEqual(after.video?.reasons ?? [], []);
+      assert.equal(after.review, false);
+    } finally {
+      await sub.close();
+      await scorer.close();
+      await held.close();
       await presence.close();
       await bus.close();
       await store.close();

@@ -78,6 +78,11 @@ export type WorkerEvent =
    * after the input joined, by the sound's own timestamp.
    */
   | { event: 'sound-started'; data: { id: string; earliestNs: string; latestNs: string } }
+  /**
+   * The recorder itself was held up (its process starved or stopped) from `fromMs` (ms since the
+   * epoch) for `ms`, either end within `withinMs`: sent with the warning that says it in words.
+   */
+  | { event: 'held-up'; data: { fromMs: number; ms: number; withinMs: number } }
   | { event: 'error'; data: { source: string; message: string; debug: string } }
   | { event: 'eos'; data: { snippetsClosed: number } };
 

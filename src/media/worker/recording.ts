@@ -367,6 +367,7 @@ export class Recording {
         message: `the recorder was held up for about ${(held.ms / 1000).toFixed(1)} s (± ${(held.withinMs / 1000).toFixed(1)} s) from ${from} (the machine starved its process, or a call into GStreamer held its thread): its sound may be silent and its picture stand still for about as long`,
       },
     });
+    this.emit({ event: 'held-up', data: held });
   }
 
   /**

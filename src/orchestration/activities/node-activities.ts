@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Deliverer, EventSink } from '../../delivery/deliverer.ts';
 import { gapCloudEvent, type RecordingGap } from '../../domain/gap-event.ts';
+import { heldUpCloudEvent } from '../../domain/held-up-event.ts';
+import { COMPOSITE_TRACK, hostTrack } from '../../domain/snippet-key.ts';
 import type { IngestPort } from '../../ingest/ingest-port.ts';
 import type { MediaWorkerPool } from '../../media/media-worker-pool.ts';
 import type { RecordingSpec } from '../../media/pipeline/spec.ts';
@@ -156,7 +158,26 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           if (reportAs) deps.leases?.progress(reportAs, { ...progress, atMs: Date.now() });
         } else if (event.event === 'warning' || event.event === 'error')
           log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
-        else if (event.event === 'sound-started' && Number(event.data.earliestNs) >= LATE_SOUND_NS)
+        else if (event.event === 'held-up') {
+          // On the bus, so scoring leaves the stretch out: the recorder's fault, not the host's.
+          const track = req.kind === 'composite' ? COMPOSITE_TRACK : hostTrack(req.hostId!);
+          const { fromMs, ms, withinMs } = event.data;
+          deps.outbox
+            .add(
+              heldUpCloudEvent({
+                livestreamId: req.livestreamId,
+                track,
+                recordingId: req.recordingId,
+                fromMs,
+                toMs: fromMs + ms,
+                withinMs,
+              }),
+            )
+            .catch((err: unknown) => log(`${key}: hold-up not announced: ${String(err)}`));
+        } else if (
+          event.event === 'sound-started' &&
+          Number(event.data.earliestNs) >= LATE_SOUND_NS
+        )
           log(
             `${key}: ${event.data.id}'s first sound came ${secondsBetween(event.data)} s after its input joined; silent until then`,
           );
