@@ -47,6 +47,16 @@ test('every stop of a given length is told within half a period of it', { timeou
     }
 });
 
+test(
+  'a hold-up before the first tick is told, from when the timer was set',
+  { timeout: 5_000 },
+  () => {
+    const h = new HoldUp(1_000, 500, 10_000);
+    assert.deepEqual(h.tick(12_700), { fromMs: 10_500, ms: 2_200, withinMs: 500 });
+    assert.equal(new HoldUp(1_000, 500, 10_000).tick(11_000), null);
+  },
+);
+
 test('bad settings are refused', { timeout: 5_000 }, () => {
   assert.throws(() => new HoldUp(0, 500), RangeError);
   assert.throws(() => new HoldUp(1_000, -1), RangeError);

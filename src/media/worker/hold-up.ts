@@ -11,13 +11,19 @@
 export class HoldUp {
   private lastMs: number | null = null;
 
-  /** `periodMs`: how often tick() is called; `thresholdMs`: lateness worth telling. */
+  /**
+   * `periodMs`: how often tick() is called; `thresholdMs`: lateness worth telling; `startedAtMs`:
+   * when the timer was set, so that a hold-up before its first tick is told too (a recorder
+   * stopped in its first second said nothing).
+   */
   constructor(
     private readonly periodMs: number,
     private readonly thresholdMs: number,
+    startedAtMs?: number,
   ) {
     if (!(periodMs > 0)) throw new RangeError('periodMs must be above 0');
     if (!(thresholdMs > 0)) throw new RangeError('thresholdMs must be above 0');
+    this.lastMs = startedAtMs ?? null;
   }
 
   /**

@@ -328,7 +328,7 @@ export class Recording {
     let last = -1n;
     let since = Date.now();
     let reported = false;
-    const holdUp = new HoldUp(TICK_MS, HOLD_UP_MS);
+    const holdUp = new HoldUp(TICK_MS, HOLD_UP_MS, Date.now());
     this.lookTimer = setInterval(() => {
       this.tellHoldUp(holdUp);
       this.checkSharedPictures();
