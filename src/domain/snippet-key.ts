@@ -29,6 +29,11 @@ export function hostTrack(hostId: string): string {
   return `host-${assertId('host id', hostId)}`;
 }
 
+/** The track a recording of this kind belongs to: the composite's, or its host's. */
+export function recordingTrack(kind: 'composite' | 'host' | 'audio', hostId?: string): string {
+  return kind === 'composite' ? COMPOSITE_TRACK : hostTrack(hostId!);
+}
+
 /** Validates a track name; returns the host id for host tracks, null for the composite. */
 export function parseTrack(track: string): { hostId: string | null } {
   if (track === COMPOSITE_TRACK) return { hostId: null };

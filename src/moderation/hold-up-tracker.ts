@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import type { CloudEvent } from '../domain/cloudevent.ts';
 import {
   HELD_UP_EVENT_TYPE,
   heldUpEventProblems,
@@ -7,10 +5,8 @@ import {
   type HeldUpEventData,
 } from '../domain/held-up-event.ts';
 import type { TimeRange } from '../domain/time-range.ts';
-import type { MessageBus, Subscription } from '../delivery/bus/port.ts';
-
-/** Livestreams remembered at most; the oldest is forgotten first. */
-const KEPT = 1_000;
+import type { MessageBus } from '../delivery/bus/port.ts';
+import { collectPerLivestream } from './livestream-events.ts';
 
 export interface HoldUpTracker {
   /** The stretches a track's recorders were held up, widened by their uncertainty. */
@@ -18,40 +14,16 @@ export interface HoldUpTracker {
   close(): Promise<void>;
 }
 
-/**
- * Every recorder hold-up on the bus, kept per livestream and track for scoring. Like the host
- * changes, each scorer reads them all from the earliest retained event.
- */
+/** Every recorder hold-up on the bus, kept per livestream for scoring, like the host changes. */
 export async function trackHoldUps(bus: MessageBus): Promise<HoldUpTracker> {
-  const byLivestream = new Map<string, { seen: Set<string>; byTrack: Map<string, TimeRange[]> }>();
-  const sub: Subscription = await bus.subscribe(
-    {
-      name: `tapedeck-held-up-${process.pid}-${randomBytes(4).toString('hex')}`,
-      typePrefix: HELD_UP_EVENT_TYPE,
-      startAt: 'earliest',
-      transient: true,
-    },
-    async (d) => {
-      if (heldUpEventProblems(d.event).length === 0) {
-        const e = (d.event as CloudEvent<HeldUpEventData>).data;
-        let entry = byLivestream.get(e.livestreamId);
-        if (!entry) {
-          entry = { seen: new Set(), byTrack: new Map() };
-          byLivestream.set(e.livestreamId, entry);
-          if (byLivestream.size > KEPT) byLivestream.delete(byLivestream.keys().next().value!);
-        }
-        if (!entry.seen.has(d.event.id)) {
-          entry.seen.add(d.event.id);
-          const list = entry.byTrack.get(e.track) ?? [];
-          list.push(heldUpRange(e));
-          entry.byTrack.set(e.track, list);
-        }
-      }
-      await d.ack();
-    },
-  );
+  const seen = await collectPerLivestream<HeldUpEventData>(bus, {
+    name: 'tapedeck-held-up',
+    typePrefix: HELD_UP_EVENT_TYPE,
+    problems: heldUpEventProblems,
+  });
   return {
-    ranges: (id, track) => [...(byLivestream.get(id)?.byTrack.get(track) ?? [])],
-    close: () => sub.close(),
+    ranges: (id, track) =>
+      (seen.events(id) ?? []).filter((e) => e.track === track).map(heldUpRange),
+    close: () => seen.close(),
   };
 }

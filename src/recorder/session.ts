@@ -1,4 +1,4 @@
-import { COMPOSITE_TRACK, hostTrack } from '../domain/snippet-key.ts';
+import { recordingTrack } from '../domain/snippet-key.ts';
 import { mp3Bitrate } from '../media/pipeline/encoders.ts';
 import { snippetExtension, type RecordingSpec } from '../media/pipeline/spec.ts';
 import type { RecordingSession } from '../delivery/spool-journal.ts';
@@ -13,7 +13,7 @@ export function sessionFor(
   return {
     livestreamId,
     recordingId: spec.recordingId,
-    track: spec.kind === 'composite' ? COMPOSITE_TRACK : hostTrack(spec.inputs[0]!.id),
+    track: recordingTrack(spec.kind, spec.inputs[0]?.id),
     variant,
     media: {
       video:

@@ -3,7 +3,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import type { Deliverer, EventSink } from '../../delivery/deliverer.ts';
 import { gapCloudEvent, type RecordingGap } from '../../domain/gap-event.ts';
 import { heldUpCloudEvent } from '../../domain/held-up-event.ts';
-import { COMPOSITE_TRACK, hostTrack } from '../../domain/snippet-key.ts';
+import { recordingTrack } from '../../domain/snippet-key.ts';
 import type { IngestPort } from '../../ingest/ingest-port.ts';
 import type { MediaWorkerPool } from '../../media/media-worker-pool.ts';
 import type { RecordingSpec } from '../../media/pipeline/spec.ts';
@@ -160,13 +160,12 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
         else if (event.event === 'held-up') {
           // On the bus, so scoring leaves the stretch out: the recorder's fault, not the host's.
-          const track = req.kind === 'composite' ? COMPOSITE_TRACK : hostTrack(req.hostId!);
           const { fromMs, ms, withinMs } = event.data;
           deps.outbox
             .add(
               heldUpCloudEvent({
                 livestreamId: req.livestreamId,
-                track,
+                track: recordingTrack(req.kind, req.hostId),
                 recordingId: req.recordingId,
                 fromMs,
                 toMs: fromMs + ms,
