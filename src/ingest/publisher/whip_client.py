@@ -8,6 +8,7 @@ so ICE is pinned to loopback and non-loopback candidates never leave in an offer
 import ctypes
 import json
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -28,8 +29,16 @@ class WhipError(Exception):
     """The WHIP exchange failed; the message is meant for the JSON line and stderr."""
 
 
+# Events come from the main loop and from GStreamer's threads alike; print() writes a line and its
+# newline separately, so two threads could run two events into one line.
+_emit_lock = threading.Lock()
+
+
 def emit(event, **fields):
-    print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
+    line = json.dumps({"event": event, "t": time.time(), **fields}) + "\n"
+    with _emit_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def pin_ice_to_loopback(webrtc):
