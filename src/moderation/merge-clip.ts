@@ -64,6 +64,13 @@ export class MergeError extends Error {
   }
 }
 
+/** A merged MP4 shorter than its snippets: merged once more before it counts as theirs. */
+class ShortClip extends MergeError {
+  constructor(message: string) {
+    super(message, 'bad-input');
+  }
+}
+
 const DEFAULT_TIMEOUT_MS = 60_000;
 const STDERR_LINES = 12;
 /**
@@ -111,15 +118,23 @@ export async function mergeClip(
     await Promise.all(checked.map((c, i) => symlink(c.path, join(work, parts[i]!))));
 
     const args = variant === 'mp4' ? mp4Pipeline(checked[0]!.tracks) : mp3Pipeline(parts);
-    await gstLaunch(args, work, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, (processedSec) =>
-      opts.onProgress?.({ processedSec, totalSec: claimedSec }),
-    );
-
     const result = join(work, CLIP_NAME);
-    const merged =
-      variant === 'mp4'
+    const merge = async () => {
+      await gstLaunch(args, work, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, (processedSec) =>
+        opts.onProgress?.({ processedSec, totalSec: claimedSec }),
+      );
+      return variant === 'mp4'
         ? await checkMergedMp4(result, checked)
         : await checkMergedMp3(result, checked);
+    };
+    // On a busy machine splitmuxsrc has, rarely, ended a merge early: the same snippets gave a
+    // 0.49-s clip once and whole ones in every later try. Merged again, a clip that comes out
+    // short a second time is the snippets' doing, and says so.
+    const merged = await merge().catch(async (err: unknown) => {
+      if (!(err instanceof ShortClip)) throw err;
+      await rm(result, { force: true });
+      return merge();
+    });
     await rename(result, target).catch(outputError(`cannot move the clip to ${target}`));
     opts.onProgress?.({ processedSec: merged.durationSec, totalSec: merged.durationSec });
     return { ...merged, leftOut };
@@ -533,9 +548,8 @@ async function checkMergedMp4(
   const { durationSec } = parseMoov(moov, label);
   const claimed = inputs.reduce((sum, c) => sum + c.durationSec, 0);
   if (durationSec < claimed - MP4_JOIN_SLACK_SEC * inputs.length)
-    throw new MergeError(
+    throw new ShortClip(
       `${label} is ${durationSec.toFixed(3)} s long but the snippets add up to ${claimed.toFixed(3)} s: a snippet is missing media data`,
-      'bad-input',
     );
   const { size } = await stat(path);
   return { durationSec, bytes: size };

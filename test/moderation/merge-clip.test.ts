@@ -464,3 +464,60 @@ describe('a recording stopped just after a cut', () => {
     assert.deepEqual(await readdir(emptyDir), [], 'no output and no work files');
   });
 });
+
+describe('a merge that GStreamer ends early', () => {
+  // gst-launch-1.0 behind a script whose first calls join the first snippet only: what a merge
+  // that ended early leaves, from the real elements.
+  let bin = '';
+  const path = process.env.PATH ?? '';
+  before(async () => {
+    bin = await newDir('merge-early-bin');
+    const script = [
+      '#!/bin/bash',
+      'n=$(cat "$0.calls" 2>/dev/null || echo 0)',
+      'echo $((n + 1)) > "$0.calls"',
+      'if (( n < $(cat "$0.short") )); then set -- "${@/location=parts\\/\\*.mp4/location=parts/000000.mp4}"; fi',
+      'exec /usr/bin/gst-launch-1.0 "$@"',
+    ].join('\n');
+    await writeFile(join(bin, 'gst-launch-1.0'), `${script}\n`, { mode: 0o755 });
+    process.env.PATH = `${bin}:${path}`;
+  });
+  after(() => {
+    process.env.PATH = path;
+  });
+  const shortFor = async (calls: number) => {
+    await writeFile(join(bin, 'gst-launch-1.0.short'), String(calls));
+    await rm(join(bin, 'gst-launch-1.0.calls'), { force: true });
+  };
+  const calls = async () => Number(await readFile(join(bin, 'gst-launch-1.0.calls'), 'utf8'));
+
+  test('once: merged again, the clip is whole', { timeout: 60_000 }, async () => {
+    await shortFor(1);
+    const out = join(await newDir('merge-early-once'), 'clip.mp4');
+    const merged = await mergeClip(mp4.slice(0, 2), out, 'mp4', { timeoutMs: 20_000 });
+    assert.equal(await calls(), 2);
+    const claimed = (await Promise.all(mp4.slice(0, 2).map(probeMedia))).reduce(
+      (sum, p) => sum + p.durationSec,
+      0,
+    );
+    assert.ok(
+      Math.abs(merged.durationSec - claimed) < 0.2,
+      `${merged.durationSec} of ${claimed} s`,
+    );
+    assert.equal(await decodeErrors(out), '');
+  });
+
+  test('twice: the snippets are blamed, and nothing is left', { timeout: 60_000 }, async () => {
+    await shortFor(2);
+    const dir = await newDir('merge-early-twice');
+    await assert.rejects(
+      () => mergeClip(mp4.slice(0, 2), join(dir, 'clip.mp4'), 'mp4', { timeoutMs: 20_000 }),
+      (e: unknown) =>
+        e instanceof MergeError &&
+        e.reason === 'bad-input' &&
+        /the merged clip is [\d.]+ s long but the snippets add up to [\d.]+ s/.test(e.message),
+    );
+    assert.equal(await calls(), 2);
+    assert.deepEqual(await readdir(dir), [], 'no output and no work files');
+  });
+});
