@@ -12,10 +12,19 @@ if (skip) console.log(`skipping the Temporal livestream test: ${skip}`);
 /** Durations from the files themselves, so the timeline is what was recorded, not what was meant. */
 async function withEnds(snippets: StoredSnippet[]) {
   return Promise.all(
-    snippets.map(async (s) => ({
-      ...s,
-      endMs: s.startMs + (await probeMedia(s.file)).durationSec * 1000,
-    })),
+    snippets.map(async (s) => {
+      const info = await probeMedia(s.file);
+      // Which track ran how long: a seam's overlap is the picture's or the sound's.
+      const tracks = [
+        info.video && `video ${info.video.durationSec}`,
+        info.audio && `audio ${info.audio.durationSec}`,
+      ];
+      return {
+        ...s,
+        endMs: s.startMs + info.durationSec * 1000,
+        tracks: tracks.filter(Boolean).join(', '),
+      };
+    }),
   );
 }
 
@@ -91,7 +100,7 @@ test(
         const seam = timeline[i]!.startMs - timeline[i - 1]!.endMs;
         assert.ok(
           Math.abs(seam) <= 1_000,
-          `${id}: ${timeline[i - 1]!.key} → ${timeline[i]!.key} leaves ${seam.toFixed(0)} ms; ` +
+          `${id}: ${timeline[i - 1]!.key} (${timeline[i - 1]!.tracks} s) → ${timeline[i]!.key} leaves ${seam.toFixed(0)} ms; ` +
             `recordings ${segments(`host-${id}`)}`,
         );
       }
