@@ -233,3 +233,45 @@ test(
     assert.ok(late.latest >= 1.5 && late.earliest < 4, `${say(late)} from a sender 2 s late`);
   },
 );
+
+test(
+  'a recorder held up between binding its sockets and playing keeps the sound in step with the picture',
+  { timeout: 90_000 },
+  async () => {
+    const out = await tempDir('slow-start');
+    dirs.push(out);
+    const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+    // Sending before the recorder binds, as a host whose RTP is attached before its recording
+    // starts; the worker, forked with this, then waits 0.7 s before it plays, as on a busy start.
+    const sender = startHost([video], [audio]);
+    process.env.TAPEDECK_TEST_HOLD_BEFORE_PLAYING_MS = '700';
+    try {
+      await sleep(1_000);
+      const recording = runSyntheticRecording({
+        spec: spec('host', 'h', out, decodingHost(video, audio)),
+        durationSec: 12,
+      });
+      const { snippets } = await recording;
+      snippets.sort((a, b) => a.seq - b.seq);
+      const offsets: number[] = [];
+      for (const s of snippets.slice(0, 2))
+        offsets.push(
+          ...(await measureAvSync(s.location)).offsetsMs.filter((o) => Math.abs(o) < 2_000),
+        );
+      const last = await probeMedia(snippets.at(-1)!.location);
+      console.log(
+        `A/V offset (+ = sound late) after a start held up 0.7 s: ${offsets.map(Math.round).join(' ')} ms; last snippet: picture ${last.video?.durationSec} s, sound ${last.audio?.durationSec} s`,
+      );
+      assert.ok(offsets.length >= 2, `edges: ${offsets.join(' ')}`);
+      for (const o of offsets) assert.ok(Math.abs(o) <= 100, `sound off its picture by ${o} ms`);
+      // Sound timed late runs on past the picture at the stop.
+      assert.ok(
+        last.audio!.durationSec! - last.video!.durationSec! < 0.3,
+        `last snippet: picture ${last.video?.durationSec} s, sound ${last.audio?.durationSec} s`,
+      );
+    } finally {
+      delete process.env.TAPEDECK_TEST_HOLD_BEFORE_PLAYING_MS;
+      await stopTracked(sender);
+    }
+  },
+);

@@ -16,6 +16,8 @@ export function inputNames(id: string) {
     audio: `in_${id}_a`,
     /** The microphone's jitter buffer, whose timestamps the drift guard moves. */
     audioJitter: `in_${id}_aj`,
+    /** The microphone's socket, which a recording starts reading only once it plays. */
+    audioSocket: `in_${id}_as`,
     placeholder: `in_${id}_p`,
     /** The camera's RTP session, present when the recorder sends RTCP back. */
     session: `in_${id}_vs`,
@@ -123,8 +125,14 @@ function jitterBuffer(mode: JitterMode, name?: string): string {
   return `rtpjitterbuffer${name ? ` name=${name}` : ''} latency=${JITTER_MS} mode=${mode}`;
 }
 
-function rtpUdp(port: number, caps: string, mode: JitterMode, name?: string): string {
-  return `${udpSource(port, caps)} ! ${jitterBuffer(mode, name)}`;
+function rtpUdp(
+  port: number,
+  caps: string,
+  mode: JitterMode,
+  name?: string,
+  socketName?: string,
+): string {
+  return `${udpSource(port, caps, socketName ? ` name=${socketName}` : '')} ! ${jitterBuffer(mode, name)}`;
 }
 
 /**
@@ -331,7 +339,7 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'synced', inputNames(input.id).audioJitter)} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'synced', inputNames(input.id).audioJitter, inputNames(input.id).audioSocket)} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }

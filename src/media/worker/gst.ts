@@ -27,6 +27,7 @@ export interface GstElement extends GstObject {
   setState(state: number): number;
   getState(timeoutNs: number): [number, number, number];
   syncStateWithParent(): boolean;
+  setLockedState(locked: boolean): boolean;
   sendEvent(event: unknown): boolean;
   getBaseTime(): bigint;
   setBaseTime(timeNs: bigint | number): void;

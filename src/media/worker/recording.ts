@@ -150,6 +150,7 @@ export class Recording {
     clock.clockType = Gst.ClockType.REALTIME;
     this.pipeline.useClock(clock);
     for (const input of spec.inputs) this.attachInput(input, 0n);
+    const sockets = this.holdMicrophoneSockets();
     const latency = mixerLatencyNs(spec);
     this.pipeline.getByName(names.audioMixer)!.latency = latency.audio;
     if (spec.kind !== 'audio') this.pipeline.getByName(names.videoMixer)!.latency = latency.video;
@@ -189,10 +190,11 @@ export class Recording {
       // to PLAYING: the mixers can be given theirs only once PAUSED is behind them.
       const paused = this.pipeline.setState(Gst.State.PAUSED);
       if (paused !== Gst.StateChangeReturn.FAILURE) this.dateMixersFromNow(clock);
-      if (
-        paused === Gst.StateChangeReturn.FAILURE ||
-        this.pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE
-      ) {
+      holdBeforePlaying();
+      const playing =
+        paused !== Gst.StateChangeReturn.FAILURE &&
+        this.pipeline.setState(Gst.State.PLAYING) !== Gst.StateChangeReturn.FAILURE;
+      if (!(playing && sockets.every(startReading))) {
         // The element that failed posts why (a port already taken, a file that cannot be
         // written), and the watch above rejects with it; this is for an element that does not.
         setTimeout(() => {
@@ -222,6 +224,22 @@ export class Recording {
     const now = clock.getTime();
     for (const name of [names.videoMixer, names.audioMixer])
       this.pipeline.getByName(name)?.setBaseTime(now);
+  }
+
+  /**
+   * The microphones' sockets, kept out of the state changes that start the pipeline. The host's
+   * RTP reaches a socket as soon as it is bound, and a socket bound with the rest of the pipeline
+   * held what came until the pipeline played; its jitter buffer, which times every packet from
+   * the first one's arrival, then put all of the host's sound that much late, for good (0.7 s
+   * once in CI, on a busy start). Each is started once the pipeline plays, and reads at once.
+   */
+  private holdMicrophoneSockets(): GstElement[] {
+    const sockets = this.spec.inputs.flatMap((input) => {
+      const socket = this.pipeline.getByName(inputNames(input.id).audioSocket);
+      return socket ? [socket] : [];
+    });
+    for (const socket of sockets) socket.setLockedState(true);
+    return sockets;
   }
 
   runningTimeNs(): bigint {
@@ -895,6 +913,21 @@ export class Recording {
 }
 
 const RTMP_BRANCH = 'rtmp_branch';
+
+/** Starts a socket held out of the pipeline's start (see holdMicrophoneSockets). */
+function startReading(socket: GstElement): boolean {
+  socket.setLockedState(false);
+  return socket.syncStateWithParent();
+}
+
+/**
+ * A worker held up between binding its sockets and playing, as on a machine too busy to run it:
+ * for tests of what that does to a recording. Unset, nothing waits.
+ */
+function holdBeforePlaying(): void {
+  const ms = Number(process.env.TAPEDECK_TEST_HOLD_BEFORE_PLAYING_MS ?? 0);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 function setPlacement(pad: GstPad, p: PadPlacement): void {
   pad.xpos = p.x;
