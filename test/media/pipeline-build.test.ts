@@ -147,7 +147,8 @@ test(
     for (const part of [
       'udpsrc address=127.0.0.1 port=40000 reuse=false buffer-size=4194304 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102" ! rtpjitterbuffer latency=100 mode=slave',
       'rtph264depay request-keyframe=true ! h264parse ! avdec_h264 ! videorate max-duplication-time=1000000000 ! video/x-raw,framerate=15/1 ! videoconvertscale add-borders=true ! video/x-raw,format=I420,width=640,height=360,pixel-aspect-ratio=1/1 ! queue name=in_ana_v',
-      'udpsrc address=127.0.0.1 port=40002 reuse=false buffer-size=4194304 caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111" ! rtpjitterbuffer name=in_ana_aj latency=100 mode=synced',
+      // Named: the recording starts the microphone's socket only once it plays.
+      'udpsrc address=127.0.0.1 port=40002 reuse=false buffer-size=4194304 name=in_ana_as caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111" ! rtpjitterbuffer name=in_ana_aj latency=100 mode=synced',
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! queue name=in_ana_a',
       'rtpvp8depay request-keyframe=true ! vp8dec',
       // No microphone track: the host still has an audio branch, silent, so the mix keeps its shape.
