@@ -17,6 +17,24 @@ import { tempDir } from '../support/tapedeck.ts';
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
+/** Every flash's A/V offset in these snippets, in order, leaving out those past `withinMs`. */
+async function offsetsIn(snippets: { location: string }[], withinMs: number): Promise<number[]> {
+  const offsets: number[] = [];
+  for (const s of snippets)
+    offsets.push(
+      ...(await measureAvSync(s.location)).offsetsMs.filter((o) => Math.abs(o) < withinMs),
+    );
+  return offsets;
+}
+
+/** A folder for a recording's snippets, removed at the end, and two free ports for its host. */
+async function recordingPlace(name: string) {
+  const out = await tempDir(name);
+  dirs.push(out);
+  const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+  return { out, video, audio };
+}
+
 /** Stops a process and its children for `ms`, as a starved machine does. */
 async function stall(pid: number, ms: number): Promise<void> {
   const { stdout } = await promisify(execFile)('sh', ['-c', `pgrep -P ${pid} || true`]);
@@ -31,9 +49,7 @@ for (const who of ['recorder', 'sender'] as const)
     `a ${who} stalled for 1.5 s leaves the sound in step with the picture after it`,
     { timeout: 120_000 },
     async () => {
-      const out = await tempDir(`stall-${who}`);
-      dirs.push(out);
-      const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+      const { out, video, audio } = await recordingPlace(`stall-${who}`);
       const sender = startHost([video], [audio]);
       try {
         let recorderPid = 0;
@@ -62,11 +78,7 @@ for (const who of ['recorder', 'sender'] as const)
         const { snippets } = await recording;
         snippets.sort((a, b) => a.seq - b.seq);
         // 5-s snippets: the stall is in the second; the third and fourth come after it.
-        const offsets: number[] = [];
-        for (const s of snippets.slice(2, 4))
-          offsets.push(
-            ...(await measureAvSync(s.location)).offsetsMs.filter((o) => Math.abs(o) < 1_000),
-          );
+        const offsets = await offsetsIn(snippets.slice(2, 4), 1_000);
         const before = (await measureAvSync(snippets[0]!.location)).offsetsMs;
         const last = await probeMedia(snippets.at(-1)!.location);
         console.log(
@@ -135,9 +147,7 @@ test(
   'a sender whose sound card runs 0.5 % slow: the recorder follows it, and its sound stays with its picture',
   { timeout: 150_000 },
   async () => {
-    const out = await tempDir('drift');
-    dirs.push(out);
-    const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+    const { out, video, audio } = await recordingPlace('drift');
     const relay = await driftingRelay(audio, 0.005);
     const sender = startHost([video], [relay.port]);
     try {
@@ -193,9 +203,7 @@ test(
   { timeout: 90_000 },
   async () => {
     const afterSec = async (delayMs: number) => {
-      const out = await tempDir('sound-started');
-      dirs.push(out);
-      const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+      const { out, video, audio } = await recordingPlace('sound-started');
       let sender = delayMs === 0 ? startHost([video], [audio]) : null;
       try {
         // Sending well before the recording starts.
@@ -238,9 +246,7 @@ test(
   'a recorder held up between binding its sockets and playing keeps the sound in step with the picture',
   { timeout: 90_000 },
   async () => {
-    const out = await tempDir('slow-start');
-    dirs.push(out);
-    const [video, audio] = await Promise.all([freeUdpPort(), freeUdpPort()]);
+    const { out, video, audio } = await recordingPlace('slow-start');
     // Sending before the recorder binds, as a host whose RTP is attached before its recording
     // starts; the worker, forked with this, then waits 0.7 s before it plays, as on a busy start.
     const sender = startHost([video], [audio]);
@@ -253,11 +259,7 @@ test(
       });
       const { snippets } = await recording;
       snippets.sort((a, b) => a.seq - b.seq);
-      const offsets: number[] = [];
-      for (const s of snippets.slice(0, 2))
-        offsets.push(
-          ...(await measureAvSync(s.location)).offsetsMs.filter((o) => Math.abs(o) < 2_000),
-        );
+      const offsets = await offsetsIn(snippets.slice(0, 2), 2_000);
       const last = await probeMedia(snippets.at(-1)!.location);
       console.log(
         `A/V offset (+ = sound late) after a start held up 0.7 s: ${offsets.map(Math.round).join(' ')} ms; last snippet: picture ${last.video?.durationSec} s, sound ${last.audio?.durationSec} s`,

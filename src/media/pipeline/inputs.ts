@@ -125,14 +125,15 @@ function jitterBuffer(mode: JitterMode, name?: string): string {
   return `rtpjitterbuffer${name ? ` name=${name}` : ''} latency=${JITTER_MS} mode=${mode}`;
 }
 
+/** RTP off a socket into a jitter buffer; either may be named for the worker to find. */
 function rtpUdp(
   port: number,
   caps: string,
   mode: JitterMode,
-  name?: string,
-  socketName?: string,
+  named: { socket?: string; jitter?: string } = {},
 ): string {
-  return `${udpSource(port, caps, socketName ? ` name=${socketName}` : '')} ! ${jitterBuffer(mode, name)}`;
+  const socket = named.socket ? ` name=${named.socket}` : '';
+  return `${udpSource(port, caps, socket)} ! ${jitterBuffer(mode, named.jitter)}`;
 }
 
 /**
@@ -338,8 +339,9 @@ function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
   if (src.type === 'rtp') {
     if (!src.audio) return `audiotestsrc is-live=true wave=silence ${ts}`;
     const a = src.audio;
+    const n = inputNames(input.id);
     return (
-      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'synced', inputNames(input.id).audioJitter, inputNames(input.id).audioSocket)} ! ` +
+      `${rtpUdp(a.port, `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${a.payloadType}`, 'synced', { socket: n.audioSocket, jitter: n.audioJitter })} ! ` +
       'rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample'
     );
   }
