@@ -120,7 +120,8 @@ Options:
                         Without it, host 3 shows black for 10 s from a quarter of the run and is
                         then silent for 10 s, so the run ends with a review.
   --no-impair           no impairments at all (and so, normally, no review)
-  --json                print the summary as one JSON line at the end
+  --json                print the summary as one JSON line on stdout at the end (the log
+                        stays on stderr)
   -h, --help            this help
 `,
   async run(argv) {
@@ -164,9 +165,8 @@ Options:
       whipPort: 0,
       hlsDir,
       moderation: { builtIn: true },
-      log: (line) => {
-        if (!values.json) say(line);
-      },
+      // With --json too: stdout holds only the summary, and the log is what explains a run.
+      log: say,
     });
     const hosts: SyntheticHost[] = [];
     const abort = new AbortController();

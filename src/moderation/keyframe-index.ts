@@ -161,21 +161,38 @@ export function annexB(sample: Buffer, lengthSize: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/** A track's or the movie's length from its header (mdhd or mvhd, which agree on the layout). */
+function headerLength(file: Buffer, box: Box): { duration: number; timescale: number } {
+  return file[box.body] === 1
+    ? { timescale: u32(file, box.body + 20), duration: Number(file.readBigUInt64BE(box.body + 24)) }
+    : { timescale: u32(file, box.body + 12), duration: u32(file, box.body + 16) };
+}
+
 /**
- * Samples in the first sound track of a whole MP4 file, or null without one. A recording stopped
- * just after a cut leaves a last snippet whose sound track has its format but no sample, and
- * qtdemux then stops with a stream error instead of handing on the picture.
+ * Whether GStreamer reads the first sound track of a whole MP4 file: false without one, for a
+ * track with its format but not one sample, and for one qtdemux leaves out. qtdemux takes any
+ * track shorter than a fifth of the movie for a preview image and skips it. A recording stopped
+ * just after a cut leaves such last snippets: no sound at all, or 0.04 s of it under 0.27 s of
+ * picture, because the sound, further behind in a live pipeline, had not reached the cut.
+ * A decode that waits for that sound never ends.
  */
-export function soundSampleCount(file: Buffer): number | null {
+export function soundReadable(file: Buffer): boolean {
   const moov = childBoxes(file, 0, file.length).find((b) => b.type === 'moov');
-  if (!moov) return null;
+  const mvhd = moov && findBox(file, moov.body, moov.end, ['mvhd']);
+  if (!moov || !mvhd) return false;
   for (const trak of allBoxes(file, moov.body, moov.end, 'trak')) {
     const mdia = findBox(file, trak.body, trak.end, ['mdia']);
     const hdlr = mdia && findBox(file, mdia.body, mdia.end, ['hdlr']);
     if (!mdia || !hdlr || file.toString('latin1', hdlr.body + 8, hdlr.body + 12) !== 'soun')
       continue;
     const stsz = findBox(file, mdia.body, mdia.end, ['minf', 'stbl', 'stsz']);
-    return stsz && stsz.end - stsz.body >= 12 ? u32(file, stsz.body + 8) : null;
+    const mdhd = findBox(file, mdia.body, mdia.end, ['mdhd']);
+    if (!stsz || stsz.end - stsz.body < 12 || u32(file, stsz.body + 8) === 0 || !mdhd) return false;
+    // qtdemux's test, in integers: track / movie < 1/5.
+    const movie = headerLength(file, mvhd);
+    const track = headerLength(file, mdhd);
+    const movieByTrack = track.timescale * movie.duration;
+    return movieByTrack === 0 || movie.timescale * track.duration * 5 >= movieByTrack;
   }
-  return null;
+  return false;
 }

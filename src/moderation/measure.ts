@@ -6,7 +6,7 @@ import {
   keyframeIndex,
   keyframePerWindow,
   keyframeStream,
-  soundSampleCount,
+  soundReadable,
 } from './keyframe-index.ts';
 import { PipelineFailure, PipelineRefused, sharedMeasuringProcess } from './measuring-process.ts';
 
@@ -119,7 +119,7 @@ interface KeyframePlan {
   /** Per window, which of the decoded pictures it shows. */
   pictureOfWindow: number[];
   durationSec: number;
-  /** The sound track has its format but not one sample: the picture is all there is. */
+  /** No sound GStreamer reads (see soundReadable): the picture is all there is. */
   soundless: boolean;
 }
 
@@ -142,7 +142,7 @@ async function keyframePlan(file: string, pictureSec: number): Promise<KeyframeP
       stream: keyframeStream(buf, index, decoded),
       pictureOfWindow: picks.map((k) => position.get(k)!),
       durationSec: index.durationSec,
-      soundless: soundSampleCount(buf) === 0,
+      soundless: !soundReadable(buf),
     };
   } catch {
     // An index or keyframe it cannot read: the whole decode below says what is wrong, if anything.

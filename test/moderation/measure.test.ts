@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { scoreAudio, scoreVideo, type QualityReason } from '../../src/domain/quality-rules.ts';
-import { keyframeIndex } from '../../src/moderation/keyframe-index.ts';
+import { keyframeIndex, soundReadable } from '../../src/moderation/keyframe-index.ts';
 import { audioWindows, measureSnippet, MeasureError } from '../../src/moderation/measure.ts';
+import { probeMedia } from '../support/ffprobe.ts';
 import { impairedSnippet } from '../support/impaired-media.ts';
 import { run } from '../support/run.ts';
 import { soundlessTail } from '../support/soundless-tail.ts';
@@ -121,6 +122,30 @@ test(
     // Far shorter than any impairment counts: nothing to review.
     assert.deepEqual(scoreAudio(m.audio, m.durationSec).reasons, []);
     assert.deepEqual(scoreVideo(m.video!, m.durationSec).reasons, []);
+  },
+);
+
+test(
+  'a last snippet with 43 ms of sound under 0.27 s of picture, a sound track GStreamer skips, is measured by its picture, as silence',
+  { timeout: 60_000 },
+  async () => {
+    const dir = await tempDir('measure-short-sound-');
+    dirs.push(dir);
+    // 96 buffers leave two AAC frames (43 ms) under 0.267 s of picture; 97 leave three (64 ms).
+    const { tail } = await soundlessTail(dir, 96);
+    const sound = (await probeMedia(tail)).audio;
+    assert.ok(sound && sound.durationSec > 0, JSON.stringify(sound));
+    assert.equal(soundReadable(await readFile(tail)), false);
+    // qtdemux's line: a fifth of the movie, 53 ms here.
+    const longer = await soundlessTail(await tempDir('measure-short-sound-'), 97);
+    dirs.push(dirname(longer.tail));
+    assert.equal(soundReadable(await readFile(longer.tail)), true);
+    // Before, the decode waited for that sound until its timeout.
+    const m = await measureSnippet(tail, { hasVideo: true, timeoutMs: 20_000 });
+    assert.ok(Math.abs(m.durationSec - 0.267) < 0.01, `duration ${m.durationSec}`);
+    assert.ok(m.audio.length > 0 && m.audio.every((w) => w.rmsDb === -Infinity));
+    assert.equal(m.video?.length, 1);
+    assert.deepEqual(scoreAudio(m.audio, m.durationSec).reasons, []);
   },
 );
 

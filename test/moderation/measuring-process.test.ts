@@ -46,6 +46,18 @@ test(
           err instanceof PipelineFailure && /not found|No such file/i.test(err.message),
       );
       await assert.rejects(m.run('nosuchelement ! fakesink', 30_000), PipelineFailure);
+      // One that asks for a stream its source lacks says so, where it would wait for the timeout.
+      await assert.rejects(
+        m.run(
+          'videotestsrc num-buffers=5 ! decodebin name=d d. ! audio/x-raw ! fakesink d. ! video/x-raw ! fakesink',
+          30_000,
+        ),
+        (err: Error) =>
+          err instanceof PipelineFailure &&
+          /^Delayed linking failed\. \(the file lacks a stream the decode needs\)$/.test(
+            err.message,
+          ),
+      );
       await m.run(toneTo(join(dir, 'e.f32')), 30_000);
       assert.equal(m.pid(), pid);
 

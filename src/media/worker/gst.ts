@@ -56,12 +56,18 @@ export interface GstStructure {
   getString(field: string): string | null;
   getUint64(field: string): [boolean, bigint];
 }
+/** A GError: `domain` is a quark, compared with e.g. `Gst.parseErrorQuark()`. */
+export interface GstError {
+  message: string;
+  domain: number;
+  code: number;
+}
 export interface GstMessage {
   type: number;
   src: GstObject | null;
   getStructure(): GstStructure | null;
-  parseError(): [{ message: string }, string];
-  parseWarning(): [{ message: string }, string];
+  parseError(): [GstError, string];
+  parseWarning(): [GstError, string];
   parseStateChanged(): [number, number, number];
   /** Format, then what was processed and dropped in it, counted since the start. */
   parseQosStats(): [number, number | bigint, number | bigint];
@@ -94,6 +100,8 @@ export interface GstModule {
   StateChangeReturn: { FAILURE: number };
   Format: { TIME: number };
   PadLinkReturn: { OK: number };
+  ParseError: { DELAYED_LINK: number };
+  parseErrorQuark(): number;
 }
 export interface GLibModule {
   MainLoop: { new: (context: null, isRunning: boolean) => { run(): void; quit(): void } };

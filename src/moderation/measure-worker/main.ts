@@ -41,6 +41,16 @@ function run(description: string): Promise<void> {
     bus.on('message', (m: GstMessage) => {
       if (m.type === Gst.MessageType.EOS) finish();
       else if (m.type === Gst.MessageType.ERROR) finish(failed(m));
+      else if (m.type === Gst.MessageType.WARNING) {
+        // A branch asked for a stream the file does not give (no sound, say): its sink never
+        // prerolls, so the pipeline would wait until the timeout.
+        const [warning] = m.parseWarning();
+        if (
+          warning.domain === Gst.parseErrorQuark() &&
+          warning.code === Gst.ParseError.DELAYED_LINK
+        )
+          finish(new Error(`${warning.message} (the file lacks a stream the decode needs)`));
+      }
     });
     if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
       // The element that refused said why on the bus, before the watch could hand it over.
