@@ -206,3 +206,49 @@ test(
     }
   },
 );
+
+test(
+  "a composite that ends 1.5 s after the host's recording that serves its tile holds the host's last picture to its end",
+  { timeout: 120_000 },
+  async () => {
+    const out = await tempDir('host-tiles-end');
+    dirs.push(out);
+    const [hostVideo, hostAudio, compositeAudio] = await Promise.all([
+      udpPort(),
+      udpPort(),
+      udpPort(),
+    ]);
+    const tilePort = await tcpPort();
+    const sender = startHost([hostVideo], [hostAudio, compositeAudio]);
+    try {
+      const compositeEvents: WorkerEvent[] = [];
+      // A livestream's stop reaches its recordings one by one; a host's may end first.
+      const [, composite] = await Promise.all([
+        runSyntheticRecording({
+          spec: spec('host', 'host', out, servingHost(hostVideo, hostAudio, tilePort)),
+          durationSec: 12,
+        }),
+        runSyntheticRecording({
+          spec: tiledComposite('composite', out, sharedHost(tilePort, compositeAudio)),
+          durationSec: 13.5,
+          onEvent: (e) => compositeEvents.push(e),
+        }),
+      ]);
+      const last = composite.snippets.at(-1)!;
+      const cell = cellOf(out);
+      const end = last.durationSec - 0.3;
+      const shown = await meanColour(last.location, end, cell);
+      assert.ok(
+        colourDistance(shown, PLACEHOLDER_GREY) > 40,
+        `${end.toFixed(1)} s into the last snippet: ${shown.map(Math.round)}`,
+      );
+      // Before, the first look (every second) after the tile's end took the picture off.
+      assert.deepEqual(
+        compositeEvents.filter((e) => e.event === 'error' || e.event === 'input-lost'),
+        [],
+      );
+    } finally {
+      await stopTracked(sender, 'SIGKILL');
+    }
+  },
+);

@@ -66,7 +66,7 @@ export function snippetLocation(spec: RecordingSpec): string {
  * camera's frames reach the mixer later than the base picture's (jitter buffer, decoding, a
  * tile's hand-over), so without it a recording's last fifth of a second or so showed the
  * background where the host was. A pad never ends otherwise: a host that leaves has its pad
- * released, and a shared picture that ends is taken off within a second.
+ * released, and a shared picture that ends is taken off within four seconds.
  */
 export const CAMERA_PAD_HOLDS_LAST_FRAME = 'repeat-after-eos';
 

@@ -51,6 +51,8 @@ const STALL_MS = 10_000;
 const SHARED_RETRY_MS = 1000;
 /** A shared picture attached again counts as back once it has run this long without an error. */
 const SHARED_SETTLE_MS = 2000;
+/** How long a shared picture that ended holds its last frame before it counts as lost. */
+const SHARED_END_HOLD_MS = 3000;
 /** A shared picture is attached this long after the pipeline started, not before. */
 const SHARED_FROM_MS = 1000;
 /** The recorder's own hold-ups worth a warning: over twice what its mixers wait for late input. */
@@ -104,6 +106,8 @@ interface SharedPicture {
   showing: boolean;
   /** Said to the parent that the picture is lost, and not yet that it is back. */
   lostSaid: boolean;
+  /** When a look first found the stream ended, or null. */
+  endSeenAtMs: number | null;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -529,7 +533,14 @@ export class Recording {
     this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();
     if (shared) {
-      live.shared = { video: shared, bin: null, showing: false, lostSaid: false, timer: undefined };
+      live.shared = {
+        video: shared,
+        bin: null,
+        showing: false,
+        lostSaid: false,
+        endSeenAtMs: null,
+        timer: undefined,
+      };
       // Before the pipeline plays, start() attaches it: a decoder that fails while the pipeline
       // changes state must not take the start down with it.
       if (this.started) this.attachSharedPicture(live);
@@ -593,6 +604,7 @@ export class Recording {
     live.pads.video = mixerPad;
     shared.bin = bin;
     shared.showing = false;
+    shared.endSeenAtMs = null;
     this.applyLayout();
     if (this.started) bin.syncStateWithParent();
     if (shared.lostSaid)
@@ -606,16 +618,22 @@ export class Recording {
 
   /**
    * A decoder that exits closes its port, and its reader ends its stream (EOS) rather than fail:
-   * only the frames' pad says so. Seen, it counts as a lost picture like any error.
+   * only the frames' pad says so. Still ended 3 s after a look first saw it, it counts as a lost
+   * picture like any error; meanwhile the mixer holds the last frame. At a livestream's stop a
+   * host's recording, which serves its tile, can end before the composite is told to stop: taken
+   * off at the first look, the tile showed the placeholder over the composite's last 0.7 s.
    */
   private checkSharedPictures(): void {
     if (this.stopRequested) return;
     for (const live of this.inputs.values()) {
       const bin = live.shared?.bin;
       const pad = bin?.getByName(inputNames(live.spec.id).video)?.getStaticPad('src');
-      if (pad?.getStickyEvent(this.Gst.EventType.EOS, 0))
-        this.onSharedPictureLost(live, 'the shared decoder closed its port');
-      else if (
+      if (pad?.getStickyEvent(this.Gst.EventType.EOS, 0)) {
+        const shared = live.shared!;
+        shared.endSeenAtMs ??= Date.now();
+        if (Date.now() - shared.endSeenAtMs >= SHARED_END_HOLD_MS)
+          this.onSharedPictureLost(live, 'the shared decoder closed its port');
+      } else if (
         live.shared &&
         !live.shared.showing &&
         pad?.getStickyEvent(this.Gst.EventType.CAPS, 0)
