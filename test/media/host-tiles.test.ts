@@ -37,6 +37,18 @@ function tiledComposite(id: string, out: string, input: InputSpec): RecordingSpe
   return { ...spec('composite', id, out, input), sharedPictures: true };
 }
 
+/** A folder and the ports of one host recorded on its own and in a tiled composite. */
+async function oneHostPorts(name: string) {
+  const out = await tempDir(name);
+  dirs.push(out);
+  const [hostVideo, hostAudio, compositeAudio] = await Promise.all([
+    udpPort(),
+    udpPort(),
+    udpPort(),
+  ]);
+  return { out, hostVideo, hostAudio, compositeAudio, tilePort: await tcpPort() };
+}
+
 /** Where the composite shows its one host: the cell's middle, at the camera's aspect. */
 const cellOf = (out: string) =>
   gridLayout(spec('composite', 'c', out, sharedHost(0, 0)).profile.video, 1).tiles[0]!;
@@ -143,14 +155,8 @@ test(
   "a tile port still taken costs the composite the host's picture until it is free, never the recording",
   { timeout: 180_000 },
   async () => {
-    const out = await tempDir('host-tiles-busy');
-    dirs.push(out);
-    const [hostVideo, hostAudio, compositeAudio] = await Promise.all([
-      udpPort(),
-      udpPort(),
-      udpPort(),
-    ]);
-    const tilePort = await tcpPort();
+    const { out, hostVideo, hostAudio, compositeAudio, tilePort } =
+      await oneHostPorts('host-tiles-busy');
     // What a recording of the host that has not stopped yet looks like: the port is held.
     const holder = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => holder.listen(tilePort, '127.0.0.1', resolve));
@@ -211,14 +217,8 @@ test(
   "a composite that ends 1.5 s after the host's recording that serves its tile holds the host's last picture to its end",
   { timeout: 120_000 },
   async () => {
-    const out = await tempDir('host-tiles-end');
-    dirs.push(out);
-    const [hostVideo, hostAudio, compositeAudio] = await Promise.all([
-      udpPort(),
-      udpPort(),
-      udpPort(),
-    ]);
-    const tilePort = await tcpPort();
+    const { out, hostVideo, hostAudio, compositeAudio, tilePort } =
+      await oneHostPorts('host-tiles-end');
     const sender = startHost([hostVideo], [hostAudio, compositeAudio]);
     try {
       const compositeEvents: WorkerEvent[] = [];
