@@ -15,8 +15,10 @@ session (its CPU is left out of the figures, but it runs on the same cores).
 A round waits --warmup seconds once every host publishes, measures --duration seconds, stops the
 livestreams and judges every recording from what was delivered. It holds real time when every
 recording has all its snippets, no hole, no late snippet, a real-time factor of 0.97 or more and
-at most 1 % of its frames missing, no host dropped off, and at most one RTP packet in a thousand
-never reached the ingest. A round whose load generator lost a session or ended does not hold
+at most 1 % of its frames missing, no host dropped off, at most one RTP packet in a thousand
+never reached the ingest, and no review: the hosts send a clean, moving picture and a steady tone,
+so a review is sound or picture the recordings lost (a --pattern scoring flags, such as black,
+fails every round). A round whose load generator lost a session or ended does not hold
 either, and says so. With --search (the default) the count goes up from
 --livestreams while rounds hold and down while they do not.
 

@@ -17,6 +17,7 @@ import {
   nextLivestreams,
   realTimeProblems,
   recordingFigures,
+  reviewProblems,
   type SeenSnippet,
 } from '../../src/bench/system/recording-figures.ts';
 import {
@@ -138,6 +139,13 @@ describe('recording figures', () => {
       ]);
     },
   );
+
+  test("a review of the bench's clean hosts fails the round", T, () => {
+    assert.deepEqual(reviewProblems(0), []);
+    assert.deepEqual(reviewProblems(19), [
+      "19 review(s) of hosts that sent a clean picture and sound: the recordings lost some (the node's log says which, e.g. sound its mixers dropped as late)",
+    ]);
+  });
 
   test('expected snippets count a last one of a second or more', T, () => {
     assert.equal(expectedSnippets(T0, T0 + 45_000, 15), 3);

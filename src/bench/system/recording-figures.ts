@@ -236,6 +236,22 @@ export function recorderMissProblems(
   ];
 }
 
+/**
+ * The bench's hosts send a clean moving picture and a steady tone, so every review of a round is
+ * the recordings' own loss (sound their mixers dropped as late, a picture that stood still) or a
+ * false alarm of scoring's: either way the round did not keep what it was sent. Two rounds of
+ * three livestreams on 2026-12-06 held by every other measure while each of their 15 recordings
+ * dropped sound as late for up to a minute, and scoring sent 19 and 34 reviews.
+ */
+export function reviewProblems(reviews: number): string[] {
+  return reviews === 0
+    ? []
+    : [
+        `${reviews} review(s) of hosts that sent a clean picture and sound: the recordings lost ` +
+          `some (the node's log says which, e.g. sound its mixers dropped as late)`,
+      ];
+}
+
 export interface Attempt {
   livestreams: number;
   holds: boolean;

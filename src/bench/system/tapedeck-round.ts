@@ -19,6 +19,7 @@ import {
   hostDropProblems,
   ingestLossProblems,
   realTimeProblems,
+  reviewProblems,
   type HostArrivals,
   type HostDrop,
   recordingFigures,
@@ -176,6 +177,9 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     const recordings = [...groups.values()]
       .map((g) => recordingFigures(g, rules))
       .sort((a, b) => `${a.livestreamId}/${a.track}`.localeCompare(`${b.livestreamId}/${b.track}`));
+    let reviews = 0;
+    for (const id of ids)
+      for await (const obj of o.node.store.list(`${id}/${REVIEWS_FOLDER}/`)) if (obj) reviews += 1;
     const problems = [
       ...publisherProblems,
       ...hostDropProblems(
@@ -184,10 +188,8 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       ),
       ...ingestLossProblems(arrivals),
       ...realTimeProblems(recordings, o.livestreams * (1 + o.hosts)),
+      ...reviewProblems(reviews),
     ];
-    let reviews = 0;
-    for (const id of ids)
-      for await (const obj of o.node.store.list(`${id}/${REVIEWS_FOLDER}/`)) if (obj) reviews += 1;
     const sum = (f: (r: RecordingFigures) => number) => recordings.reduce((n, r) => n + f(r), 0);
     return {
       livestreams: o.livestreams,
