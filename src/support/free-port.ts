@@ -12,15 +12,16 @@ import { createServer } from 'node:net';
 const UDP_PICK_FROM = 10_000;
 
 /** The first port of the kernel's ephemeral range (Linux); 32768 when it cannot be read. */
+let ephemeralFrom: number | undefined;
 function ephemeralLow(): number {
+  if (ephemeralFrom !== undefined) return ephemeralFrom;
+  let low = NaN;
   try {
-    const low = Number(
-      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0],
-    );
-    return Number.isInteger(low) && low > 0 ? low : 32_768;
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
   } catch {
-    return 32_768;
+    // Not Linux, or no /proc: the usual start.
   }
+  return (ephemeralFrom = Number.isInteger(low) && low > 0 ? low : 32_768);
 }
 
 async function bindsUdp(port: number): Promise<number | null> {
