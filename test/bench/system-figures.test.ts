@@ -366,6 +366,7 @@ describe('the system result', () => {
     latencySec: { n: 0, p50: 0, p99: 0, max: 0 },
     realTimeFactor: { min: 1, each: {} },
     reviews: 0,
+    eventLoopDelayMs: { p99: 0, max: 0, stallsOver300: 0 },
     processes: [
       { pid: 2, role: 'media worker', command: '', cpuPct: media, peakRssMiB: 1, lastRssMiB: 1 },
       { pid: 1, role: 'node', command: '', cpuPct: other, peakRssMiB: 1, lastRssMiB: 1 },

@@ -52,6 +52,8 @@ export interface RoundJson {
   latencySec: Spread;
   realTimeFactor: { min: number | null; each: Record<string, number | null> };
   reviews: number;
+  /** The node's event loop from publish to the window's end: it forwards the hosts' RTP. */
+  eventLoopDelayMs: { p99: number; max: number; stallsOver300: number };
   processes: ProcessRow[];
   byRole: RoleTotal[];
 }
@@ -113,6 +115,11 @@ export function roundJson(r: TapedeckRound): RoundJson {
       ),
     },
     reviews: r.reviews,
+    eventLoopDelayMs: {
+      p99: round1(r.loopDelay.p99Ms),
+      max: round1(r.loopDelay.maxMs),
+      stallsOver300: r.loopDelay.stalls.length,
+    },
     processes: compactRows(r.rows),
     byRole: totalsByRole(r.rows),
   };
@@ -242,6 +249,7 @@ export function formatRound(r: RoundJson, round: TapedeckRound): string {
     ...r.problems.map((p) => `   ${p}`),
     `snippets ${r.snippets.delivered} delivered of ${r.snippets.expected} expected, ${r.snippets.late} late; ` +
       `dropped frames ${r.droppedFrames} of ${r.expectedFrames}; RTP lost on the way in ${r.ingest.lost} of ${r.ingest.packets + r.ingest.lost}; availability latency p50 ${f2(r.latencySec.p50)} s, p99 ${f2(r.latencySec.p99)} s, max ${f2(r.latencySec.max)} s; reviews ${r.reviews}`,
+    `the node's event loop (it forwards the hosts' RTP): delay p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms, ${r.eventLoopDelayMs.stallsOver300} stall(s) over 300 ms`,
     '',
     recs,
     '',
@@ -303,3 +311,5 @@ export function formatSummary(s: SystemResult): string {
     lines.push(`target: ${t.name}: ${t.met ? 'met' : 'MISSED'} (${t.detail})`);
   return `${lines.join('\n')}\n`;
 }
+
+const round1 = (n: number) => Math.round(n * 10) / 10;

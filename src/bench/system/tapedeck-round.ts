@@ -14,6 +14,7 @@ import { inspectMp4 } from '../../delivery/check/mp4.ts';
 import { waitForModeration } from '../../moderation/settle.ts';
 import type { RunningNode } from '../../node/node.ts';
 import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
+import { LoopDelayWatch, type LoopDelay } from './loop-delay.ts';
 import { watchProcessTable, type ProcessRow } from './process-table.ts';
 import {
   hostDropProblems,
@@ -57,6 +58,8 @@ export interface TapedeckRound {
   reviews: number;
   /** RTP that reached the ingest and that never did, per host, from publish to the window's end. */
   arrivals: HostArrivals[];
+  /** The node's event loop, which forwards the hosts' RTP, from publish to the window's end. */
+  loopDelay: LoopDelay;
 }
 
 interface Announced {
@@ -107,6 +110,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
   const ids = Array.from({ length: o.livestreams }, (_, i) => `sys-${o.round}-${i + 1}-${tag}`);
   const hostIds = Array.from({ length: o.hosts }, (_, i) => `h${i + 1}`);
   let publisher: LoadPublisher | undefined;
+  let loop: LoopDelayWatch | undefined;
   const started: string[] = [];
   try {
     const sessions = [];
@@ -118,6 +122,11 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       sessions.push(...made.hosts.map((h) => ({ url: h.whipUrl, token: h.token })));
     }
     for (const id of ids) await o.node.livestreams.compositeRecording(id, 120_000);
+    loop = new LoopDelayWatch((atMs, ms) =>
+      o.progress(
+        `node: its event loop, which forwards the hosts' RTP, was held up ${Math.round(ms)} ms at ${new Date(atMs).toISOString().slice(11, 23)}`,
+      ),
+    );
     publisher = LoadPublisher.start(sessions, o.load);
     await publisher.connected(sessions.length, 60_000);
     o.progress(
@@ -129,6 +138,8 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     o.progress(`tapedeck: measuring ${o.windowSec} s…`);
     await new Promise((r) => setTimeout(r, o.windowSec * 1000));
     const rows = table.stop();
+    const loopDelay = loop.stop();
+    loop = undefined;
     const stopAtMs = Date.now();
     const publisherProblems = publisher.problems();
     // Read before the stop: closing a livestream forgets its hosts.
@@ -207,8 +218,10 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       latenciesSec: seen.map((s) => (s.announcedMs - s.endMs) / 1000),
       reviews,
       arrivals,
+      loopDelay,
     };
   } finally {
+    loop?.stop();
     await publisher?.stop();
     for (const id of started) await o.node.service.stop(id).catch(() => undefined);
   }
