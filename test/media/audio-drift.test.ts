@@ -55,7 +55,44 @@ test('a microphone that sends nothing is not drift', { timeout: 5_000 }, () => {
     assert.equal(guard.sample(BigInt(t * 1000 * MS), 900n * BigInt(MS)), null);
 });
 
+test(
+  'a delay at the start that passes moves nothing: the reference comes down with it',
+  { timeout: 5_000 },
+  () => {
+    // A busy start: every sound 400 ms later than it will be, for the first 15 s. Followed as drift,
+    // this moved the timestamps 400 ms earlier at 19 s, behind what the mixer had already mixed.
+    const lag = (t: number) => 100 + (t < 15 ? 400 : 0);
+    assert.deepEqual(feed(new AudioDrift(), 120, lag), []);
+    // Drift after it is followed from the new reference: 5 ms a second from 30 s on.
+    const drifting = (t: number) => lag(t) + (t >= 30 ? 5 * (t - 30) : 0);
+    assert.deepEqual(
+      feed(new AudioDrift(), 60, drifting),
+      [49, 59].map((at) => ({ at, ms: 50 })),
+    );
+  },
+);
+
+test('a delay of the way in that comes and goes moves nothing', { timeout: 5_000 }, () => {
+  // 1.2 s later for 25 s: the guard moved 1.2 s later at 29 s, then 1.2 s back at 49 s.
+  const lag = (t: number) => 100 + (t >= 20 && t < 45 ? 1_200 : 0);
+  assert.deepEqual(feed(new AudioDrift(), 120, lag), []);
+});
+
+test(
+  'a delay that stays is followed once it has lasted as long as drift would take',
+  { timeout: 5_000 },
+  () => {
+    // 0.95 s more from 20 s on, for good: at 1 % that is drift 95 s after the reference (9 s), so
+    // the first window to end after 104 s follows it.
+    assert.deepEqual(
+      feed(new AudioDrift(), 150, (t) => 100 + (t >= 20 ? 950 : 0)),
+      [{ at: 109, ms: 950 }],
+    );
+  },
+);
+
 test('bad options are refused', { timeout: 5_000 }, () => {
   assert.throws(() => new AudioDrift({ windowSamples: 1 }), /windowSamples/);
   assert.throws(() => new AudioDrift({ thresholdNs: 0 }), /thresholdNs/);
+  assert.throws(() => new AudioDrift({ maxRate: 0 }), /maxRate/);
 });

@@ -9,26 +9,42 @@
  * the drift when the window's smallest lag has moved by `thresholdNs` from the first window's.
  * The smallest lag of a window is the packet that arrived soonest: jitter and stalls only make
  * lags larger for a while, so they do not move it.
+ *
+ * A lag can also change because the way in got slower or faster for longer than a window: a
+ * machine busy starting fifteen recordings held every host's sound up by 0.4 to 1.2 s for 10 to
+ * 25 s. Followed as drift, each such change cost sound twice: the move later came after the mixer
+ * had dropped a window of it, and the move back, once the delay passed, put that much sound behind
+ * what was already mixed, where the mixer dropped it again. No sound card runs 1 % off, so a change
+ * faster than that is the path, not the clock: a lag that fell takes the reference down with it
+ * (the reference held a delay that has passed, and nothing moves), and one that rose moves
+ * nothing until it has lasted long enough to be drift at that rate (100 s for 1 s).
  */
 export interface AudioDriftOptions {
   /** Lags per window; the recorder takes one a second. */
   windowSamples?: number;
   /** Drift that moves the timestamps: well inside the mixer's latency, and above jitter. */
   thresholdNs?: number;
+  /** The fastest drift a sound card has, as a share of the time since the reference was set. */
+  maxRate?: number;
 }
 
 export class AudioDrift {
   private readonly windowSamples: number;
   private readonly thresholdNs: number;
+  private readonly maxRate: number;
   private reference: number | null = null;
+  /** When the reference was taken or last followed (running time, ns). */
+  private referenceAt = 0;
   private window: number[] = [];
   private lastPosition: bigint | null = null;
 
   constructor(o: AudioDriftOptions = {}) {
     this.windowSamples = o.windowSamples ?? 10;
     this.thresholdNs = o.thresholdNs ?? 40_000_000;
+    this.maxRate = o.maxRate ?? 0.01;
     if (!(this.windowSamples >= 2)) throw new RangeError('windowSamples must be 2 or more');
     if (!(this.thresholdNs > 0)) throw new RangeError('thresholdNs must be above 0');
+    if (!(this.maxRate > 0 && this.maxRate < 1)) throw new RangeError('maxRate must be in (0, 1)');
   }
 
   /**
@@ -44,11 +60,22 @@ export class AudioDrift {
     if (this.window.length < this.windowSamples) return null;
     const smallest = Math.min(...this.window);
     this.window = [];
+    const at = Number(runningTimeNs);
     if (this.reference === null) {
       this.reference = smallest;
+      this.referenceAt = at;
       return null;
     }
     const drift = smallest - this.reference;
-    return Math.abs(drift) >= this.thresholdNs ? drift : null;
+    if (Math.abs(drift) < this.thresholdNs) return null;
+    if (Math.abs(drift) > this.maxRate * (at - this.referenceAt)) {
+      if (drift < 0) {
+        this.reference = smallest;
+        this.referenceAt = at;
+      }
+      return null;
+    }
+    this.referenceAt = at;
+    return drift;
   }
 }
