@@ -99,6 +99,11 @@ interface HostSlot {
 export interface ArrivalCount {
   packets: number;
   lost: number;
+  /**
+   * How much later than its RTP time the host's sound reached the ingest (ms): now (0 without a
+   * session) and the worst of all its sessions. See ArrivalLag.
+   */
+  soundLateMs: { now: number; worst: number };
 }
 
 function sessionArrivals(session: WeriftSession | null): ArrivalCount {
@@ -106,6 +111,7 @@ function sessionArrivals(session: WeriftSession | null): ArrivalCount {
   return {
     packets: (c.video?.packets ?? 0) + (c.audio?.packets ?? 0),
     lost: (c.video?.lost ?? 0) + (c.audio?.lost ?? 0),
+    soundLateMs: c.audio?.lateMs ?? { now: 0, worst: 0 },
   };
 }
 
@@ -182,6 +188,10 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
         hostId,
         packets: slot.arrivals.packets + now.packets,
         lost: slot.arrivals.lost + now.lost,
+        soundLateMs: {
+          now: now.soundLateMs.now,
+          worst: Math.max(slot.arrivals.soundLateMs.worst, now.soundLateMs.worst),
+        },
       };
     });
   }
@@ -349,6 +359,10 @@ export class LiveIngest extends EventEmitter<LiveIngestEvents> implements Sessio
     const ended = sessionArrivals(slot.session);
     slot.arrivals.packets += ended.packets;
     slot.arrivals.lost += ended.lost;
+    slot.arrivals.soundLateMs.worst = Math.max(
+      slot.arrivals.soundLateMs.worst,
+      ended.soundLateMs.worst,
+    );
     slot.session = null;
     slot.sessionId = null;
   }
@@ -414,7 +428,7 @@ function newSlot(hostId: string): HostSlot {
     },
     video: new RtpContinuity(VIDEO_CLOCK_RATE),
     videoToLose: 0,
-    arrivals: { packets: 0, lost: 0 },
+    arrivals: { packets: 0, lost: 0, soundLateMs: { now: 0, worst: 0 } },
   };
   // Awaited by whoever asks for the port; a failed bind must not go unhandled meanwhile.
   slot.feedback.port.catch(() => undefined);

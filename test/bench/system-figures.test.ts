@@ -17,6 +17,7 @@ import {
   nextLivestreams,
   realTimeProblems,
   recordingFigures,
+  reviewLine,
   reviewProblems,
   type SeenSnippet,
 } from '../../src/bench/system/recording-figures.ts';
@@ -143,8 +144,31 @@ describe('recording figures', () => {
   test("a review of the bench's clean hosts fails the round", T, () => {
     assert.deepEqual(reviewProblems(0), []);
     assert.deepEqual(reviewProblems(19), [
-      "19 review(s) of hosts that sent a clean picture and sound: the recordings lost some (the node's log says which, e.g. sound its mixers dropped as late)",
+      "19 review(s) of hosts that sent a clean picture and sound: the recordings lost some (the lines above say what scoring found, the node's log why: e.g. sound its mixers dropped as late)",
     ]);
+  });
+
+  test('a review is printed with what scoring found, when and for how long', T, () => {
+    const at = Date.UTC(2026, 11, 6, 23, 27, 9, 500);
+    const finding = (impairment: 'silence' | 'frozen', ms: number, score: number) => ({
+      impairment,
+      startMs: at,
+      endMs: at + ms,
+      snippetKey: 'k',
+      score,
+    });
+    assert.equal(
+      reviewLine({
+        livestreamId: 'sys-1-1-abc',
+        track: 'host-h2-mp4',
+        findings: [finding('silence', 3_240, 20), finding('frozen', 2_000, 40)],
+      }),
+      'review of sys-1-1-abc/host-h2-mp4: silence 3.2 s from 23:27:09.500 (score 20); frozen 2.0 s from 23:27:09.500 (score 40)',
+    );
+    assert.equal(
+      reviewLine({ livestreamId: 'l', track: 'composite', findings: [] }),
+      'review of l/composite: no finding',
+    );
   });
 
   test('expected snippets count a last one of a second or more', T, () => {
@@ -362,7 +386,7 @@ describe('the system result', () => {
     snippets: { expected: 0, delivered: 0, late: 0 },
     droppedFrames: 0,
     expectedFrames: 0,
-    ingest: { packets: 0, lost: 0 },
+    ingest: { packets: 0, lost: 0, soundLateWorstMs: 0 },
     latencySec: { n: 0, p50: 0, p99: 0, max: 0 },
     realTimeFactor: { min: 1, each: {} },
     reviews: 0,

@@ -83,6 +83,21 @@ export class LoadPublisher {
     return found;
   }
 
+  /**
+   * The seconds in which its sound fell 300 ms or more behind the clock, as encoded and as the
+   * first session sent it ("sound-behind" lines): a publisher short of CPU, whose late sound the
+   * recorders' mixers then drop.
+   */
+  soundBehind(): { atMs: number; encodedMs: number; sentMs: number }[] {
+    return this.child.lines
+      .filter((l) => l.event === 'sound-behind')
+      .map((l) => ({
+        atMs: Number(l.atMs ?? 0),
+        encodedMs: Number(l.encodedMs ?? 0),
+        sentMs: Number(l.sentMs ?? 0),
+      }));
+  }
+
   /** Every session says goodbye with a DELETE; the group is killed after graceMs. */
   stop(graceMs = 15_000): Promise<void> {
     return this.child.stop(graceMs);

@@ -2,6 +2,7 @@
  * What one round of `tapedeck bench system` says about each recording, from what the store and
  * the bus hold afterwards: pure functions over the snippets' announcements.
  */
+import type { Review } from '../../domain/review.ts';
 import { spread, type Spread } from '../stats.ts';
 
 export interface SeenSnippet {
@@ -185,6 +186,8 @@ export interface HostArrivals {
   hostId: string;
   packets: number;
   lost: number;
+  /** How much later than its RTP time the host's sound reached the ingest (ms), at worst. */
+  soundLateMs?: { worst: number };
 }
 
 /**
@@ -199,10 +202,14 @@ export const MAX_INGEST_LOSS = 0.001;
 export function arrivalTotals(arrivals: readonly HostArrivals[]): {
   packets: number;
   lost: number;
+  soundLateWorstMs: number;
 } {
   return {
     packets: arrivals.reduce((n, a) => n + a.packets, 0),
     lost: arrivals.reduce((n, a) => n + a.lost, 0),
+    soundLateWorstMs: Math.round(
+      arrivals.reduce((n, a) => Math.max(n, a.soundLateMs?.worst ?? 0), 0),
+    ),
   };
 }
 
@@ -248,8 +255,19 @@ export function reviewProblems(reviews: number): string[] {
     ? []
     : [
         `${reviews} review(s) of hosts that sent a clean picture and sound: the recordings lost ` +
-          `some (the node's log says which, e.g. sound its mixers dropped as late)`,
+          `some (the lines above say what scoring found, the node's log why: e.g. sound its ` +
+          `mixers dropped as late)`,
       ];
+}
+
+/** One review as the round prints it: the track and each finding, dated in UTC, with its length. */
+export function reviewLine(r: Pick<Review, 'livestreamId' | 'track' | 'findings'>): string {
+  const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  const findings = r.findings.map(
+    (f) =>
+      `${f.impairment} ${((f.endMs - f.startMs) / 1000).toFixed(1)} s from ${time(f.startMs)} (score ${f.score})`,
+  );
+  return `review of ${r.livestreamId}/${r.track}: ${findings.join('; ') || 'no finding'}`;
 }
 
 export interface Attempt {

@@ -47,8 +47,11 @@ export interface RoundJson {
   snippets: { expected: number; delivered: number; late: number };
   droppedFrames: number;
   expectedFrames: number;
-  /** RTP packets that reached the ingest, and that the publishers sent but never did. */
-  ingest: { packets: number; lost: number };
+  /**
+   * RTP packets that reached the ingest, and that the publishers sent but never did; and how much
+   * later than its RTP time the worst host's sound reached it (ms).
+   */
+  ingest: { packets: number; lost: number; soundLateWorstMs: number };
   latencySec: Spread;
   realTimeFactor: { min: number | null; each: Record<string, number | null> };
   reviews: number;
@@ -249,7 +252,8 @@ export function formatRound(r: RoundJson, round: TapedeckRound): string {
     ...r.problems.map((p) => `   ${p}`),
     `snippets ${r.snippets.delivered} delivered of ${r.snippets.expected} expected, ${r.snippets.late} late; ` +
       `dropped frames ${r.droppedFrames} of ${r.expectedFrames}; RTP lost on the way in ${r.ingest.lost} of ${r.ingest.packets + r.ingest.lost}; availability latency p50 ${f2(r.latencySec.p50)} s, p99 ${f2(r.latencySec.p99)} s, max ${f2(r.latencySec.max)} s; reviews ${r.reviews}`,
-    `the node's event loop (it forwards the hosts' RTP): delay p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms, ${r.eventLoopDelayMs.stallsOver300} stall(s) over 300 ms`,
+    `the node's event loop (it forwards the hosts' RTP): delay p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms, ${r.eventLoopDelayMs.stallsOver300} stall(s) over 300 ms; ` +
+      `the hosts' sound reached the ingest up to ${r.ingest.soundLateWorstMs} ms behind its RTP time`,
     '',
     recs,
     '',

@@ -15,11 +15,13 @@ import { waitForModeration } from '../../moderation/settle.ts';
 import type { RunningNode } from '../../node/node.ts';
 import { LoadPublisher, type LoadOptions } from './load-publisher.ts';
 import { LoopDelayWatch, type LoopDelay } from './loop-delay.ts';
+import { watchSoundLate } from './sound-late-watch.ts';
 import { watchProcessTable, type ProcessRow } from './process-table.ts';
 import {
   hostDropProblems,
   ingestLossProblems,
   realTimeProblems,
+  reviewLine,
   reviewProblems,
   type HostArrivals,
   type HostDrop,
@@ -111,6 +113,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
   const hostIds = Array.from({ length: o.hosts }, (_, i) => `h${i + 1}`);
   let publisher: LoadPublisher | undefined;
   let loop: LoopDelayWatch | undefined;
+  let stopLateWatch: (() => void) | undefined;
   const started: string[] = [];
   try {
     const sessions = [];
@@ -127,6 +130,20 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
         `node: its event loop, which forwards the hosts' RTP, was held up ${Math.round(ms)} ms at ${new Date(atMs).toISOString().slice(11, 23)}`,
       ),
     );
+    let behindSeen = 0;
+    stopLateWatch = watchSoundLate(() => {
+      const behind = publisher?.soundBehind() ?? [];
+      for (const b of behind.slice(behindSeen))
+        o.progress(
+          `load publisher: its sound fell ${b.encodedMs} ms behind the clock as encoded, ${b.sentMs} ms as sent, at ${new Date(b.atMs).toISOString().slice(11, 23)}`,
+        );
+      behindSeen = behind.length;
+      return ids.flatMap((id) =>
+        o.node.ingest
+          .arrivals(id)
+          .map((a) => ({ who: `${a.hostId} of ${id}`, ms: a.soundLateMs.now })),
+      );
+    }, o.progress);
     publisher = LoadPublisher.start(sessions, o.load);
     await publisher.connected(sessions.length, 60_000);
     o.progress(
@@ -140,6 +157,8 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     const rows = table.stop();
     const loopDelay = loop.stop();
     loop = undefined;
+    stopLateWatch();
+    stopLateWatch = undefined;
     const stopAtMs = Date.now();
     const publisherProblems = publisher.problems();
     // Read before the stop: closing a livestream forgets its hosts.
@@ -191,6 +210,9 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     let reviews = 0;
     for (const id of ids)
       for await (const obj of o.node.store.list(`${id}/${REVIEWS_FOLDER}/`)) if (obj) reviews += 1;
+    for (const id of ids)
+      for (const r of await o.node.moderation!.moderation.listReviews({ livestreamId: id }))
+        o.progress(reviewLine(r));
     const problems = [
       ...publisherProblems,
       ...hostDropProblems(
@@ -222,6 +244,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     };
   } finally {
     loop?.stop();
+    stopLateWatch?.();
     await publisher?.stop();
     for (const id of started) await o.node.service.stop(id).catch(() => undefined);
   }

@@ -15,8 +15,9 @@ ICE is pinned to 127.0.0.1, as in whip-publisher.py.
 The sessions are a JSON list of {"url": ..., "token": ...} in --sessions FILE ("-" reads
 stdin to its end). Each session's state changes are JSON lines on stdout with its "index"
 in that list: posted, answered, connected, failed, and keyframe-request (with the session's
-running count); a failed session is cut off its tees and the others go on. The last line
-is {"event": "stopped", "code", "failed"}. SIGTERM, SIGINT or --duration end every session
+running count); a failed session is cut off its tees and the others go on. A second in which the
+shared sound fell 300 ms or more behind the clock gives a "sound-behind" line (atMs, encodedMs,
+sentMs). The last line is {"event": "stopped", "code", "failed"}. SIGTERM, SIGINT or --duration end every session
 with a DELETE of its Location; the exit code is 1 when any session failed.
 """
 
@@ -25,6 +26,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import gi
@@ -52,6 +54,8 @@ MAX_SESSIONS = 256
 BRANCH_QUEUE_NS = 1_000_000_000
 # Every DELETE runs at once; the whole goodbye must fit in a parent's grace period.
 DELETE_TIMEOUT_S = 3
+# A second's worst lag of the sound behind the clock that is reported ("sound-behind").
+SOUND_BEHIND_MS = 300
 OFFER_ATTEMPTS = 10
 OFFER_RETRY_MS = 300
 
@@ -99,6 +103,16 @@ class Load:
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message::error", self.on_error)
+        # How far behind the clock the sound is as it is encoded and as the first session sends
+        # it: a publisher short of CPU sends its sound ever later against its RTP time, which a
+        # recorder's mixer then drops as late, while video, timed by arrival, hides the delay.
+        self.behind = {"encoded": 0, "sent": 0}
+        probes = [("aenc", "encoded")] + ([("apay0", "sent")] if self.sessions else [])
+        for element, where in probes:
+            self.pipeline.get_by_name(element).get_static_pad("src").add_probe(
+                Gst.PadProbeType.BUFFER, self.on_sound, where
+            )
+        GLib.timeout_add(1000, self.report_sound_behind)
 
     def describe(self):
         a = self.args
@@ -114,7 +128,7 @@ class Load:
             "video/x-h264,profile=constrained-baseline ! tee name=vtee allow-not-linked=true",
             f"audiotestsrc is-live=true wave=sine freq={a.tone_hz} volume={a.volume} ! "
             "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! "
-            "opusenc bitrate=64000 ! tee name=atee allow-not-linked=true",
+            "opusenc name=aenc bitrate=64000 ! tee name=atee allow-not-linked=true",
         ]
         for s in self.sessions:
             i = s.index
@@ -195,6 +209,22 @@ class Load:
             self.fail(s, text)
         print(text, file=sys.stderr, flush=True)
         self.stop()
+
+    def on_sound(self, _pad, info, where):
+        clock = self.pipeline.get_clock()
+        pts = info.get_buffer().pts
+        if clock is not None and pts != Gst.CLOCK_TIME_NONE:
+            behind = clock.get_time() - self.pipeline.get_base_time() - pts
+            self.behind[where] = max(self.behind[where], behind)
+        return Gst.PadProbeReturn.OK
+
+    def report_sound_behind(self):
+        worst = {k: round(v / 1e6) for k, v in self.behind.items()}
+        self.behind = {k: 0 for k in self.behind}
+        if max(worst.values()) >= SOUND_BEHIND_MS:
+            at_ms = round(time.time() * 1000)
+            emit("sound-behind", atMs=at_ms, **{f"{k}Ms": v for k, v in worst.items()})
+        return GLib.SOURCE_CONTINUE
 
     def on_upstream_event(self, _pad, info, session):
         if GstVideo.video_event_is_force_key_unit(info.get_event()):

@@ -14,6 +14,7 @@ import {
   type RTCRtpTransceiver,
   type RtpPacket,
 } from 'werift';
+import { ArrivalLag } from './arrival-lag.ts';
 import { ArrivalLoss } from './arrival-loss.ts';
 import { prepareOffer, type ChosenCodec, type MediaKind, type PreparedOffer } from './offer.ts';
 import { startsPicture } from './picture-start.ts';
@@ -99,6 +100,8 @@ interface Forwarder {
   packets: number;
   bytes: number;
   arrivals: ArrivalLoss;
+  /** Sound only: how much later than its RTP time it comes (see ArrivalLag). */
+  lag?: ArrivalLag;
   /** RTCP datagrams the recorder sent back, and how many asked for a keyframe. */
   feedback: number;
   keyframeRequests: number;
@@ -146,6 +149,8 @@ export interface ForwardCounters {
   bytes: number;
   /** Packets the publisher sent that never reached the ingest (gaps in sequence numbers). */
   lost: number;
+  /** Sound only: how much later than its RTP time it reached the ingest, now and at worst (ms). */
+  lateMs?: { now: number; worst: number };
   /** Date.now() of the last packet from the publisher, 0 before the first. */
   lastPacketAt: number;
   /** Date.now() of the first picture forwarded (a keyframe's first packet), 0 before it. */
@@ -267,6 +272,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         packets,
         bytes,
         lost,
+        ...(f.lag ? { lateMs: { now: f.lag.currentMs, worst: f.lag.worstMs } } : {}),
         feedback,
         keyframeRequests,
         lastPacketAt,
@@ -397,6 +403,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
         packets: 0,
         bytes: 0,
         arrivals: new ArrivalLoss(),
+        ...(kind === 'audio' ? { lag: new ArrivalLag(this.prepared.audio!.clockRate) } : {}),
         feedback: 0,
         keyframeRequests: 0,
       };
@@ -443,6 +450,7 @@ export class WeriftSession extends EventEmitter<WeriftSessionEvents> {
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.lastRtpAt = performance.now();
         forwarder.arrivals.add(rtp.header.ssrc, rtp.header.sequenceNumber);
+        forwarder.lag?.add(rtp.header.ssrc, rtp.header.timestamp, this.lastRtpAt);
         const datagram = rtp.serialize();
         const now = performance.now();
         if (forwarder.packets === 0 && kind === 'video')
