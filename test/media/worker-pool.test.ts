@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fdCount } from '../../src/bench/soak/growth.ts';
@@ -9,6 +11,7 @@ import { MediaWorkerPool, spareMediaWorkers } from '../../src/media/media-worker
 import { MediaWorker } from '../../src/media/media-worker.ts';
 import { warmUpPipelines } from '../../src/media/pipeline/warm-up.ts';
 import { syntheticHost } from '../../src/media/synthetic-recording.ts';
+import { MEDIA_NICENESS } from '../../src/support/yield-to-node.ts';
 import { probeMedia } from '../support/ffprobe.ts';
 import { tempDir } from '../support/tapedeck.ts';
 
@@ -63,6 +66,7 @@ test(
       await worker.ready;
       const pid = worker.pid;
       assert.ok(pid !== undefined);
+      assertNiceness(pid, MEDIA_NICENESS.starting);
       const openFds = (p: number) => fdCount(fdKinds(p));
       const loaded = openFds(pid);
       const loadedKinds = fdKinds(pid);
@@ -94,6 +98,7 @@ test(
         profile: { ...defaultProfile({ width: 640, height: 360 }), snippetSeconds: 2 },
         inputs: [syntheticHost(1)],
       });
+      assertNiceness(pid, MEDIA_NICENESS.running);
       await assert.rejects(worker.warmUp(), /warm-up comes before a recording starts/);
       await new Promise((r) => setTimeout(r, 2_500));
       await worker.stop();
@@ -106,6 +111,26 @@ test(
     assert.equal(info.video?.width, 640);
   },
 );
+
+/**
+ * A media worker yields to the node: its own niceness, and its scheduling group's where the kernel
+ * groups processes by session (each worker has a session of its own).
+ */
+function assertNiceness(pid: number, nice: number): void {
+  assert.equal(getPriority(pid), nice, 'the worker process niceness');
+  const group = autogroupOf(pid);
+  if (group === null)
+    console.log('# no /proc/PID/autogroup here: only the process niceness is checked');
+  else assert.match(group, new RegExp(`nice ${nice}$`), `its autogroup: ${group}`);
+}
+
+function autogroupOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
 
 /** True when the worker had already loaded: its ready promise settles before any I/O turn. */
 async function readyNow(w: MediaWorker): Promise<boolean> {

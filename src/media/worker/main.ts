@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { loadGst, runMainLoop } from './gst.ts';
 import { killWhenOrphaned } from './orphan-watchdog.ts';
 import type { RequestMessage, WorkerEvent, WorkerMessage } from './protocol.ts';
+import { MEDIA_NICENESS, yieldToNode } from '../../support/yield-to-node.ts';
 import { Recording } from './recording.ts';
 import { warmUp } from './warm-up.ts';
 
@@ -14,6 +15,7 @@ if (!process.send) {
   process.exit(2);
 }
 
+yieldToNode(MEDIA_NICENESS.starting);
 // Longer than the stop below is given, so a worker that can still finish its snippet does.
 killWhenOrphaned(20_000);
 const { Gst, GLib } = loadGst();
@@ -52,7 +54,9 @@ async function handle(request: RequestMessage): Promise<unknown> {
   if (request.method === 'start') {
     if (recording) throw new Error('this worker already runs a recording');
     recording = new Recording(Gst, request.params.spec, request.params.startIndex, emit);
-    return recording.start();
+    const started = await recording.start();
+    yieldToNode(MEDIA_NICENESS.running);
+    return started;
   }
   if (request.method === 'warmUp') {
     if (recording) throw new Error('warm-up comes before a recording starts');
