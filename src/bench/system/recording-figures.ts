@@ -155,7 +155,7 @@ export function hostDropProblems(drops: readonly HostDrop[], hosts: number): str
   const names = [...new Set(drops.map((d) => `${d.livestreamId}/${d.hostId}`))];
   return [
     `${names.length} of ${hosts} hosts dropped off, first ${first.livestreamId}/${first.hostId} ` +
-      `at ${new Date(first.atMs).toISOString().slice(11, 23)}${first.detail ? ` (${first.detail})` : ''}`,
+      `at ${utcClock(first.atMs)}${first.detail ? ` (${first.detail})` : ''}`,
   ];
 }
 
@@ -260,12 +260,16 @@ export function reviewProblems(reviews: number): string[] {
       ];
 }
 
+/** A moment as the round's lines give it: UTC time of day to the millisecond. */
+export function utcClock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
 /** One review as the round prints it: the track and each finding, dated in UTC, with its length. */
 export function reviewLine(r: Pick<Review, 'livestreamId' | 'track' | 'findings'>): string {
-  const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
   const findings = r.findings.map(
     (f) =>
-      `${f.impairment} ${((f.endMs - f.startMs) / 1000).toFixed(1)} s from ${time(f.startMs)} (score ${f.score})`,
+      `${f.impairment} ${((f.endMs - f.startMs) / 1000).toFixed(1)} s from ${utcClock(f.startMs)} (score ${f.score})`,
   );
   return `review of ${r.livestreamId}/${r.track}: ${findings.join('; ') || 'no finding'}`;
 }

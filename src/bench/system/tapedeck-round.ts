@@ -23,6 +23,7 @@ import {
   realTimeProblems,
   reviewLine,
   reviewProblems,
+  utcClock,
   type HostArrivals,
   type HostDrop,
   recordingFigures,
@@ -127,7 +128,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
     for (const id of ids) await o.node.livestreams.compositeRecording(id, 120_000);
     loop = new LoopDelayWatch((atMs, ms) =>
       o.progress(
-        `node: its event loop, which forwards the hosts' RTP, was held up ${Math.round(ms)} ms at ${new Date(atMs).toISOString().slice(11, 23)}`,
+        `node: its event loop, which forwards the hosts' RTP, was held up ${Math.round(ms)} ms at ${utcClock(atMs)}`,
       ),
     );
     let behindSeen = 0;
@@ -135,7 +136,7 @@ export async function runTapedeckRound(o: TapedeckRoundOptions): Promise<Tapedec
       const behind = publisher?.soundBehind() ?? [];
       for (const b of behind.slice(behindSeen))
         o.progress(
-          `load publisher: its sound fell ${b.encodedMs} ms behind the clock as encoded, ${b.sentMs} ms as sent, at ${new Date(b.atMs).toISOString().slice(11, 23)}`,
+          `load publisher: its sound fell ${b.encodedMs} ms behind the clock as encoded, ${b.sentMs} ms as sent, at ${utcClock(b.atMs)}`,
         );
       behindSeen = behind.length;
       return ids.flatMap((id) =>
