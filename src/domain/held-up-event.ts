@@ -19,7 +19,15 @@ export interface RecorderHeldUp {
   fromMs: number;
   toMs: number;
   withinMs: number;
+  /**
+   * 'picture': only the picture was held, the sound went on (a composite that showed
+   * placeholders while its hosts' pictures, served by their own recordings, had not reached it).
+   */
+  media?: HeldUpMedia;
 }
+
+/** What a hold-up held: both sound and picture, or the picture alone. */
+export type HeldUpMedia = 'both' | 'picture';
 
 export interface HeldUpEventData {
   livestreamId: string;
@@ -29,6 +37,8 @@ export interface HeldUpEventData {
   to: string;
   durationMs: number;
   withinMs: number;
+  /** Absent in events from before it was told: both. */
+  media?: HeldUpMedia;
 }
 
 export function heldUpCloudEvent(h: RecorderHeldUp): CloudEvent<HeldUpEventData> {
@@ -40,7 +50,10 @@ export function heldUpCloudEvent(h: RecorderHeldUp): CloudEvent<HeldUpEventData>
   const event: CloudEvent<HeldUpEventData> = {
     specversion: '1.0',
     id: createHash('sha256')
-      .update(`held-up:${h.livestreamId}/${h.track}/${h.recordingId}/${from.getTime()}`)
+      .update(
+        `held-up:${h.livestreamId}/${h.track}/${h.recordingId}/${from.getTime()}` +
+          (h.media === 'picture' ? '/picture' : ''),
+      )
       .digest('hex')
       .slice(0, 32),
     source: `tapedeck/${h.livestreamId}/${h.recordingId}`,
@@ -57,6 +70,7 @@ export function heldUpCloudEvent(h: RecorderHeldUp): CloudEvent<HeldUpEventData>
       to: to.toISOString(),
       durationMs: to.getTime() - from.getTime(),
       withinMs: Math.round(h.withinMs),
+      ...(h.media === 'picture' ? { media: 'picture' as const } : {}),
     },
   };
   const p = heldUpEventProblems(event);
@@ -83,6 +97,8 @@ export function heldUpEventProblems(value: unknown): string[] {
   else if (d.durationMs !== to - from) p.push('data.durationMs must be to - from');
   if (typeof d.withinMs !== 'number' || !(d.withinMs >= 0))
     p.push('data.withinMs must be a number of ms, 0 or more');
+  if (d.media !== undefined && d.media !== 'both' && d.media !== 'picture')
+    p.push("data.media must be 'both' or 'picture' when given");
   return p;
 }
 
@@ -90,6 +106,14 @@ export function heldUpEventProblems(value: unknown): string[] {
  * The stretch scoring leaves out for a hold-up: widened by its uncertainty on both sides, so
  * the whole of it is left out wherever in its bounds it truly lay.
  */
-export function heldUpRange(d: HeldUpEventData): TimeRange {
-  return { startMs: Date.parse(d.from) - d.withinMs, endMs: Date.parse(d.to) + d.withinMs };
+export function heldUpRange(d: HeldUpEventData): HeldUpRange {
+  return {
+    startMs: Date.parse(d.from) - d.withinMs,
+    endMs: Date.parse(d.to) + d.withinMs,
+    media: d.media ?? 'both',
+  };
+}
+
+export interface HeldUpRange extends TimeRange {
+  media: HeldUpMedia;
 }

@@ -78,17 +78,18 @@ export interface OffAir {
 }
 
 /**
- * Off-air stretches with the recorder's hold-ups added to both sound and picture: null only when
- * neither is known.
+ * Off-air stretches with the recorder's hold-ups added: to the picture always, to the sound
+ * unless the hold-up held the picture alone. Null only when neither is known.
  */
 export function withHeldUp(
   offAir: OffAir | null,
-  heldUp: readonly TimeRange[] | undefined,
+  heldUp: readonly (TimeRange & { media?: 'both' | 'picture' })[] | undefined,
 ): OffAir | null {
   if (!heldUp?.length) return offAir;
+  const range = ({ startMs, endMs }: TimeRange) => ({ startMs, endMs });
   return {
-    audio: [...(offAir?.audio ?? []), ...heldUp],
-    video: [...(offAir?.video ?? []), ...heldUp],
+    audio: [...(offAir?.audio ?? []), ...heldUp.filter((h) => h.media !== 'picture').map(range)],
+    video: [...(offAir?.video ?? []), ...heldUp.map(range)],
   };
 }
 

@@ -3,14 +3,14 @@ import {
   heldUpEventProblems,
   heldUpRange,
   type HeldUpEventData,
+  type HeldUpRange,
 } from '../domain/held-up-event.ts';
-import type { TimeRange } from '../domain/time-range.ts';
 import type { MessageBus } from '../delivery/bus/port.ts';
 import { collectPerLivestream } from './livestream-events.ts';
 
 export interface HoldUpTracker {
   /** The stretches a track's recorders were held up, widened by their uncertainty. */
-  ranges(livestreamId: string, track: string): TimeRange[];
+  ranges(livestreamId: string, track: string): HeldUpRange[];
   close(): Promise<void>;
 }
 

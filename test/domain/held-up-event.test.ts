@@ -33,6 +33,20 @@ test('scoring leaves out the hold-up widened by its uncertainty on both sides', 
   const r = heldUpRange(heldUpCloudEvent(held).data);
   assert.equal(r.startMs, Date.UTC(2026, 11, 6, 11, 59, 59, 750));
   assert.equal(r.endMs, Date.UTC(2026, 11, 6, 12, 0, 4, 251));
+  assert.equal(r.media, 'both');
+});
+
+test('a hold-up of the picture alone says so, and is another event than one of both', () => {
+  const e = heldUpCloudEvent({ ...held, media: 'picture' });
+  assert.equal(e.data.media, 'picture');
+  assert.deepEqual(heldUpEventProblems(e), []);
+  assert.equal(heldUpRange(e.data).media, 'picture');
+  assert.notEqual(e.id, heldUpCloudEvent(held).id);
+  assert.equal('media' in heldUpCloudEvent(held).data, false);
+  assert.match(
+    heldUpEventProblems({ ...e, data: { ...e.data, media: 'sound' } }).join(),
+    /data\.media/,
+  );
 });
 
 test('a hold-up that does not end after it starts, or names a bad track, is refused', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { offAirRanges, type PresenceChange } from '../../src/domain/presence-mask.ts';
+import { offAirRanges, type PresenceChange, withHeldUp } from '../../src/domain/presence-mask.ts';
 
 const T = (s: number) => 1_000_000 + s * 1000;
 const R = (a: number, b: number) => ({ startMs: T(a), endMs: T(b) });
@@ -151,3 +151,19 @@ test(
     assert.deepEqual(offAirRanges(old, 'host-h1', R(0, 15)).video, []);
   },
 );
+
+test("a hold-up of the picture alone leaves the picture out of scoring and keeps the sound's", () => {
+  const host = { audio: [{ startMs: 0, endMs: 100 }], video: [] };
+  const both = { startMs: 1_000, endMs: 2_000 };
+  const picture = { startMs: 5_000, endMs: 8_000, media: 'picture' as const };
+  assert.deepEqual(withHeldUp(host, [both, picture]), {
+    audio: [{ startMs: 0, endMs: 100 }, both],
+    video: [both, { startMs: 5_000, endMs: 8_000 }],
+  });
+  // Hold-ups told before the picture alone could be: both.
+  assert.deepEqual(withHeldUp(null, [{ ...both, media: 'both' }]), {
+    audio: [both],
+    video: [both],
+  });
+  assert.equal(withHeldUp(null, []), null);
+});

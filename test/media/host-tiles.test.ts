@@ -49,6 +49,18 @@ async function oneHostPorts(name: string) {
   return { out, hostVideo, hostAudio, compositeAudio, tilePort: await tcpPort() };
 }
 
+/** The mean colour of a cell at a wall-clock time, in whichever snippet holds it. */
+async function colourAt(
+  snippets: readonly DeliveredSnippet[],
+  utcMs: number,
+  cell: { x: number; y: number; width: number; height: number },
+) {
+  const ns = BigInt(Math.round(utcMs)) * 1_000_000n;
+  const s = snippets.find((x) => BigInt(x.startUtcNs) <= ns && ns < BigInt(x.endUtcNs));
+  assert.ok(s, `no snippet holds ${new Date(utcMs).toISOString()}`);
+  return meanColour(s.location, Number(ns - BigInt(s.startUtcNs)) / 1e9, cell);
+}
+
 /** Where the composite shows its one host: the cell's middle, at the camera's aspect. */
 const cellOf = (out: string) =>
   gridLayout(spec('composite', 'c', out, sharedHost(0, 0)).profile.video, 1).tiles[0]!;
@@ -205,6 +217,30 @@ test(
       );
       const late = await meanColour(composite.snippets.at(-2)!.location, 4, cell);
       assert.ok(colourDistance(late, PLACEHOLDER_GREY) > 40, `at the end: ${late.map(Math.round)}`);
+      // The composite told the stretch its canvas stood still for want of the host's picture, as
+      // a hold-up of the picture alone, and the canvas changes where it says.
+      const held = compositeEvents.flatMap((e) => (e.event === 'held-up' ? [e.data] : []));
+      const still = held.filter((h) => h.media === 'picture');
+      assert.equal(still.length, 1, JSON.stringify(held));
+      const { fromMs, ms, withinMs } = still[0]!;
+      const startMs = Number(BigInt(composite.snippets[0]!.startUtcNs) / 1_000_000n);
+      assert.ok(
+        Math.abs(fromMs - startMs) < 1_000,
+        `from ${fromMs - startMs} ms into the recording`,
+      );
+      assert.ok(ms >= 4_000, `${ms} ms, with the port taken for 5 s`);
+      console.log(`the canvas stood still for want of the picture ${ms} ms (± ${withinMs} ms)`);
+      const margin = withinMs + 300;
+      const before = await colourAt(composite.snippets, fromMs + ms - margin, cell);
+      assert.ok(
+        colourDistance(before, PLACEHOLDER_GREY) < 40,
+        `before its end: ${before.map(Math.round)}`,
+      );
+      const after = await colourAt(composite.snippets, fromMs + ms + margin, cell);
+      assert.ok(
+        colourDistance(after, PLACEHOLDER_GREY) > 40,
+        `after its end: ${after.map(Math.round)}`,
+      );
     } finally {
       clearTimeout(release);
       holder.close();

@@ -217,15 +217,15 @@ test(
     );
     // The second snippet's recorder tells it was held up from about 4.5 to 10.5 s into it, either
     // end within 0.5 s.
-    const startMs = T0 + 5 * 15_000;
-    const heldUp = (track: string) =>
+    const heldUp = (track: string, seq = 5, media?: 'picture') =>
       heldUpCloudEvent({
         livestreamId: 'ls1',
         track,
         recordingId: `${track}-mp4`,
-        fromMs: startMs + 4_500,
-        toMs: startMs + 10_500,
+        fromMs: T0 + seq * 15_000 + 4_500,
+        toMs: T0 + seq * 15_000 + 10_500,
         withinMs: 500,
+        ...(media ? { media } : {}),
       });
     // Another track's hold-up says nothing of this one.
     await bus.publish(heldUp('composite'));
@@ -275,6 +275,20 @@ test(
       assert.deepEqual(after.audio.reasons, []);
       assert.deepEqual(after.video?.reasons ?? [], []);
       assert.equal(after.review, false);
+
+      // A composite that showed placeholders while its hosts' pictures had not reached it held
+      // the picture alone: the silence is still the host's.
+      await bus.publish(heldUp('host-h1', 6, 'picture'));
+      for (let i = 0; i < 100 && held.ranges('ls1', 'host-h1').length < 2; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      await bus.publish(await ready(file, 'mp4', 6, store));
+      const pictureOnly = await scoredOne(3);
+      assert.deepEqual(
+        pictureOnly.audio.reasons.map((r) => r.impairment),
+        ['silence'],
+      );
+      assert.deepEqual(pictureOnly.video?.reasons ?? [], []);
+      assert.equal(pictureOnly.review, true);
     } finally {
       await sub.close();
       await scorer.close();

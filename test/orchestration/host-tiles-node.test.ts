@@ -6,7 +6,8 @@ import { DEFAULT_COMPOSITE_CANVAS } from '../../src/domain/profile.ts';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
 import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-colour.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
-import { startNodeRig, storedTracks } from './node-rig.ts';
+import { HELD_UP_EVENT_TYPE, heldUpEventProblems } from '../../src/domain/held-up-event.ts';
+import { busEvents, startNodeRig, storedTracks } from './node-rig.ts';
 
 const skip = privateNetworkOnly();
 if (skip) console.log(`skipping the host tiles node test: ${skip}`);
@@ -41,6 +42,31 @@ test(
     await sleep(16_000);
     assert.equal((await rig.api('POST', `/v1/livestreams/${livestreamId}/stop`)).status, 202);
     await rig.node.livestreams.result(livestreamId);
+
+    // Until the first host's recording served its tile the composite showed placeholders alone,
+    // and told so on the bus for scoring: a hold-up of its picture, from about the hosts' join.
+    const events = await busEvents(rig);
+    const firstAt = (change: string) =>
+      Math.min(
+        ...events
+          .filter((e) => e.type === `tapedeck.host.${change}`)
+          .map((e) => Date.parse(e.data.at as string)),
+      );
+    const still = events.filter(
+      (e) =>
+        e.type === HELD_UP_EVENT_TYPE && e.data.track === 'composite' && e.data.media === 'picture',
+    );
+    for (const e of still) assert.deepEqual(heldUpEventProblems(e), [], JSON.stringify(e));
+    const atJoin = still.find((e) => Date.parse(e.data.from as string) < firstAt('joined') + 3_000);
+    assert.ok(
+      atJoin,
+      `joined at ${new Date(firstAt('joined')).toISOString()}: ${JSON.stringify(still.map((e) => e.data))}`,
+    );
+    assert.ok(
+      Date.parse(atJoin.data.to as string) + (atJoin.data.withinMs as number) >=
+        firstAt('video-started'),
+      `a host's tile shows only after its first picture: ${JSON.stringify(atJoin.data)}`,
+    );
 
     const tracks = await storedTracks(rig, livestreamId);
     assert.deepEqual([...tracks.keys()].sort(), ['composite', 'host-h1', 'host-h2']);

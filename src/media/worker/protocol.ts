@@ -81,8 +81,13 @@ export type WorkerEvent =
   /**
    * The recorder itself was held up (its process starved or stopped) from `fromMs` (ms since the
    * epoch) for `ms`, either end within `withinMs`: sent with the warning that says it in words.
+   * With `media: 'picture'` only the picture was: a composite showed placeholders while its
+   * hosts' pictures, served by their own recordings, had not reached it yet.
    */
-  | { event: 'held-up'; data: { fromMs: number; ms: number; withinMs: number } }
+  | {
+      event: 'held-up';
+      data: { fromMs: number; ms: number; withinMs: number; media?: 'picture' };
+    }
   | { event: 'error'; data: { source: string; message: string; debug: string } }
   | { event: 'eos'; data: { snippetsClosed: number } };
 

@@ -42,6 +42,7 @@ import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
 import { TileServer } from './tile-server.ts';
+import { type CanvasCell, StillCanvas, stillForWantOfPicture } from './still-canvas.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
@@ -135,6 +136,7 @@ export class Recording {
     { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout } | undefined;
   private stopRequested = false;
   private started = false;
+  private readonly stillCanvas = new StillCanvas();
 
   constructor(
     private readonly Gst: GstModule,
@@ -325,6 +327,7 @@ export class Recording {
       const timer = setTimeout(() => finish(true), timeoutMs);
       this.eosWaiters.push(() => finish(false));
       this.stopRequested = true;
+      this.tellStillCanvas(this.stillCanvas.end(this.canvasNowMs()));
       for (const live of this.inputs.values()) {
         clearTimeout(live.shared?.timer);
         live.tile?.stop();
@@ -695,6 +698,41 @@ export class Recording {
       if (live.pads.video) setPlacement(live.pads.video, place.video);
       setPlacement(live.pads.placeholder!, place.placeholder);
     });
+    if (this.spec.kind === 'composite') this.followStillCanvas(ordered.map(cellOf));
+  }
+
+  /**
+   * A composite whose hosts' pictures come from other recordings shows only placeholders until
+   * the first of them serves, seconds after the hosts' cameras are on when the machine is busy
+   * starting their recordings: a canvas that stands still through the recorder's doing. It is
+   * told like a hold-up of the picture alone, so scoring does not take it for a frozen camera.
+   */
+  private followStillCanvas(cells: CanvasCell[]): void {
+    this.tellStillCanvas(this.stillCanvas.update(this.canvasNowMs(), stillForWantOfPicture(cells)));
+  }
+
+  private tellStillCanvas(stretch: { fromMs: number; toMs: number } | null): void {
+    if (!stretch) return;
+    const withinMs = Math.round((2 * 1000) / this.spec.profile.video.fps);
+    const ms = stretch.toMs - stretch.fromMs;
+    this.emit({
+      event: 'held-up',
+      data: { fromMs: stretch.fromMs, ms, withinMs, media: 'picture' },
+    });
+  }
+
+  /**
+   * When a layout change reaches the canvas: the mixer's next frame, which lags the clock by the
+   * pipeline's latency (half a second and more), so the wall clock would put every change late.
+   * Within a frame or two: the next frame starts where the last one ended.
+   */
+  private canvasNowMs(): number {
+    if (!this.started) return Date.now();
+    const pad = this.pipeline.getByName(names.videoMixer)?.getStaticPad('src');
+    const [ok, position] = pad?.queryPosition(this.Gst.Format.TIME) ?? [false, 0n];
+    return ok && position >= 0n
+      ? Number((this.baseTimeUtcNs + BigInt(position)) / 1_000_000n)
+      : Date.now();
   }
 
   /** Runs the pending stop once, whichever came first: the pipeline's EOS or the last snippet. */
@@ -959,4 +997,10 @@ function setPlacement(pad: GstPad, p: PadPlacement): void {
 /** splitmuxsink's fragment index, from the `_%06d` in the file name. */
 function seqOf(location: string): number {
   return Number(/_(\d+)\.\w+$/.exec(location)?.[1] ?? -1);
+}
+
+/** What an input puts on the canvas as laid out (applyLayout). */
+function cellOf(live: LiveInput): CanvasCell {
+  if (!live.spec.cameraOn) return 'camera-off';
+  return live.shared && !(live.shared.bin && live.shared.showing) ? 'awaited' : 'picture';
 }

@@ -160,7 +160,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
           log(`${key} ${event.event}: ${JSON.stringify(event.data)}`);
         else if (event.event === 'held-up') {
           // On the bus, so scoring leaves the stretch out: the recorder's fault, not the host's.
-          const { fromMs, ms, withinMs } = event.data;
+          const { fromMs, ms, withinMs, media } = event.data;
           deps.outbox
             .add(
               heldUpCloudEvent({
@@ -170,6 +170,7 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
                 fromMs,
                 toMs: fromMs + ms,
                 withinMs,
+                ...(media ? { media } : {}),
               }),
             )
             .catch((err: unknown) => log(`${key}: hold-up not announced: ${String(err)}`));
