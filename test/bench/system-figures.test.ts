@@ -176,6 +176,22 @@ describe('recording figures', () => {
     assert.equal(expectedSnippets(T0, T0 + 45_900, 15), 3);
     assert.equal(expectedSnippets(T0, T0 + 46_000, 15), 4);
     assert.equal(expectedSnippets(T0, T0 - 5, 15), 0);
+    // Frame-exact snippets end a few ms either side of 15 s.
+    assert.equal(expectedSnippets(T0, T0 + 44_990, 15), 3);
+  });
+
+  test('a recorder the stop reached later counts the short last snippet it cut there', T, () => {
+    // Stopped 0.4 s after a cut, the recorder ran on to 1.5 s past it.
+    assert.equal(expectedSnippets(T0, T0 + 45_400, 15, T0 + 46_500), 4);
+    assert.equal(expectedSnippets(T0, T0 + 45_400, 15, T0 + 45_700), 4);
+    // One that ended before the stop is still expected up to the stop.
+    assert.equal(expectedSnippets(T0, T0 + 60_000, 15, T0 + 30_000), 4);
+    const all = snippets(4);
+    const tail = { ...all[3]!, key: 'ls/composite/mp4/4.mp4', startMs: T0 + 60_000 };
+    const past = [...all, { ...tail, endMs: T0 + 60_700, durationMs: 700 }];
+    const f = recordingFigures(past, { ...rules, stopAtMs: T0 + 60_300 });
+    assert.equal(f.delivered, 5);
+    assert.equal(f.expected, 5);
   });
 
   test('audio-only snippets count no frames, and one whole snippet gives no factor', T, () => {

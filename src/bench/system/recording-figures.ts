@@ -51,15 +51,25 @@ const HOLE_MS = 1_000;
 /** A last snippet shorter than this may be left out by a recorder stopped just after a cut. */
 const SHORTEST_LAST_MS = 1_000;
 
-/** Snippets from the first one's start up to the stop: whole ones, and a last one of a second or more. */
+/** Less than this past a whole snippet is the rounding of frame-exact snippet lengths. */
+const ROUNDING_MS = 100;
+
+/**
+ * Snippets from the first one's start up to the stop: whole ones, and a last one of a second or
+ * more. A recorder the stop reaches later (the stop goes to the recordings one by one) cuts its
+ * last snippet where it stopped: `lastEndMs` past the stop counts that one, however short.
+ */
 export function expectedSnippets(
   firstStartMs: number,
   stopAtMs: number,
   snippetSec: number,
+  lastEndMs = stopAtMs,
 ): number {
-  const spanMs = Math.max(0, stopAtMs - firstStartMs);
-  const whole = Math.floor(spanMs / (snippetSec * 1000));
-  return whole + (spanMs - whole * snippetSec * 1000 >= SHORTEST_LAST_MS ? 1 : 0);
+  const endMs = Math.max(stopAtMs, lastEndMs);
+  const spanMs = Math.max(0, endMs - firstStartMs);
+  const whole = Math.floor((spanMs + ROUNDING_MS) / (snippetSec * 1000));
+  const tailMs = spanMs - whole * snippetSec * 1000;
+  return whole + (tailMs >= (endMs > stopAtMs ? ROUNDING_MS : SHORTEST_LAST_MS) ? 1 : 0);
 }
 
 export function recordingFigures(
@@ -93,7 +103,12 @@ export function recordingFigures(
     livestreamId: first.livestreamId,
     track: first.track,
     delivered: sorted.length,
-    expected: expectedSnippets(first.startMs, rules.stopAtMs, rules.snippetSec),
+    expected: expectedSnippets(
+      first.startMs,
+      rules.stopAtMs,
+      rules.snippetSec,
+      sorted.at(-1)!.endMs,
+    ),
     holes,
     late: latencies.filter((l) => l > rules.lateAfterSec).length,
     expectedFrames,
