@@ -1,3 +1,4 @@
+import type { HeldUpMedia } from './held-up-event.ts';
 import { DEFAULT_PRESENCE_RULES, type HostEvent, type HostEventType } from './host-presence.ts';
 import { parseTrack } from './snippet-key.ts';
 import type { TimeRange } from './time-range.ts';
@@ -83,7 +84,7 @@ export interface OffAir {
  */
 export function withHeldUp(
   offAir: OffAir | null,
-  heldUp: readonly (TimeRange & { media?: 'both' | 'picture' })[] | undefined,
+  heldUp: readonly (TimeRange & { media?: HeldUpMedia })[] | undefined,
 ): OffAir | null {
   if (!heldUp?.length) return offAir;
   const range = ({ startMs, endMs }: TimeRange) => ({ startMs, endMs });

@@ -42,7 +42,12 @@ import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
 import { TileServer } from './tile-server.ts';
-import { type CanvasCell, StillCanvas, stillForWantOfPicture } from './still-canvas.ts';
+import {
+  type CanvasCell,
+  StillCanvas,
+  stillForWantOfPicture,
+  type Stretch,
+} from './still-canvas.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
@@ -711,7 +716,7 @@ export class Recording {
     this.tellStillCanvas(this.stillCanvas.update(this.canvasNowMs(), stillForWantOfPicture(cells)));
   }
 
-  private tellStillCanvas(stretch: { fromMs: number; toMs: number } | null): void {
+  private tellStillCanvas(stretch: Stretch | null): void {
     if (!stretch) return;
     const withinMs = Math.round((2 * 1000) / this.spec.profile.video.fps);
     const ms = stretch.toMs - stretch.fromMs;
