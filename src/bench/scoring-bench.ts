@@ -5,7 +5,7 @@
  * impairment and duration, false positives on clean content, and what measuring one snippet costs.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import {
 } from '../domain/quality-rules.ts';
 import { DEFAULT_HOST_CANVAS, defaultProfile, type OutputProfile } from '../domain/profile.ts';
 import { aacEncoder, mp3Encoder, videoEncoder } from '../media/pipeline/encoders.ts';
+import { parseProcStat } from './process-usage.ts';
 import { mp3Recorder, mp4Recorder } from '../media/pipeline/outputs.ts';
 import { scoreSnippet } from '../moderation/score-snippet.ts';
 import { splitLaunchArgs } from './media-bench.ts';
@@ -761,33 +762,65 @@ export function toScoringJson(r: ScoringBenchResult): ScoringBenchJson {
 // ---------------------------------------------------------------------------------------------
 // Running.
 
-/** Runs gst-launch-1.0; resolves with null on success or the problem. */
+/** A run that took no CPU for this long is stuck: its streams ended but its EOS never came. */
+const STALL_MS = 10_000;
+
+/** CPU ticks a process has used so far, or null once it is gone. */
+async function cpuTicks(pid: number): Promise<number | null> {
+  try {
+    const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return stat.utime + stat.stime;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs gst-launch-1.0; resolves with null on success or the problem. Two faults of the elements
+ * are met here now and then, on input that goes through on the next run: splitmuxsink sometimes
+ * never posts EOS after its last snippet (the run then idles, so a run that took no CPU for
+ * STALL_MS is ended), and a crashing element. gst-launch's own fault handler would leave a crashed
+ * run spinning until the time limit; --no-fault lets it die at once.
+ */
 function launch(args: string[], timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
-    // Without the segfault trap a crashing element ends the process instead of leaving it spinning.
-    const child = spawn('gst-launch-1.0', ['-q', '--gst-disable-segtrap', ...args], {
+    const child = spawn('gst-launch-1.0', ['-q', '--no-fault', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
+    let killedFor: string | undefined;
+    const kill = (why: string) => {
+      killedFor ??= why;
+      child.kill('SIGKILL');
+    };
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-1000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (e) => {
+    const timer = setTimeout(() => kill(`took longer than ${timeoutMs / 1000} s`), timeoutMs);
+    let last: { ticks: number; at: number } | undefined;
+    const watch = setInterval(() => {
+      if (child.pid === undefined) return;
+      void cpuTicks(child.pid).then((ticks) => {
+        const now = performance.now();
+        if (ticks === null) return;
+        if (!last || ticks !== last.ticks) last = { ticks, at: now };
+        else if (now - last.at >= STALL_MS) kill(`stalled: no CPU for ${STALL_MS / 1000} s`);
+      });
+    }, 1000);
+    const done = (problem: string | null) => {
       clearTimeout(timer);
-      resolve(e.message);
-    });
+      clearInterval(watch);
+      resolve(problem);
+    };
+    child.once('error', (e) => done(e.message));
     child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(null);
+      if (code === 0) done(null);
+      else if (killedFor) done(killedFor);
+      else if (signal) done(`gst-launch-1.0 died of ${signal}`);
       else
-        resolve(
-          signal === 'SIGKILL'
-            ? `took longer than ${timeoutMs / 1000} s`
-            : signal
-              ? `gst-launch-1.0 died of ${signal}`
-              : (err
-                  .trim()
-                  .split('\n')
-                  .find((l) => l.startsWith('ERROR')) ?? `exit code ${code}`),
+        done(
+          err
+            .trim()
+            .split('\n')
+            .find((l) => l.startsWith('ERROR')) ?? `exit code ${code}`,
         );
     });
   });
@@ -851,15 +884,14 @@ export async function runScoringBench(
         if (o.signal?.aborted) throw new Error('stopped');
         const job = jobs[i]!;
         let problem: string | null = 'not tried';
-        // Now and then a run stalls for good or the AAC encoder crashes, on input that went
-        // through before: another run of the same clip makes it.
+        // A run that stalls or crashes (see launch) makes the clip on another try.
         for (let attempt = 0; attempt < GENERATE_ATTEMPTS && problem; attempt++) {
           await rm(job.dir, { recursive: true, force: true });
           await mkdir(job.dir);
           const location = join(job.dir, `s%06d.${job.container}`);
           problem = await launch(
             splitLaunchArgs(launchDescription(job.timeline, job.container, location)),
-            30_000,
+            120_000,
           );
           if (problem && attempt < GENERATE_ATTEMPTS - 1) retries.push({ name: job.name, problem });
         }

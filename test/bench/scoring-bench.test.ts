@@ -230,7 +230,7 @@ describe('scoring bench: matching and tables', () => {
 });
 
 describe('tapedeck bench scoring (real GStreamer, through the CLI)', { timeout: 300_000 }, () => {
-  it('finds every 3-s impairment and prints the three tables', { timeout: 290_000 }, async () => {
+  it('finds every 3-s impairment and prints the three tables', { timeout: 290_000 }, async (t) => {
     const work = await tempDir('scoring-bench');
     dirs.push(work);
     const child = spawn(
@@ -246,6 +246,8 @@ describe('tapedeck bench scoring (real GStreamer, through the CLI)', { timeout: 
     const last = stdout.trimEnd().split('\n').pop() ?? '';
     const json = JSON.parse(last) as ScoringBenchJson;
     const why = `exit ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+    for (const line of stdout.split('\n').filter((l) => /^(Generation runs|NOT GENERATED)/.test(l)))
+      t.diagnostic(line);
     assert.equal(json.impaired, 32, why);
     assert.equal(json.detected, json.impaired, why);
     assert.equal(json.clean, 6, why);
