@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 export interface GstObject {
   getName(): string;
   name: string;
+  hasAsAncestor(ancestor: GstObject): boolean;
 }
 export interface GstPad extends GstObject {
   link(peer: GstPad): number;

@@ -33,6 +33,7 @@ import type {
   GstClock,
   GstElement,
   GstMessage,
+  GstObject,
   GstModule,
   GstPad,
   GstPipeline,
@@ -41,6 +42,8 @@ import { AudioDrift } from './audio-drift.ts';
 import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
 import { FrameLoss } from './frame-loss.ts';
+import { withInjectedFault } from './fault-injection.ts';
+import { nextRestartDelayMs, type InputRestarts } from './input-restart.ts';
 import { TileServer } from './tile-server.ts';
 import {
   type CanvasCell,
@@ -141,6 +144,8 @@ export class Recording {
     { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout } | undefined;
   private stopRequested = false;
   private started = false;
+  /** Inputs whose element failed: when each was last attached again, and the next try's timer. */
+  private readonly restarts = new Map<string, InputRestarts & { timer?: NodeJS.Timeout }>();
   private readonly stillCanvas = new StillCanvas();
 
   constructor(
@@ -337,6 +342,7 @@ export class Recording {
         clearTimeout(live.shared?.timer);
         live.tile?.stop();
       }
+      for (const r of this.restarts.values()) clearTimeout(r.timer);
       clearInterval(this.lookTimer);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
@@ -490,13 +496,17 @@ export class Recording {
     const { Gst, spec } = this;
     const n = inputNames(input.id);
     const hasVideo = spec.kind !== 'audio';
-    const description = inputFragments(input, {
-      fps: spec.profile.video.fps,
-      sampleRate: spec.profile.audio.sampleRate,
-      index: this.inputs.size,
-      timestampOffsetNs: Number(runningTimeNs),
-      withVideo: hasVideo,
-    }).join('  ');
+    const description = withInjectedFault(
+      input.id,
+      n.video,
+      inputFragments(input, {
+        fps: spec.profile.video.fps,
+        sampleRate: spec.profile.audio.sampleRate,
+        index: this.inputs.size,
+        timestampOffsetNs: Number(runningTimeNs),
+        withVideo: hasVideo,
+      }),
+    ).join('  ');
     const bin = Gst.parseBinFromDescription(description, false);
     bin.name = n.bin;
     const ghost = (branch: string, element: string): GstPad => {
@@ -755,6 +765,53 @@ export class Recording {
     );
   }
 
+  /** The input whose bin an element is in. */
+  private inputOf(element: GstObject | null): LiveInput | undefined {
+    if (!element) return undefined;
+    for (const live of this.inputs.values())
+      if (element === live.bin || element.hasAsAncestor(live.bin)) return live;
+    return undefined;
+  }
+
+  /**
+   * An element of an input failed (a socket, a depayloader, a decoder) and its stream stopped:
+   * without this the recording went on with the host's last picture, or silence, to its end.
+   * The input is taken out and attached again, in its place on the canvas, with the camera as it
+   * was; the placeholder shows meanwhile. Every error its failure posts is one restart.
+   */
+  private restartInput(live: LiveInput, why: string): void {
+    const id = live.spec.id;
+    const last = this.restarts.get(id);
+    if (this.stopRequested || last?.timer) return;
+    const delayMs = nextRestartDelayMs(last, performance.now());
+    this.emit({
+      event: 'warning',
+      data: {
+        source: inputNames(id).bin,
+        message: `${why}; attaching input ${id} again in ${delayMs} ms`,
+      },
+    });
+    const timer = setTimeout(() => {
+      this.restarts.set(id, { delayMs, atMs: performance.now() });
+      const current = this.inputs.get(id);
+      if (current && !this.stopRequested) this.reattachInput(current);
+    }, delayMs);
+    this.restarts.set(id, { delayMs, atMs: last?.atMs ?? -Infinity, timer });
+  }
+
+  private reattachInput(live: LiveInput): void {
+    const id = live.spec.id;
+    const at = this.order.indexOf(id);
+    live.tile?.end();
+    this.removeInput(id);
+    this.attachInput(live.spec, this.runningTimeNs());
+    this.order = this.order.filter((o) => o !== id);
+    this.order.splice(at, 0, id);
+    const fresh = this.inputs.get(id);
+    if (fresh) this.serveTile(fresh);
+    this.applyLayout();
+  }
+
   /** The input whose shared picture an element belongs to. */
   private sharedInputOf(elementName: string): LiveInput | undefined {
     for (const live of this.inputs.values())
@@ -819,8 +876,11 @@ export class Recording {
             event: 'output-failed',
             data: { output: 'hls', message: error.message, retryInMs: -1 },
           });
-        else if (this.started)
-          this.emit({ event: 'error', data: { source, message: error.message, debug } });
+        else if (this.started) {
+          const input = this.inputOf(message.src);
+          if (input) this.restartInput(input, `${source}: ${error.message}`);
+          else this.emit({ event: 'error', data: { source, message: error.message, debug } });
+        }
         break;
       }
     }

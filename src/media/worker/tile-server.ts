@@ -96,6 +96,12 @@ export class TileServer {
     clearTimeout(this.settle);
   }
 
+  /** Before its input is taken out: the server goes with it, and no retry follows. */
+  end(): void {
+    this.stop();
+    if (this.bin) this.detach();
+  }
+
   private detach(): void {
     const { Gst, pipeline, input } = this.o;
     const bin = this.bin!;
