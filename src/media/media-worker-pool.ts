@@ -1,5 +1,8 @@
 import { MediaWorker } from './media-worker.ts';
 
+/** Between one refilled spare having loaded and the next one starting to. */
+const REFILL_GAP_MS = 500;
+
 export interface MediaWorkerPoolOptions {
   /**
    * Spares taken are replaced only this long after the last take. Recordings are taken in bursts
@@ -27,6 +30,10 @@ export class MediaWorkerPool {
   private readonly warmed = new WeakSet<MediaWorker>();
   private closed = false;
   private refill: NodeJS.Timeout | undefined;
+  /** A refill's timer is set and has not fired. */
+  private refillDue = false;
+  /** Spares are being replaced, one after another. */
+  private refilling = false;
   /** Resolves once the refill after the latest take has run. */
   private refilled: Promise<void> = Promise.resolve();
   private markRefilled: (() => void) | undefined;
@@ -51,9 +58,10 @@ export class MediaWorkerPool {
     if (spare) this.spares.delete(spare);
     clearTimeout(this.refill);
     if (!this.markRefilled) this.refilled = new Promise((r) => (this.markRefilled = r));
+    this.refillDue = true;
     this.refill = setTimeout(() => {
-      this.fill();
-      this.endRefill();
+      this.refillDue = false;
+      void this.refillOneByOne();
     }, this.refillDelayMs);
     this.refill.unref();
     return spare ?? new MediaWorker();
@@ -100,20 +108,44 @@ export class MediaWorkerPool {
     this.markRefilled = undefined;
   }
 
-  private fill(): void {
-    while (!this.closed && this.spares.size < this.size) {
-      const w = new MediaWorker();
-      this.spares.add(w);
-      w.ready.then(
-        () => setTimeout(() => void this.warmUp(w), this.warmUpDelayMs).unref(),
-        () => undefined,
-      );
-      w.once('closed', () => this.warming.delete(w));
-      w.once('died', () => {
-        this.spares.delete(w);
-        setTimeout(() => this.fill(), 1_000).unref();
-      });
+  /**
+   * Replaces the spares taken, one at a time: each loads (Node, node-gtk, GStreamer) before the
+   * next one starts. Loading them all at once right after a burst of takes took the CPU from the
+   * recordings those takes had just started, which a four-spare pool on each of a node's two
+   * workers did 3 s after twelve hosts joined.
+   */
+  private async refillOneByOne(): Promise<void> {
+    if (this.refilling) return;
+    this.refilling = true;
+    try {
+      while (!this.closed && this.spares.size < this.size) {
+        const w = this.spawnSpare();
+        await w.ready.catch(() => undefined);
+        await new Promise((r) => setTimeout(r, REFILL_GAP_MS).unref());
+      }
+    } finally {
+      this.refilling = false;
+      if (!this.refillDue) this.endRefill();
     }
+  }
+
+  private fill(): void {
+    while (!this.closed && this.spares.size < this.size) this.spawnSpare();
+  }
+
+  private spawnSpare(): MediaWorker {
+    const w = new MediaWorker();
+    this.spares.add(w);
+    w.ready.then(
+      () => setTimeout(() => void this.warmUp(w), this.warmUpDelayMs).unref(),
+      () => undefined,
+    );
+    w.once('closed', () => this.warming.delete(w));
+    w.once('died', () => {
+      this.spares.delete(w);
+      setTimeout(() => this.fill(), 1_000).unref();
+    });
+    return w;
   }
 }
 
