@@ -18,10 +18,10 @@ import {
 } from '../domain/quality-rules.ts';
 import { DEFAULT_HOST_CANVAS, defaultProfile, type OutputProfile } from '../domain/profile.ts';
 import { aacEncoder, mp3Encoder, videoEncoder } from '../media/pipeline/encoders.ts';
-import { parseProcStat } from './process-usage.ts';
 import { mp3Recorder, mp4Recorder } from '../media/pipeline/outputs.ts';
 import { scoreSnippet } from '../moderation/score-snippet.ts';
 import { splitLaunchArgs } from './media-bench.ts';
+import { parseProcStat } from './process-usage.ts';
 import { seededRandom } from './seeded-random.ts';
 import { percentile } from './stats.ts';
 

@@ -144,8 +144,9 @@ export class Recording {
     { location: string; start: bigint; reportedEnd: bigint; timer: NodeJS.Timeout } | undefined;
   private stopRequested = false;
   private started = false;
-  /** Inputs whose element failed: when each was last attached again, and the next try's timer. */
-  private readonly restarts = new Map<string, InputRestarts & { timer?: NodeJS.Timeout }>();
+  /** Inputs attached again after a failure: the last time each was, and the next try's timer. */
+  private readonly restarted = new Map<string, InputRestarts>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly stillCanvas = new StillCanvas();
 
   constructor(
@@ -278,7 +279,13 @@ export class Recording {
   }
 
   removeInput(id: string): void {
-    const live = this.requireInput(id);
+    this.detachInput(this.requireInput(id));
+    this.order = this.order.filter((o) => o !== id);
+    this.applyLayout();
+  }
+
+  /** Takes an input's bin out of the pipeline; its place in the order stays to the caller. */
+  private detachInput(live: LiveInput): void {
     const { Gst } = this;
     this.detachSharedPicture(live);
     if (live.shared) clearTimeout(live.shared.timer);
@@ -291,10 +298,8 @@ export class Recording {
       if (mixer && mixerPad) mixer.releaseRequestPad(mixerPad);
     }
     this.pipeline.remove(live.bin);
-    this.inputs.delete(id);
-    this.order = this.order.filter((o) => o !== id);
+    this.inputs.delete(live.spec.id);
     collectRemoved();
-    this.applyLayout();
   }
 
   setCamera(id: string, on: boolean): void {
@@ -342,7 +347,7 @@ export class Recording {
         clearTimeout(live.shared?.timer);
         live.tile?.stop();
       }
-      for (const r of this.restarts.values()) clearTimeout(r.timer);
+      for (const timer of this.restartTimers.values()) clearTimeout(timer);
       clearInterval(this.lookTimer);
       clearTimeout(this.rtmpRetry);
       this.pipeline.sendEvent(Gst.Event.newEos());
@@ -548,7 +553,7 @@ export class Recording {
       Gst.utilSetObjectArg(pads.audio, 'qos-messages', 'true');
     }
     this.inputs.set(input.id, live);
-    this.order.push(input.id);
+    if (!this.order.includes(input.id)) this.order.push(input.id);
     if (this.started) bin.syncStateWithParent();
     if (shared) {
       live.shared = {
@@ -781,9 +786,8 @@ export class Recording {
    */
   private restartInput(live: LiveInput, why: string): void {
     const id = live.spec.id;
-    const last = this.restarts.get(id);
-    if (this.stopRequested || last?.timer) return;
-    const delayMs = nextRestartDelayMs(last, performance.now());
+    if (this.stopRequested || this.restartTimers.has(id)) return;
+    const delayMs = nextRestartDelayMs(this.restarted.get(id), performance.now());
     this.emit({
       event: 'warning',
       data: {
@@ -792,23 +796,20 @@ export class Recording {
       },
     });
     const timer = setTimeout(() => {
-      this.restarts.set(id, { delayMs, atMs: performance.now() });
+      this.restartTimers.delete(id);
+      this.restarted.set(id, { delayMs, atMs: performance.now() });
       const current = this.inputs.get(id);
       if (current && !this.stopRequested) this.reattachInput(current);
     }, delayMs);
-    this.restarts.set(id, { delayMs, atMs: last?.atMs ?? -Infinity, timer });
+    this.restartTimers.set(id, timer);
   }
 
+  /** Out and in again, keeping its place in the order; the layout is applied once, after. */
   private reattachInput(live: LiveInput): void {
-    const id = live.spec.id;
-    const at = this.order.indexOf(id);
     live.tile?.end();
-    this.removeInput(id);
+    this.detachInput(live);
     this.attachInput(live.spec, this.runningTimeNs());
-    this.order = this.order.filter((o) => o !== id);
-    this.order.splice(at, 0, id);
-    const fresh = this.inputs.get(id);
-    if (fresh) this.serveTile(fresh);
+    this.serveTile(this.inputs.get(live.spec.id)!);
     this.applyLayout();
   }
 
