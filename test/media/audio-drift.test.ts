@@ -40,6 +40,14 @@ test('a slow sender is followed window by window, a fast one too', { timeout: 5_
   );
 });
 
+test('a sender 0.38 % slow is followed every window, not every other', { timeout: 5_000 }, () => {
+  // 38 ms a window: with a threshold above it, each move waited a second window and came at 76 ms.
+  assert.deepEqual(
+    feed(new AudioDrift(), 60, (t) => 100 + 3.8 * t).map((m) => [m.at, Math.round(m.ms)]),
+    [19, 29, 39, 49, 59].map((at) => [at, 38]),
+  );
+});
+
 test('a smaller window and threshold move sooner and by less', { timeout: 5_000 }, () => {
   const guard = new AudioDrift({ windowSamples: 5, thresholdNs: 20 * MS });
   assert.deepEqual(

@@ -22,7 +22,12 @@
 export interface AudioDriftOptions {
   /** Lags per window; the recorder takes one a second. */
   windowSamples?: number;
-  /** Drift that moves the timestamps: well inside the mixer's latency, and above jitter. */
+  /**
+   * Drift that moves the timestamps: well inside the mixer's latency, and above the position's own
+   * noise, one packet (20 ms): the look lands anywhere between two packets out of the buffer. At
+   * 40 ms a sender 0.5 % slow (50 ms a window) now and then came out at 39 in one window and was
+   * followed only in the next, when its sound was 100 ms off.
+   */
   thresholdNs?: number;
   /** The fastest drift a sound card has, as a share of the time since the reference was set. */
   maxRate?: number;
@@ -40,7 +45,7 @@ export class AudioDrift {
 
   constructor(o: AudioDriftOptions = {}) {
     this.windowSamples = o.windowSamples ?? 10;
-    this.thresholdNs = o.thresholdNs ?? 40_000_000;
+    this.thresholdNs = o.thresholdNs ?? 30_000_000;
     this.maxRate = o.maxRate ?? 0.01;
     if (!(this.windowSamples >= 2)) throw new RangeError('windowSamples must be 2 or more');
     if (!(this.thresholdNs > 0)) throw new RangeError('thresholdNs must be above 0');
