@@ -21,7 +21,7 @@ import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-co
 import {
   assertContinuous,
   decodingHost,
-  FRAME,
+  SAME_PICTURE_TIMING_MS,
   servingHost,
   sharedHost,
   spec,
@@ -144,7 +144,7 @@ test(
       // and within a run the offset holds still.
       assert.ok(Math.max(...tiled) - Math.min(...tiled) <= 10, `steady: ${show(tiled)}`);
       assert.ok(
-        Math.abs(mean(tiled) - mean(ownOffsets)) <= 1000 * FRAME + 10,
+        Math.abs(mean(tiled) - mean(ownOffsets)) <= SAME_PICTURE_TIMING_MS,
         `tiles ${show(tiled)} against own decode ${show(ownOffsets)}`,
       );
       // Serving leaves the host's own recording's timing as steady as ever.

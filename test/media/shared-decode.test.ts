@@ -16,7 +16,7 @@ import { colourDistance, meanColour, PLACEHOLDER_GREY } from '../support/mean-co
 import {
   assertContinuous,
   FPS,
-  FRAME,
+  SAME_PICTURE_TIMING_MS,
   sharedHost,
   SNIPPET_S,
   spec,
@@ -111,7 +111,7 @@ test(
         `steady within a run: ${show(offsets)}`,
       );
       assert.ok(
-        Math.abs(mean(offsets) - mean(ownOffsets)) <= 1000 * FRAME + 10,
+        Math.abs(mean(offsets) - mean(ownOffsets)) <= SAME_PICTURE_TIMING_MS,
         `shared ${show(offsets)} against own decode ${show(ownOffsets)}`,
       );
       // The composite shows the host's picture in its cell, not the placeholder.

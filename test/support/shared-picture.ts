@@ -14,6 +14,16 @@ export const FRAME = 1 / FPS;
 export const SNIPPET_S = 5;
 
 /**
+ * How far apart two recordings of the same host may put its picture against its sound (ms). Each
+ * puts the frames on its own frame instants, the nearest one to each, so each lands within half a
+ * frame of the truth and two within a frame of each other. Beside that, each recording's sound
+ * starts from its own first packet's arrival: the drift guard's first lags of three recordings of
+ * one host started together differed by up to 12 ms (-1.8 to 10.6 ms on 2026-12-07). A bound of a
+ * frame and 10 ms failed once in a dozen CI runs, at a frame and 12 ms.
+ */
+export const SAME_PICTURE_TIMING_MS = 1000 * FRAME + 20;
+
+/**
  * One host as the ingest forwards it: H.264 picture that inverts on the instants its audio
  * ticks, to its video ports (a decoder's, or a recording's own) and to one audio port per
  * recording.
