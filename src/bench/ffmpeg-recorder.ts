@@ -29,7 +29,7 @@ export interface FfmpegRecorderSpec {
   /** x264 preset, the same as tapedeck's so the encoders do the same work. */
   preset: string;
   audioKbps: number;
-  /** Channels encoded, as tapedeck's profile says (its sources and mixers are stereo by default). */
+  /** Channels encoded, as tapedeck's profile says (mono by default, like a host's microphone). */
   audioChannels: number;
   snippetSec: number;
   /**

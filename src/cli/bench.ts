@@ -454,7 +454,7 @@ const scoringHelp = `Usage: tapedeck bench scoring [options]
 
 Calibrates the quality scorer. Makes snippets offline with gst-launch-1.0, encoded and cut like
 tapedeck's own (the recorder's encoders: H.264 Main 640x360 15 fps 5000 kbit/s with a keyframe
-every 5 frames and AAC 44 kbit/s 48 kHz stereo in MP4, or MP3; 15-second snippets by
+every 5 frames and AAC 44 kbit/s 48 kHz mono in MP4, or MP3; 15-second snippets by
 splitmuxsink), then measures and scores every snippet exactly as the scorer does.
 
 Impaired cases: each impairment, for each --durations length, at four places: the start of a

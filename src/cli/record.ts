@@ -69,7 +69,8 @@ Options:
   --video-kbps N         H.264 bitrate                                        [default: 5000]
   --x264-preset P        encoder speed against quality: ultrafast, superfast, veryfast, faster,
                          fast, medium or slow (ultrafast drops to Baseline profile) [default: superfast]
-  --audio-kbps N         AAC bitrate (MP3 uses the next standard rate up)     [default: 44]
+  --audio-kbps N         AAC bitrate, mono, 32 or more (MP3 uses the next standard rate up)
+                                                                              [default: 44]
   --snippet-seconds N    snippet length                                       [default: 15]
   --rtmp URL             also stream live to rtmp://HOST[:PORT]/APP/STREAM; a failing server is
                          retried and never stops the recording

@@ -219,7 +219,7 @@ describe('runFfmpegRecorder (live)', { timeout: 60_000 }, () => {
         const duration = Number(probe(first, 'format=duration'));
         assert.ok(Math.abs(duration - 15) < 0.5, `first snippet lasts ${duration} s`);
         assert.equal(probe(first, 'stream=codec_name,width,height', 'v:0'), 'h264,640,360');
-        // Stereo like tapedeck's recordings, not the mono of its sine source.
+        // The channels the spec asks for, not the mono of its sine source.
         assert.equal(probe(first, 'stream=codec_name,channels', 'a:0'), 'aac,2');
       } finally {
         rmSync(outDir, { recursive: true, force: true });

@@ -169,7 +169,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
       );
       assert.equal(p.video.gopSeconds, 1 / 3);
       assert.equal(p.audio.bitrateKbps, 44);
-      assert.equal(p.audio.channels, 2);
+      assert.equal(p.audio.channels, 1);
       assert.equal(p.snippetSeconds, 15);
       assert.equal(recording.outDir, '/tmp/t');
       assert.deepEqual(ffmpeg, {
@@ -183,7 +183,7 @@ describe('benchSpecs', { timeout: 5_000 }, () => {
         videoKbps: 5000,
         preset: 'superfast',
         audioKbps: 44,
-        audioChannels: 2,
+        audioChannels: 1,
         snippetSec: 15,
       });
     }

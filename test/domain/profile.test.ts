@@ -22,7 +22,7 @@ test('default profile follows the product spec', T, () => {
     gopSeconds: 1 / 3,
     preset: 'superfast',
   });
-  assert.deepEqual(p.audio, { sampleRate: 48000, channels: 2, bitrateKbps: 44 });
+  assert.deepEqual(p.audio, { sampleRate: 48000, channels: 1, bitrateKbps: 44 });
   assert.equal(p.snippetSeconds, 15);
   assert.equal(gopFrames(p.video), 5);
   validateProfile(p);
@@ -58,6 +58,16 @@ test('profile validation names the wrong field', T, () => {
   assert.throws(() => validateProfile({ ...p, snippetSeconds: 1 }), /snippet/);
   assert.throws(() => validateProfile({ ...p, video: { ...p.video, fps: 0 } }), /fps/);
   assert.throws(() => validateProfile({ ...p, audio: { ...p.audio, channels: 6 } }), /channels/);
+  // The AAC encoder's floor is a channel's share of the bitrate.
+  assert.throws(
+    () => validateProfile({ ...p, audio: { ...p.audio, bitrateKbps: 24 } }),
+    /at least 32 kbit\/s a channel \(32 for mono\)/,
+  );
+  assert.throws(
+    () => validateProfile({ ...p, audio: { ...p.audio, channels: 2 } }),
+    /at least 32 kbit\/s a channel \(64 for stereo\)/,
+  );
+  validateProfile({ ...p, audio: { ...p.audio, channels: 2, bitrateKbps: 64 } });
   assert.throws(() => validateProfile({ ...p, video: { ...p.video, gopSeconds: 20 } }), /GOP/);
   assert.throws(
     () => validateProfile({ ...p, video: { ...p.video, preset: 'placebo' as 'slow' } }),
