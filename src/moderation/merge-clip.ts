@@ -283,6 +283,8 @@ type Track = {
   samples: number | null;
   /** From the media header; null where it says nothing. */
   durationSec: number | null;
+  /** Sound only: channels and rate from its sample description, which a join cannot change. */
+  sound?: string | null;
 };
 
 interface InputInfo {
@@ -370,8 +372,13 @@ function emptiness(c: Pick<InputInfo, 'tracks' | 'frames'>, variant: ClipVariant
   return null;
 }
 
+/**
+ * The muxer takes no change of a track's format in the middle: sound in another channel count
+ * (a recording from before the recordings went mono) failed the merge as "not-negotiated".
+ */
 function sameTracks(inputs: InputInfo[]): void {
-  const describe = (c: InputInfo) => c.tracks.map((t) => t.kind).join('+');
+  const describe = (c: InputInfo) =>
+    c.tracks.map((t) => (t.sound ? `${t.kind} (${t.sound})` : t.kind)).join('+');
   const first = describe(inputs[0]!);
   for (const c of inputs.slice(1))
     if (describe(c) !== first)
@@ -493,7 +500,13 @@ function parseMoov(moov: Buffer, label: string): { durationSec: number; tracks: 
     const length = mdia ? mediaDuration(mdia) : null;
     const info = { samples, durationSec: length };
     if (handler === 'vide') tracks.push({ kind: 'video', pad: `video_${video++}`, ...info });
-    else if (handler === 'soun') tracks.push({ kind: 'audio', pad: `audio_${audio++}`, ...info });
+    else if (handler === 'soun')
+      tracks.push({
+        kind: 'audio',
+        pad: `audio_${audio++}`,
+        ...info,
+        sound: mdia ? soundFormat(mdia) : null,
+      });
   }
   if (tracks.length === 0)
     throw new MergeError(`${label} has no audio or video track`, 'bad-input');
@@ -509,6 +522,21 @@ function mediaDuration(mdia: Buffer): number | null {
   const timescale = mdhd.readUInt32BE(v1 ? 20 : 12);
   const duration = v1 ? Number(mdhd.readBigUInt64BE(24)) : mdhd.readUInt32BE(16);
   return timescale > 0 ? duration / timescale : null;
+}
+
+/**
+ * Channels and rate of a sound track's first sample description (stsd in mdia/minf/stbl): after
+ * the table's version, flags and count, an entry's size, type, 6 reserved bytes, its data
+ * reference, 8 more reserved bytes, then the channel count and, after 6 bytes, the rate (16.16).
+ */
+function soundFormat(mdia: Buffer): string | null {
+  const minf = children(mdia).get('minf')?.[0];
+  const stbl = minf ? children(minf).get('stbl')?.[0] : undefined;
+  const stsd = stbl ? children(stbl).get('stsd')?.[0] : undefined;
+  if (!stsd || stsd.length < 8 + 36) return null;
+  const channels = stsd.readUInt16BE(8 + 24);
+  const rate = stsd.readUInt32BE(8 + 32) >>> 16;
+  return `${channels} channel${channels === 1 ? '' : 's'} at ${rate} Hz`;
 }
 
 /** The sample count of a track's sample table (stsz or stz2 in mdia/minf/stbl). */

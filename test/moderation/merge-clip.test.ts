@@ -347,6 +347,30 @@ describe('bad inputs', () => {
     );
   });
 
+  test(
+    'MP4 snippets whose sound differs in channels, refused before merging',
+    {
+      timeout: 10_000,
+    },
+    async () => {
+      // The same recording, its sound described as stereo: what a recording from before the
+      // recordings went mono looks like next to one after.
+      const stereo = join(bad, 'stereo.mp4');
+      const bytes = Buffer.from(await readFile(mp4[1]!));
+      const entry = bytes.indexOf('mp4a', 0, 'latin1');
+      assert.ok(entry > 0);
+      // After the type: 6 reserved, data reference, 8 reserved, then the channel count.
+      assert.equal(bytes.readUInt16BE(entry + 4 + 16), 1, 'the recording is mono');
+      bytes.writeUInt16BE(2, entry + 4 + 16);
+      await writeFile(stereo, bytes);
+      await rejects(
+        () => mergeClip([mp4[0]!, stereo], out, 'mp4'),
+        'bad-input',
+        /snippet 2 .* has video\+audio \(2 channels at 48000 Hz\) where the first has video\+audio \(1 channel at 48000 Hz\)/,
+      );
+    },
+  );
+
   test('mixed MP4 and MP3', { timeout: 10_000 }, async () => {
     await rejects(
       () => mergeClip([mp4[0]!, mp3[0]!], out, 'mp4'),
