@@ -76,10 +76,13 @@ const HOLD_UP_MS = 500;
 const TICK_MS = 1000;
 /** How long a pipeline that refused to play is given to post the reason on its bus. */
 const FAILED_START_WAIT_MS = 1000;
-/** How long a closed snippet waits for its successor to open before it is announced alone. */
+/**
+ * How long a closed snippet waits for its successor to open before it is announced alone, also
+ * after a stop (when the pipeline's EOS ends the wait sooner). Half a second was too short for a
+ * stop that came right at a cut on a loaded machine: the next snippet opened later than that, and
+ * the one before was announced ending at its own close, 0.33 s short of where the next began.
+ */
 const CLOSE_HOLD_MS = 1000;
-/** After a stop, how long the last snippet closed waits for the sinks' EOS. */
-const STOP_HOLD_MS = 500;
 
 interface LiveInput {
   spec: InputSpec;
@@ -921,14 +924,11 @@ export class Recording {
       return;
     }
     // Normally the next snippet opens within milliseconds; a stop may still cut one more.
-    const timer = setTimeout(
-      () => {
-        this.flushClose();
-        // Give the sinks a moment to post EOS themselves; the waiters run once either way.
-        if (this.stopRequested && location === this.lastOpened) this.finishStop();
-      },
-      this.stopRequested ? STOP_HOLD_MS : CLOSE_HOLD_MS,
-    );
+    const timer = setTimeout(() => {
+      this.flushClose();
+      // Give the sinks a moment to post EOS themselves; the waiters run once either way.
+      if (this.stopRequested && location === this.lastOpened) this.finishStop();
+    }, CLOSE_HOLD_MS);
     this.pendingClose = { location, start, reportedEnd: runningTime, timer };
   }
 
