@@ -530,21 +530,24 @@ function mediaDuration(mdia: Buffer): number | null {
  * reference, 8 more reserved bytes, then the channel count and, after 6 bytes, the rate (16.16).
  */
 function soundFormat(mdia: Buffer): string | null {
-  const minf = children(mdia).get('minf')?.[0];
-  const stbl = minf ? children(minf).get('stbl')?.[0] : undefined;
-  const stsd = stbl ? children(stbl).get('stsd')?.[0] : undefined;
+  const stsd = sampleTable(mdia)?.get('stsd')?.[0];
   if (!stsd || stsd.length < 8 + 36) return null;
   const channels = stsd.readUInt16BE(8 + 24);
   const rate = stsd.readUInt32BE(8 + 32) >>> 16;
   return `${channels} channel${channels === 1 ? '' : 's'} at ${rate} Hz`;
 }
 
-/** The sample count of a track's sample table (stsz or stz2 in mdia/minf/stbl). */
-function sampleCount(mdia: Buffer): number | null {
+/** The boxes of a track's sample table (mdia/minf/stbl), if it has one. */
+function sampleTable(mdia: Buffer): Map<string, Buffer[]> | undefined {
   const minf = children(mdia).get('minf')?.[0];
   const stbl = minf ? children(minf).get('stbl')?.[0] : undefined;
-  if (!stbl) return null;
-  const table = children(stbl);
+  return stbl ? children(stbl) : undefined;
+}
+
+/** The sample count of a track's sample table (stsz or stz2 in mdia/minf/stbl). */
+function sampleCount(mdia: Buffer): number | null {
+  const table = sampleTable(mdia);
+  if (!table) return null;
   // Both start with version and flags; stsz then has the sample size, stz2 the field size.
   const sizes = table.get('stsz')?.[0] ?? table.get('stz2')?.[0];
   return sizes && sizes.length >= 12 ? sizes.readUInt32BE(8) : null;

@@ -44,8 +44,8 @@ export function videoEncoder(p: OutputProfile): string {
  *
  * voaacenc rather than avenc_aac: measured here it costs about a fifth of the CPU and 35 MiB less
  * memory (libavcodec stays unloaded). It crashes when a channel gets too few bits, which the
- * profile rules out (MIN_AAC_KBPS_PER_CHANNEL). perfect-timestamp makes its output start at the input's first
- * timestamp, so the encoder's priming does not shift audio against video.
+ * profile rules out (MIN_AAC_KBPS_PER_CHANNEL). perfect-timestamp makes its output start at the
+ * input's first timestamp, so the encoder's priming does not shift audio against video.
  */
 export function aacEncoder(p: OutputProfile): string {
   const a = p.audio;
