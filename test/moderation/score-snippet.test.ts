@@ -31,7 +31,9 @@ test(
     assert.equal(scored.pictureSec, 0.5);
     assert.deepEqual(scored.video?.reasons, []);
     assert.deepEqual(scored.audio.reasons, []);
-    assert.ok(scored.decodeCpuSec > coarse.decodeCpuSec * 0.5, JSON.stringify(scored));
+    // The sum over both passes is proven with fixed figures below; a decoder's CPU time
+    // depends on the machine, so here it only has to be counted.
+    assert.ok(scored.decodeCpuSec > 0, JSON.stringify(scored));
 
     const long = await impairedSnippet(dir, 'black', 'none', 'mp4', 5);
     const flagged = await scoreSnippet(long, { hasVideo: true, thresholds });
