@@ -22,6 +22,7 @@ import type {
   RecordingRequest,
   RecordingResult,
 } from '../contracts.ts';
+import { waitWhileStopping } from './lease-wait.ts';
 
 export interface NodeActivityDeps {
   ingest: IngestPort;
@@ -319,28 +320,16 @@ export function createNodeActivities(deps: NodeActivityDeps): NodeActivities & {
               'RecordingLost',
               e.failure.progress,
             );
-          if (e.stopping) {
+          if (e.stopping)
             // Finishing (EOS, the last snippets into the store) takes seconds: keep the lease.
-            const stopping = e.stopping;
-            const outcome: { result?: RecordingResult; error?: unknown; done: boolean } = {
-              done: false,
-            };
-            void stopping.then(
-              (result) => Object.assign(outcome, { result, done: true }),
-              (error: unknown) => Object.assign(outcome, { error, done: true }),
+            return await waitWhileStopping(
+              ctx,
+              e.stopping,
+              () => ({ ...e.progress, atMs: Date.now() }),
+              HEARTBEAT_MS,
             );
-            while (!outcome.done) {
-              ctx.heartbeat({ ...e.progress, atMs: Date.now() });
-              await Promise.race([stopping, ctx.sleep(HEARTBEAT_MS)]).catch(() => undefined);
-            }
-            if (outcome.error !== undefined) throw outcome.error;
-            return outcome.result!;
-          }
-          await Promise.race([
-            e.changes,
-            ctx.sleep(HEARTBEAT_MS).catch(() => undefined),
-            ctx.cancelled,
-          ]);
+          // A cancellation rejects both the sleep and `cancelled`, and ends the lease below.
+          await Promise.race([e.changes, ctx.sleep(HEARTBEAT_MS), ctx.cancelled]);
         }
       } catch (err) {
         // Cancelled: the lease ends, the recording goes on for the next run of its workflow.
