@@ -17,6 +17,8 @@ export interface EscalationTriggerOptions {
   bus: MessageBus;
   client: Client;
   window?: EscalationWindow;
+  /** The escalation workflows' history limit (EscalationInput); default theirs. */
+  historyLimit?: number;
   subscription?: string;
   onLog?: (line: string) => void;
   /** Called once a flag reached its track's escalation workflow. */
@@ -55,6 +57,7 @@ export async function startEscalationTrigger(
       livestreamId: scored.livestreamId,
       track: scored.track,
       window,
+      ...(o.historyLimit ? { historyLimit: o.historyLimit } : {}),
     };
     try {
       await o.client.workflow.signalWithStart('trackEscalationWorkflow', {

@@ -32,6 +32,8 @@ export interface ModerationRuntimeOptions {
   service: ModerationServiceConfig;
   thresholds?: QualityThresholds;
   window?: EscalationWindow;
+  /** The escalation workflows' history limit (EscalationInput); default theirs. */
+  historyLimit?: number;
   /** A track that stores nothing new for this long is clipped as it is. */
   settleMs?: number;
   /** Run a scorer here too (default). Off where scores come from elsewhere. */
@@ -138,6 +140,7 @@ export async function startModeration(o: ModerationRuntimeOptions): Promise<Mode
       bus: o.bus,
       client: o.client,
       ...(o.window ? { window: o.window } : {}),
+      ...(o.historyLimit ? { historyLimit: o.historyLimit } : {}),
       onLog: log,
     });
     cleanups.push(() => trigger.close());

@@ -98,6 +98,13 @@ export interface NodeConfig {
    * host's picture until the next one serves.
    */
   hostTiles?: boolean;
+  /**
+   * Events a livestream's workflows (and its tracks' escalations) let their histories reach before
+   * each goes on as a new run (Continue-As-New); default 5,000 for the livestream's and 2,000 for
+   * the others. Lower for a Temporal cluster with a lower limit, or to have runs hand over within a
+   * short test.
+   */
+  historyLimit?: number;
   log?: (line: string) => void;
 }
 
@@ -136,7 +143,21 @@ export interface RunningNode {
  * worker itself (a supervised child process that runs the Temporal workers and the media). With
  * no Temporal cluster configured it starts Temporal's dev server with its data in the data folder.
  */
+/**
+ * The lowest history limit: a run that takes over a running recording reaches its first check
+ * with 3 events (4 or more with signals waiting), so a limit below that would start new runs
+ * without end.
+ */
+export const MIN_HISTORY_LIMIT = 8;
+
 export async function startNode(c: NodeConfig): Promise<RunningNode> {
+  if (
+    c.historyLimit !== undefined &&
+    !(Number.isInteger(c.historyLimit) && c.historyLimit >= MIN_HISTORY_LIMIT)
+  )
+    throw new RangeError(
+      `historyLimit must be a whole number of events, at least ${MIN_HISTORY_LIMIT} (got ${c.historyLimit})`,
+    );
   const dataDir = resolve(c.dataDir);
   const nodeId = c.nodeId ?? 'node1';
   const log = c.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -184,6 +205,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
         bus,
         store,
         service: c.moderation,
+        ...(c.historyLimit ? { historyLimit: c.historyLimit } : {}),
         log,
       });
       moderation = m;
@@ -284,6 +306,7 @@ export async function startNode(c: NodeConfig): Promise<RunningNode> {
           profiles,
           ...(c.rtmpUrl ? { rtmpUrl: c.rtmpUrl } : {}),
           ...(c.hlsDir ? { hlsDir: c.hlsDir } : {}),
+          ...(c.historyLimit ? { historyLimit: c.historyLimit } : {}),
         });
         metrics.add('tapedeck_livestreams_created_total');
         const expiresAt = Date.now() + 86_400_000;

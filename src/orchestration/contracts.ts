@@ -104,6 +104,12 @@ export interface LivestreamInput {
   profiles: Profiles;
   rtmpUrl?: string;
   hlsDir?: string;
+  /**
+   * Events each of the livestream's workflows lets its history reach before it goes on as a new
+   * run (Continue-As-New). Default 5,000 for the livestream's, 2,000 for a recording's; Temporal
+   * asks for a new run sooner when its own limits near.
+   */
+  historyLimit?: number;
   /** Carried over by Continue-As-New. */
   carried?: LivestreamCarried;
 }
@@ -135,6 +141,8 @@ export interface TrackInput {
   view?: HostView;
   rtmpUrl?: string;
   hlsDir?: string;
+  /** See LivestreamInput. */
+  historyLimit?: number;
   /** Carried over by Continue-As-New. */
   nextSeq?: NextSeq;
   segments?: RecordingSegment[];

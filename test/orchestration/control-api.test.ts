@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MIN_HISTORY_LIMIT, startNode } from '../../src/node/node.ts';
 import { startNodeRig } from './node-rig.ts';
 
 test(
@@ -156,3 +157,13 @@ test(
     assert.equal(later.status, 201, JSON.stringify(later.body));
   },
 );
+
+test('a node refuses a history limit under which its workflows would never settle', async () => {
+  for (const historyLimit of [0, 7, 8.5])
+    await assert.rejects(
+      startNode({ dataDir: '/nonexistent/tapedeck-test', historyLimit }),
+      new RegExp(
+        `^RangeError: historyLimit must be a whole number of events, at least ${MIN_HISTORY_LIMIT} \\(got ${historyLimit}\\)$`,
+      ),
+    );
+});

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors, probeMedia } from '../support/ffprobe.ts';
+import { workflowIds } from '../../src/domain/recording-plan.ts';
+import { MIN_HISTORY_LIMIT } from '../../src/node/node.ts';
 import { privateNetworkOnly } from '../support/netns.ts';
 import { recordHistoriesIfAsked } from './histories.ts';
 import { busEvents, startNodeRig, storedTracks, type StoredSnippet } from './node-rig.ts';
@@ -29,10 +31,12 @@ async function withEnds(snippets: StoredSnippet[]) {
 }
 
 test(
-  'four WHIP hosts give five recording workflows; host tracks switch MP4 and MP3 with the camera, without holes or overlaps over 1 s',
+  'four WHIP hosts give five recording workflows; host tracks switch MP4 and MP3 with the camera, without holes or overlaps over 1 s, while every workflow goes on as new runs',
   { timeout: 300_000, skip },
   async () => {
-    const rig = await startNodeRig('orch-e2e-');
+    // The lowest history limit: every workflow goes on as a new run (Continue-As-New) within its
+    // first steps and again after a few events, as a livestream of days does after thousands.
+    const rig = await startNodeRig('orch-e2e-', { historyLimit: MIN_HISTORY_LIMIT });
     const { livestreamId, hosts } = await rig.livestream(['h1', 'h2', 'h3', 'h4']);
     await sleep(10_000);
     hosts.get('h2')!.send('camera off'); // noticed from the media: no video for 2 s
@@ -63,6 +67,32 @@ test(
       JSON.stringify(listed),
     );
     assert.equal(summary.recordings.length, 5);
+
+    // Each of the six workflows handed over to a new run at least once; a recording running then
+    // went on under the next run's lease: a camera that stayed on is one recording from start to
+    // stop, and no gap was announced.
+    const continued = new Map<string, number>();
+    for await (const w of rig.node.client.workflow.list({
+      query: `WorkflowId STARTS_WITH "${workflowIds.livestream(livestreamId)}" AND ExecutionStatus = "ContinuedAsNew"`,
+    }))
+      continued.set(w.workflowId, (continued.get(w.workflowId) ?? 0) + 1);
+    assert.deepEqual(
+      [...continued.keys()].sort(),
+      [workflowIds.livestream(livestreamId), ...listed.map((w) => w.workflowId)].sort(),
+      JSON.stringify([...continued]),
+    );
+    for (const track of ['composite', 'host-h1', 'host-h3']) {
+      const recorded = summary.recordings.find((r) => r.track === track)!.segments;
+      assert.deepEqual(
+        recorded.map((r) => [r.firstSeq, r.ended]),
+        [[0, 'stopped']],
+        `${track}: ${JSON.stringify(recorded)}`,
+      );
+    }
+    assert.deepEqual(
+      (await busEvents(rig)).filter((e) => e.type === 'tapedeck.recording.gap'),
+      [],
+    );
 
     const tracks = await storedTracks(rig, livestreamId);
     assert.deepEqual([...tracks.keys()].sort(), [
@@ -151,6 +181,7 @@ test(
     console.log(
       `switch after camera event: h2 off ${mp3.startMs - h2Off} ms, h2 on ${back.startMs - h2On} ms, h4 off ${h4Mp3.startMs - h4Off} ms`,
     );
+    console.log(`runs continued as new: ${[...continued.values()].join(', ')}`);
     console.log(
       `tracks: ${[...tracks].map(([t, s]) => `${t}=${s.map((x) => `${x.variant}#${x.seq}`).join(',')}`).join(' ')}`,
     );

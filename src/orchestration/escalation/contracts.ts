@@ -14,6 +14,8 @@ export interface EscalationInput {
   window: EscalationWindow;
   /** A workflow with nothing to do for this long ends; the next flag starts it again. */
   idleMs?: number;
+  /** Events its history may reach before it goes on as a new run; default 2,000. */
+  historyLimit?: number;
   /** Carried over by Continue-As-New. */
   carried?: EscalationCarried;
 }
@@ -29,6 +31,8 @@ export interface EscalationCarried {
   open: OpenReviewRef[];
   /** Keys of flags already handled, newest last: a redelivered score is not escalated twice. */
   seen: string[];
+  /** Reviews made or widened by the runs before. */
+  reviewsMade?: number;
 }
 
 export interface EscalationState {

@@ -88,7 +88,7 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
   let open: OpenReviewRef[] = [...(input.carried?.open ?? [])];
   const seen: string[] = [...(input.carried?.seen ?? [])];
   let busy = false;
-  let reviewsMade = 0;
+  let reviewsMade = input.carried?.reviewsMade ?? 0;
 
   setHandler(flagSignal, (flag) => {
     if (seen.includes(flag.key) || pending.some((p) => p.key === flag.key)) return;
@@ -169,10 +169,13 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
     seen.splice(0, Math.max(0, seen.length - SEEN_KEPT));
     busy = false;
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)
+    if (
+      info.continueAsNewSuggested ||
+      info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
+    )
       await continueAsNew<typeof trackEscalationWorkflow>({
         ...input,
-        carried: { pending, open, seen },
+        carried: { pending, open, seen, reviewsMade },
       });
   }
 }

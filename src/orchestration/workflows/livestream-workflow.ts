@@ -71,6 +71,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
     nodeId,
     workerSlots: input.workerSlots ?? 1,
     parentWorkflowId: me,
+    ...(input.historyLimit ? { historyLimit: input.historyLimit } : {}),
   };
   const startComposite = async () => {
     const workflowId = workflowIds.composite(livestreamId);
@@ -120,7 +121,10 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
       while (inbox.length) await onHostEvent(inbox.shift()!);
       if (s.stopping) break;
       const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS)
+      if (
+        info.continueAsNewSuggested ||
+        info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
+      )
         await continueAsNew<typeof livestreamWorkflow>({ ...input, carried: s });
     }
     for (const id of s.started)

@@ -31,9 +31,11 @@ function preferredWorker(input: TrackInput, track: string): string | null {
   return workerTaskQueue(input.nodeId, h % slots);
 }
 
-function historyFull(): boolean {
+function historyFull(input: TrackInput): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+  return (
+    info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
+  );
 }
 
 async function reportEnded(parentWorkflowId: string, summary: TrackSummary): Promise<void> {
@@ -70,7 +72,7 @@ export async function compositeRecordingWorkflow(input: TrackInput): Promise<Tra
       desired: () => 'mp4',
       request,
       stopping: () => stopping,
-      historyFull,
+      historyFull: () => historyFull(input),
     },
     state,
   );
@@ -119,7 +121,7 @@ export async function hostRecordingWorkflow(input: TrackInput): Promise<TrackSum
       desired: () => hostVariant(view),
       request,
       stopping: () => stopping,
-      historyFull,
+      historyFull: () => historyFull(input),
     },
     state,
   );
