@@ -56,7 +56,7 @@ else
   # Recordings that use most of the machine by themselves run alone, after the rest.
   # Alone, one at a time: the whole-node tests, and those that hold media to the frame while
   # several hosts are composed (beside another such test on two cores they lost frames).
-  heavy_pattern='/cli/demo\.test\.ts$|/orchestration/(livestream-workflows|faults|shared-decode-node|host-tiles-node|held-up-node)\.test\.ts$|/bench/(soak|system-bench)\.test\.ts$|/ingest/live/(chromium|gstreamer)-hosts\.test\.ts$|/media/(rtp-input|runtime-changes|shared-decode|host-tiles|audio-timing|mixer-start)\.test\.ts$|/e2e/delivery-s3\.test\.ts$'
+  heavy_pattern='/cli/demo\.test\.ts$|/orchestration/(livestream-workflows|faults|shared-decode-node|host-tiles-node|held-up-node|av-sync-node)\.test\.ts$|/bench/(soak|system-bench)\.test\.ts$|/ingest/live/(chromium|gstreamer)-hosts\.test\.ts$|/media/(rtp-input|runtime-changes|shared-decode|host-tiles|audio-timing|mixer-start)\.test\.ts$|/e2e/delivery-s3\.test\.ts$'
   mapfile -t heavy < <(find test -name '*.test.ts' | grep -E "$heavy_pattern" | sort)
   mapfile -t files < <(find test -name '*.test.ts' | grep -vE "$heavy_pattern" | sort)
   # The rest run in real time and mostly wait: three files at a time used about one core of the

@@ -15,8 +15,8 @@ function feed(guard: AudioDrift, seconds: number, lagMs: (t: number) => number) 
     const now = BigInt(t * 1000 * MS);
     const move = guard.sample(now, now - BigInt(Math.round((lagMs(t) - moved) * MS)));
     if (move !== null) {
-      moves.push({ at: t, ms: move / MS });
-      moved += move / MS;
+      moves.push({ at: t, ms: move.ns / MS });
+      moved += move.ns / MS;
     }
   }
   return moves;
@@ -104,3 +104,41 @@ test('bad options are refused', { timeout: 5_000 }, () => {
   assert.throws(() => new AudioDrift({ thresholdNs: 0 }), /thresholdNs/);
   assert.throws(() => new AudioDrift({ maxRate: 0 }), /maxRate/);
 });
+
+test(
+  'sound timed late from a burst at its start moves earlier once, by all of it, and drift after it is followed from there',
+  { timeout: 5_000 },
+  () => {
+    // The first look lands in the burst (400 ms of its 800 out), the next sees it all.
+    const burst = (t: number) => (t === 0 ? -400 : -800);
+    assert.deepEqual(feed(new AudioDrift(), 60, burst), [{ at: 1, ms: -800 }]);
+    // 5 ms a second of drift after it: the reference comes from the first window after the move.
+    const drifting = (t: number) => burst(t) + (t >= 2 ? 5 * (t - 2) : 0);
+    assert.deepEqual(
+      feed(new AudioDrift(), 40, drifting).map((m) => [m.at, Math.round(m.ms)]),
+      [
+        [1, -800],
+        [21, 50],
+        [31, 50],
+      ],
+    );
+  },
+);
+
+test(
+  'sound a little ahead, or far ahead for a single look, is not timed late',
+  { timeout: 5_000 },
+  () => {
+    // What a first packet a few tens of ms late leaves: moved by drift rules only, never.
+    assert.deepEqual(
+      feed(new AudioDrift(), 60, (t) => -72 + ((t * 7) % 20)),
+      [],
+    );
+    // One look far ahead between looks that are not.
+    assert.deepEqual(
+      feed(new AudioDrift(), 60, (t) => (t === 30 ? -900 : 10)),
+      [],
+    );
+    assert.throws(() => new AudioDrift({ aheadNs: 20 * MS }), /aheadNs must be above thresholdNs/);
+  },
+);

@@ -143,6 +143,69 @@ async function driftingRelay(to: number, slowBy: number) {
   return { port: socket.address().port, close: () => socket.close() };
 }
 
+/**
+ * Holds the first `holdMs` of packets and then sends them in one burst, forwarding the rest as
+ * they come: what a publisher does with the sound it captured while DTLS was being set up.
+ */
+async function burstRelay(to: number, holdMs: number) {
+  const socket = createSocket('udp4');
+  let held: Buffer[] | null = [];
+  let timer: NodeJS.Timeout | undefined;
+  socket.on('message', (packet) => {
+    if (!held) return socket.send(packet, to, '127.0.0.1');
+    held.push(Buffer.from(packet));
+    timer ??= setTimeout(() => {
+      for (const p of held ?? []) socket.send(p, to, '127.0.0.1');
+      held = null;
+    }, holdMs);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    port: socket.address().port,
+    close: () => {
+      clearTimeout(timer);
+      socket.close();
+    },
+  };
+}
+
+test(
+  'a host whose first 0.8 s of sound comes in one burst: the recorder times its sound by the packets that came on time, and says so',
+  { timeout: 90_000 },
+  async () => {
+    const { out, video, audio } = await recordingPlace('burst');
+    const relay = await burstRelay(audio, 800);
+    let sender: ReturnType<typeof startHost> | null = null;
+    try {
+      const events: WorkerEvent[] = [];
+      const { snippets } = await runSyntheticRecording({
+        spec: spec('host', 'h', out, decodingHost(video, audio)),
+        durationSec: 17,
+        // The host starts sending once the recording plays, as a host that joins does.
+        onStarted: () => void (sender = startHost([video], [relay.port])),
+        onEvent: (e) => events.push(e),
+      });
+      snippets.sort((a, b) => a.seq - b.seq);
+      const offsets = await offsetsIn(snippets.slice(1, 3), 2_000);
+      const told = events.flatMap((e) =>
+        e.event === 'warning' && e.data.source === 'audio' ? [e.data.message] : [],
+      );
+      console.log(
+        `A/V offset (+ = sound late) 5-15 s after a burst of 0.8 s: ${offsets.map(Math.round).join(' ')} ms; told: ${told.join('; ')}`,
+      );
+      assert.ok(offsets.length >= 3, `edges: ${offsets.join(' ')}`);
+      for (const o of offsets) assert.ok(Math.abs(o) <= 100, `sound off its picture by ${o} ms`);
+      assert.ok(
+        told.some((m) => /timed \d+ ms late/.test(m)),
+        `warnings: ${told.join('; ')}`,
+      );
+    } finally {
+      relay.close();
+      if (sender) await stopTracked(sender);
+    }
+  },
+);
+
 test(
   'a sender whose sound card runs 0.5 % slow: the recorder follows it, and its sound stays with its picture',
   { timeout: 150_000 },

@@ -21,9 +21,13 @@ export interface NodeRig {
     body?: unknown,
     key?: string,
   ): Promise<{ status: number; body: Json }>;
-  /** Creates a livestream over the API and has its hosts publish; resolves once all answered. */
+  /**
+   * Creates a livestream over the API and has its hosts publish (with `publisherArgs` added to
+   * the publisher's own); resolves once all answered.
+   */
   livestream(
     hostIds: string[],
+    publisherArgs?: string[],
   ): Promise<{ livestreamId: string; hosts: Map<string, SyntheticHost> }>;
   close(): Promise<void>;
 }
@@ -71,7 +75,7 @@ export async function startNodeRig(
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
-    async livestream(hostIds) {
+    async livestream(hostIds, publisherArgs = []) {
       const made = await rig.api('POST', '/v1/livestreams', { hosts: hostIds });
       if (made.status !== 201)
         throw new Error(`create: ${made.status} ${JSON.stringify(made.body)}`);
@@ -88,7 +92,7 @@ export async function startNodeRig(
           toneHz: 330 + 110 * i,
           pattern: 'smpte',
           // Small pictures: the publishers share this machine's two cores with what they test.
-          extraArgs: ['--width', '320', '--height', '180', '--kbps', '400'],
+          extraArgs: ['--width', '320', '--height', '180', '--kbps', '400', ...publisherArgs],
         });
         publishers.push(host);
         hosts.set(h.hostId, host);

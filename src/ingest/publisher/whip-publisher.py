@@ -102,9 +102,9 @@ class Publisher:
         self.pipeline.get_by_name("aenc").get_static_pad("src").add_probe(
             Gst.PadProbeType.BUFFER, self.gate_audio
         )
-        self.pipeline.get_by_name("still").get_static_pad("sink").add_probe(
-            Gst.PadProbeType.BUFFER, self.gate_freeze
-        )
+        still = self.pipeline.get_by_name("still")
+        if still:
+            still.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self.gate_freeze)
         # webrtcbin turns a PLI or FIR into a force-key-unit event travelling up to the encoder.
         self.keyframe_requests = 0
         self.video_encoder.get_static_pad("src").add_probe(
@@ -117,23 +117,37 @@ class Publisher:
         a = self.args
         text = a.name.replace('"', "'")
         raw_video = f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1"
+        # --sync: the picture flips between dark and bright every 50 frames and the sound ticks at
+        # each flip, so a recording shows how far its sound is from its picture.
+        picture = "pattern=ball flip=true" if a.sync else f"pattern={a.pattern}"
+        sound = (
+            f"wave=ticks tick-interval={round(50 * 1e9 / a.fps)} freq=1000 volume=0.8"
+            if a.sync
+            else f"wave=sine freq={a.tone_hz} volume={TONE_VOLUME}"
+        )
         # imagefreeze keeps sending the last frame it got: starving it freezes the picture
-        # without touching the encoder. It picks 25 fps unless told otherwise.
+        # without touching the encoder. It picks 25 fps unless told otherwise. It also stamps
+        # each frame anew, up to 110 ms after its time: with --sync (no impairments) it is left
+        # out, so that the picture keeps its time against the sound.
+        freeze = (
+            ""
+            if a.sync
+            else f"imagefreeze name=still is-live=true allow-replace=true ! {raw_video} ! "
+        )
         return (
             "webrtcbin name=webrtc bundle-policy=max-bundle latency=200 "
-            f"videotestsrc name=camera is-live=true pattern={a.pattern} "
+            f"videotestsrc name=camera is-live=true {picture} "
             f"horizontal-speed={a.motion} ! {raw_video} ! "
             f'textoverlay name=label text="{text}" valignment=top halignment=left '
             'font-desc="Sans 24" ! '
             "videoconvert ! video/x-raw,format=I420 ! "
-            f"imagefreeze name=still is-live=true allow-replace=true ! {raw_video} ! "
+            f"{freeze}"
             f"x264enc name=venc tune=zerolatency speed-preset=ultrafast bitrate={a.kbps} "
             f"key-int-max={a.fps * 2} ! "
             "video/x-h264,profile=constrained-baseline ! "
             "rtph264pay config-interval=-1 aggregate-mode=zero-latency ! "
             "application/x-rtp,media=video,encoding-name=H264,payload=96 ! webrtc. "
-            f"audiotestsrc name=tone is-live=true wave=sine freq={a.tone_hz} "
-            f"volume={TONE_VOLUME} ! "
+            f"audiotestsrc name=tone is-live=true {sound} ! "
             "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2 ! "
             # Integer samples, so that gain above 1 clips at full scale instead of
             # handing the encoder values beyond it.
@@ -182,6 +196,8 @@ class Publisher:
             case ["mic", ("on" | "off") as state]:
                 self.mic_on = state == "on"
                 emit("mic", on=self.mic_on)
+            case ["impair", name] if self.args.sync and name != "none":
+                emit("error", message="no impairments with --sync: they change its flashes and ticks")
             case ["impair", name] if name in IMPAIRMENTS:
                 self.set_impairment(name)
                 emit("impair", name=name, video=self.video_impairment, audio=self.audio_impairment)
@@ -343,6 +359,11 @@ def parse_args(argv):
         default=2,
         help="pixels the picture scrolls per frame: a still picture looks frozen to moderation",
     )
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="flashes and ticks together every 50 frames, to measure A/V sync (overrides --pattern)",
+    )
     parser.add_argument("--camera", choices=("on", "off"), default="on", help="video at start")
     parser.add_argument("--mic", choices=("on", "off"), default="on", help="audio at start")
     parser.add_argument(
@@ -352,7 +373,10 @@ def parse_args(argv):
         default=[],
         help="impairment at start; repeat for one video and one audio impairment",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.sync and args.impair:
+        parser.error("--sync and --impair do not go together: impairments change the flashes and ticks")
+    return args
 
 
 def main(argv):
