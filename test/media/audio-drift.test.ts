@@ -139,6 +139,11 @@ test(
       feed(new AudioDrift(), 60, (t) => (t === 30 ? -900 : 10)),
       [],
     );
+    // Positions a minute ahead are no burst of sound.
+    assert.deepEqual(
+      feed(new AudioDrift(), 60, () => -60_000),
+      [],
+    );
     assert.throws(() => new AudioDrift({ aheadNs: 20 * MS }), /aheadNs must be above thresholdNs/);
   },
 );

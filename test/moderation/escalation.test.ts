@@ -157,6 +157,28 @@ async function moderation(
   return m;
 }
 
+/** A low score for snippet `seq` of host-h1. */
+function lowScore(livestreamId: string, seq: number): SnippetScored {
+  const startMs = T0 + seq * SNIPPET_MS;
+  return {
+    key: snippetKey({ livestreamId, track: 'host-h1', variant: 'mp4', startMs, seq }),
+    livestreamId,
+    track: 'host-h1',
+    seq,
+    start: new Date(startMs).toISOString(),
+    end: new Date(startMs + SNIPPET_MS).toISOString(),
+    audio: { score: 100, reasons: [] },
+    video: { score: 10, reasons: [{ impairment: 'frozen', fromSec: 1, toSec: 14 }] },
+    review: true,
+    reviewBelow: 60,
+  };
+}
+
+/** Publishes a low score, as the scorer does. */
+async function flagSnippet(livestreamId: string, seq: number): Promise<void> {
+  await rig.bus.publish(snippetScoredEvent(lowScore(livestreamId, seq)));
+}
+
 test(
   'a black snippet in a host track becomes one review with a merged, playable clip from 30 s before to 30 s after it; a second low snippet overlapping it joins that review',
   { timeout: 240_000 },
@@ -231,21 +253,7 @@ test(
     try {
       const ls = 'esc2';
       for (let seq = 0; seq < 7; seq++) await deliver(ls, 'host-h1', seq, clean);
-      const startMs = T0 + 3 * SNIPPET_MS;
-      await rig.bus.publish(
-        snippetScoredEvent({
-          key: snippetKey({ livestreamId: ls, track: 'host-h1', variant: 'mp4', startMs, seq: 3 }),
-          livestreamId: ls,
-          track: 'host-h1',
-          seq: 3,
-          start: new Date(startMs).toISOString(),
-          end: new Date(startMs + SNIPPET_MS).toISOString(),
-          audio: { score: 100, reasons: [] },
-          video: { score: 10, reasons: [{ impairment: 'frozen', fromSec: 1, toSec: 14 }] },
-          review: true,
-          reviewBelow: 60,
-        }),
-      );
+      await flagSnippet(ls, 3);
       await until('the flag', async () => (m.trigger.stats().flagged >= 1 ? true : null), 30_000);
       const handle = rig.client.workflow.getHandle(escalationWorkflowId(ls, 'host-h1'));
       // The clip is cut, then creating the review fails for a while: the workflow stays at it.
@@ -280,28 +288,6 @@ test(
     }
   },
 );
-
-/** A low score for snippet `seq` of host-h1. */
-function lowScore(livestreamId: string, seq: number): SnippetScored {
-  const startMs = T0 + seq * SNIPPET_MS;
-  return {
-    key: snippetKey({ livestreamId, track: 'host-h1', variant: 'mp4', startMs, seq }),
-    livestreamId,
-    track: 'host-h1',
-    seq,
-    start: new Date(startMs).toISOString(),
-    end: new Date(startMs + SNIPPET_MS).toISOString(),
-    audio: { score: 100, reasons: [] },
-    video: { score: 10, reasons: [{ impairment: 'frozen', fromSec: 1, toSec: 14 }] },
-    review: true,
-    reviewBelow: 60,
-  };
-}
-
-/** Publishes a low score, as the scorer does. */
-async function flagSnippet(livestreamId: string, seq: number): Promise<void> {
-  await rig.bus.publish(snippetScoredEvent(lowScore(livestreamId, seq)));
-}
 
 test(
   'an escalation that goes on as new runs (Continue-As-New) with flags waiting makes each review once, and a flag sent again after it makes none',

@@ -28,6 +28,13 @@
  * sound from a first packet on time never does: two looks in a row more than `aheadNs` ahead move
  * the timestamps earlier by the larger of the two, once.
  */
+/**
+ * Further ahead than this is no burst a publisher sends but a position that means something else
+ * (one from before the jitter buffer's first packet): left to the drift rules, which move nothing
+ * that fast.
+ */
+const MAX_TIMED_LATE_NS = 10_000_000_000;
+
 export interface AudioDriftMove {
   /** ns, later when positive. */
   ns: number;
@@ -90,7 +97,7 @@ export class AudioDrift {
     if (positionNs === this.lastPosition) return null;
     this.lastPosition = positionNs;
     const lag = Number(runningTimeNs - positionNs);
-    if (lag < -this.aheadNs) {
+    if (lag < -this.aheadNs && lag > -MAX_TIMED_LATE_NS) {
       // A look in the middle of the burst sees only part of it: the next one sees it all.
       if (this.ahead === null) {
         this.ahead = lag;
