@@ -40,12 +40,13 @@ test(
       for (const ms of o)
         assert.ok(Math.abs(ms) <= 100, `${track}: sound off its picture by ${Math.round(ms)} ms`);
     }
-    // And the two recordings of the host agree: the composite, which had the host's input waiting
-    // for the burst of sound after DTLS, recorded that sound 0.47 s late before.
+    // And the two recordings of the host agree within a frame: the composite, which had the
+    // host's input waiting for the burst of sound after DTLS, recorded that sound 0.47 s late
+    // before. The move that puts it back lands within a packet or two (33 ms apart seen in CI).
     const mean = (o: number[]) => o.reduce((a, b) => a + b, 0) / o.length;
     const apart = mean(offsets.get('composite')!) - mean(offsets.get('host-h1')!);
     assert.ok(
-      Math.abs(apart) <= 40,
+      Math.abs(apart) <= 1000 / 15,
       `the composite's sound is ${Math.round(apart)} ms off the host's own`,
     );
   },
