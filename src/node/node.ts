@@ -139,17 +139,17 @@ export interface RunningNode {
 }
 
 /**
- * One tapedeck node: the WHIP ingest, the control API, the node API its worker uses, and the
- * worker itself (a supervised child process that runs the Temporal workers and the media). With
- * no Temporal cluster configured it starts Temporal's dev server with its data in the data folder.
- */
-/**
  * The lowest history limit: a run that takes over a running recording reaches its first check
  * with 3 events (4 or more with signals waiting), so a limit below that would start new runs
  * without end.
  */
 export const MIN_HISTORY_LIMIT = 8;
 
+/**
+ * One tapedeck node: the WHIP ingest, the control API, the node API its worker uses, and the
+ * worker itself (a supervised child process that runs the Temporal workers and the media). With
+ * no Temporal cluster configured it starts Temporal's dev server with its data in the data folder.
+ */
 export async function startNode(c: NodeConfig): Promise<RunningNode> {
   if (
     c.historyLimit !== undefined &&

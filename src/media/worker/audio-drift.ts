@@ -28,20 +28,6 @@
  * sound from a first packet on time never does: two looks in a row more than `aheadNs` ahead move
  * the timestamps earlier by the larger of the two, once.
  */
-/**
- * Further ahead than this is no burst a publisher sends but a position that means something else
- * (one from before the jitter buffer's first packet): left to the drift rules, which move nothing
- * that fast.
- */
-const MAX_TIMED_LATE_NS = 10_000_000_000;
-
-export interface AudioDriftMove {
-  /** ns, later when positive. */
-  ns: number;
-  /** Drift of the sender's clock, or sound timed late from its first packet on. */
-  cause: 'drift' | 'timed-late';
-}
-
 export interface AudioDriftOptions {
   /** Lags per window; the recorder takes one a second. */
   windowSamples?: number;
@@ -60,6 +46,20 @@ export interface AudioDriftOptions {
    * showed it 3 to 72 ms ahead), and within the mixer's latency, so it is never a loss to wait.
    */
   aheadNs?: number;
+}
+
+/**
+ * Further ahead than this is no burst a publisher sends but a position that means something else
+ * (one from before the jitter buffer's first packet): left to the drift rules, which move nothing
+ * that fast.
+ */
+const MAX_TIMED_LATE_NS = 10_000_000_000;
+
+export interface AudioDriftMove {
+  /** ns, later when positive. */
+  ns: number;
+  /** Drift of the sender's clock, or sound timed late from its first packet on. */
+  cause: 'drift' | 'timed-late';
 }
 
 export class AudioDrift {

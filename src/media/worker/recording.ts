@@ -464,15 +464,15 @@ export class Recording {
       const move = live.drift.sample(now, position);
       if (move === null) continue;
       jitter.tsOffset = Number(jitter.tsOffset ?? 0) + move.ns;
-      const ms = Math.round(Math.abs(move.ns) / 1e6);
+      const ms = Math.round(move.ns / 1e6);
       this.emit({
         event: 'warning',
         data: {
           source: 'audio',
           message:
             move.cause === 'drift'
-              ? `${live.spec.id}: the sender's sound drifted ${Math.round(move.ns / 1e6)} ms from the recorder's clock; its timestamps move by as much`
-              : `${live.spec.id}: its sound was timed ${ms} ms late (its first packets came late or in a burst); its timestamps move ${ms} ms earlier, and up to as much of its sound, already timed, may be dropped once`,
+              ? `${live.spec.id}: the sender's sound drifted ${ms} ms from the recorder's clock; its timestamps move by as much`
+              : `${live.spec.id}: its sound was timed ${-ms} ms late (its first packets came late or in a burst); its timestamps move ${-ms} ms earlier, and up to as much of its sound, already timed, may be dropped once`,
         },
       });
     }

@@ -7,7 +7,6 @@ import {
   proxyActivities,
   type RetryPolicy,
   setHandler,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { coalesce, reviewIdempotencyKey } from '../../domain/escalation.ts';
 import {
@@ -25,6 +24,7 @@ import {
   type EscalationInput,
   type OpenReviewRef,
 } from '../escalation/contracts.ts';
+import { historyFull } from './history.ts';
 
 const MAX_HISTORY_EVENTS = 2_000;
 const SEEN_KEPT = 500;
@@ -168,11 +168,7 @@ export async function trackEscalationWorkflow(input: EscalationInput): Promise<n
     for (const f of batch) seen.push(f.key);
     seen.splice(0, Math.max(0, seen.length - SEEN_KEPT));
     busy = false;
-    const info = workflowInfo();
-    if (
-      info.continueAsNewSuggested ||
-      info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
-    )
+    if (historyFull(input.historyLimit ?? MAX_HISTORY_EVENTS))
       await continueAsNew<typeof trackEscalationWorkflow>({
         ...input,
         carried: { pending, open, seen, reviewsMade },

@@ -19,6 +19,7 @@ import {
   recordingEndedSignal,
   stopSignal,
 } from '../signals.ts';
+import { historyFull } from './history.ts';
 import { compositeRecordingWorkflow, hostRecordingWorkflow } from './recording-workflows.ts';
 
 const MAX_HISTORY_EVENTS = 5_000;
@@ -120,11 +121,7 @@ export async function livestreamWorkflow(input: LivestreamInput): Promise<Livest
       await condition(() => inbox.length > 0 || s.stopping);
       while (inbox.length) await onHostEvent(inbox.shift()!);
       if (s.stopping) break;
-      const info = workflowInfo();
-      if (
-        info.continueAsNewSuggested ||
-        info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
-      )
+      if (historyFull(input.historyLimit ?? MAX_HISTORY_EVENTS))
         await continueAsNew<typeof livestreamWorkflow>({ ...input, carried: s });
     }
     for (const id of s.started)

@@ -14,6 +14,7 @@ import {
 import { COMPOSITE_TRACK, hostTrack } from '../../domain/snippet-key.ts';
 import type { RecordingRequest, TrackInput, TrackSummary } from '../contracts.ts';
 import { hostEventSignal, recordingEndedSignal, segmentsQuery, stopSignal } from '../signals.ts';
+import { historyFull } from './history.ts';
 import { runTrack, type TrackLoopState } from './track-loop.ts';
 
 /** Long livestreams start a fresh history well before Temporal's limits. */
@@ -29,13 +30,6 @@ function preferredWorker(input: TrackInput, track: string): string | null {
   let h = 0;
   for (const c of `${input.livestreamId}/${track}`) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return workerTaskQueue(input.nodeId, h % slots);
-}
-
-function historyFull(input: TrackInput): boolean {
-  const info = workflowInfo();
-  return (
-    info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? MAX_HISTORY_EVENTS)
-  );
 }
 
 async function reportEnded(parentWorkflowId: string, summary: TrackSummary): Promise<void> {
@@ -72,7 +66,7 @@ export async function compositeRecordingWorkflow(input: TrackInput): Promise<Tra
       desired: () => 'mp4',
       request,
       stopping: () => stopping,
-      historyFull: () => historyFull(input),
+      historyFull: () => historyFull(input.historyLimit ?? MAX_HISTORY_EVENTS),
     },
     state,
   );
@@ -121,7 +115,7 @@ export async function hostRecordingWorkflow(input: TrackInput): Promise<TrackSum
       desired: () => hostVariant(view),
       request,
       stopping: () => stopping,
-      historyFull: () => historyFull(input),
+      historyFull: () => historyFull(input.historyLimit ?? MAX_HISTORY_EVENTS),
     },
     state,
   );
