@@ -101,6 +101,8 @@ interface LiveInput {
   awaitingSound?: { joinedNs: bigint; silentAtNs: bigint } | null;
   /** Samples of its sound the audio mixer dropped as late, and how many of them were told. */
   soundDropped?: { samples: number; told: number };
+  /** The microphone's jitter buffer and its source pad, once looked up; null when it has none. */
+  jitter?: { element: GstElement; src: GstPad } | null;
 }
 
 /**
@@ -445,12 +447,16 @@ export class Recording {
 
   /** The microphone's jitter buffer and the timestamp of the last sound out of it, if any. */
   private soundPosition(live: LiveInput): { jitter: GstElement; position: bigint } | null {
-    const jitter = live.bin.getByName(inputNames(live.spec.id).audioJitter);
-    const [ok, position] = jitter?.getStaticPad('src')?.queryPosition(this.Gst.Format.TIME) ?? [
-      false,
-      0n,
-    ];
-    return jitter && ok ? { jitter, position } : null;
+    // Looked up once per input: every look calls this for each microphone, and each call into
+    // GStreamer from this thread costs tens of microseconds.
+    if (live.jitter === undefined) {
+      const element = live.bin.getByName(inputNames(live.spec.id).audioJitter);
+      const src = element?.getStaticPad('src');
+      live.jitter = element && src ? { element, src } : null;
+    }
+    if (!live.jitter) return null;
+    const [ok, position] = live.jitter.src.queryPosition(this.Gst.Format.TIME);
+    return ok ? { jitter: live.jitter.element, position } : null;
   }
 
   private followAudioDrift(): void {
