@@ -84,7 +84,19 @@ test('host is 640x360 MP4 with one input; audio is MP3 only', T, () => {
   assert.equal(audio.launch.match(/samplesperbuffer=(\d+)/g)?.length, 2);
   assert.ok(audio.launch.match(/samplesperbuffer=(\d+)/g)!.every((m) => m.endsWith('=4800')));
   assert.match(host.launch, /output-buffer-duration=40000000 /);
-  assert.ok(host.launch.match(/samplesperbuffer=(\d+)/g)!.every((m) => m.endsWith('=1920')));
+  // The hosts' sound moves in 40 ms buffers; the silent base, which only keeps the mixer's
+  // timeline, in 100 ms, and the black base picture at the placeholders' 5 fps.
+  const [base, ...hostSound] = host.launch.match(/samplesperbuffer=(\d+)/g)!;
+  assert.match(
+    host.launch,
+    /wave=silence samplesperbuffer=4800 ! audio\/x-raw,rate=48000,channels=1 ! amix\./,
+  );
+  assert.equal(base, 'samplesperbuffer=4800');
+  assert.ok(hostSound.length > 0 && hostSound.every((m) => m.endsWith('=1920')));
+  assert.match(
+    host.launch,
+    /pattern=black ! video\/x-raw,width=16,height=16,framerate=5\/1 ! vmix\.sink_0/,
+  );
 });
 
 test('bad specs are refused before any element exists', T, () => {

@@ -47,7 +47,12 @@ export function tileNames(id: string) {
  */
 export const CAMERA: Size = { width: 640, height: 360 };
 const PLACEHOLDER: Size = { width: 320, height: 180 };
-const PLACEHOLDER_FPS = 5;
+/**
+ * Frame rate of pictures that never move: placeholder tiles and the mixer's black base. The
+ * compositor repeats the last one, and a live source reports one frame as its latency, so this
+ * is also the least the video mixer waits (200 ms).
+ */
+export const STILL_PICTURE_FPS = 5;
 
 /** One bar chart per host, so neighbouring tiles look different. */
 const BARS = ['smpte', 'smpte75', 'smpte100', 'bar'];
@@ -82,7 +87,7 @@ export function inputFragments(input: InputSpec, o: InputFragmentOptions): strin
     // second are enough (the compositor repeats the last one) and cost a third of the output rate.
     fragments.push(
       `videotestsrc is-live=true pattern=solid-color foreground-color=0xff303038 timestamp-offset=${o.timestampOffsetNs} ! ` +
-        `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${PLACEHOLDER_FPS}/1 ! ` +
+        `video/x-raw,format=I420,width=${PLACEHOLDER.width},height=${PLACEHOLDER.height},framerate=${STILL_PICTURE_FPS}/1 ! ` +
         `textoverlay text=${quote(`${input.displayName}\ncamera off`)} valignment=center halignment=center font-desc="Sans 16" ! ` +
         `queue name=${n.placeholder} max-size-time=1000000000`,
     );
@@ -294,7 +299,7 @@ function cameraSource(input: InputSpec, o: InputFragmentOptions): string {
   const src = input.source;
   if (src.type === 'rtp') {
     if (!src.video || isSharedVideo(src.video))
-      return `videotestsrc is-live=true pattern=black ${ts} ! video/x-raw,${size},framerate=${PLACEHOLDER_FPS}/1`;
+      return `videotestsrc is-live=true pattern=black ${ts} ! video/x-raw,${size},framerate=${STILL_PICTURE_FPS}/1`;
     const n = inputNames(input.id);
     if (src.video.tile)
       return (
