@@ -98,7 +98,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
   const base: string[] = [
     // Silence in 100 ms buffers whatever the recording's own: a live source's every buffer wakes
     // it and the mixer, and the base and its 16x16 black picture below at 15 fps were 0.7 % of a
-    // core of a host recording's 8.4 (bare pipeline). Its latency, one buffer, is no more than a
+    // core of a host recording's 9.2 (bare pipeline). Its latency, one buffer, is no more than a
     // microphone's jitter buffer already has the mixer wait.
     `audiotestsrc is-live=true wave=silence samplesperbuffer=${audioBufferSamples(p.audio.sampleRate, false)} ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
   ];
