@@ -2,7 +2,7 @@ import { gridLayout, type Rect } from '../../domain/layout.ts';
 import { aacEncoder, mp3Encoder, names, videoEncoder } from './encoders.ts';
 import {
   audioBufferNs,
-  audioBufferSamples,
+  baseSilenceSamples,
   inputFragments,
   inputNames,
   STILL_PICTURE_FPS,
@@ -100,7 +100,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
     // it and the mixer, and the base and its 16x16 black picture below at 15 fps were 0.7 % of a
     // core of a host recording's 9.2 (bare pipeline). Its latency, one buffer, is no more than a
     // microphone's jitter buffer already has the mixer wait.
-    `audiotestsrc is-live=true wave=silence samplesperbuffer=${audioBufferSamples(p.audio.sampleRate, false)} ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
+    `audiotestsrc is-live=true wave=silence samplesperbuffer=${baseSilenceSamples(p.audio.sampleRate)} ! audio/x-raw,rate=${p.audio.sampleRate},channels=${p.audio.channels} ! ${names.audioMixer}.`,
   ];
   const outputs: string[] = [];
   const coreOutputs: string[] = [];

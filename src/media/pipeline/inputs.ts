@@ -338,6 +338,11 @@ export function audioBufferSamples(sampleRate: number, withVideo: boolean): numb
   return Math.round((sampleRate * audioBufferNs(withVideo)) / 1e9);
 }
 
+/** The mixer's silent base keeps time only, so it takes an audio-only recording's 100 ms buffers. */
+export function baseSilenceSamples(sampleRate: number): number {
+  return audioBufferSamples(sampleRate, false);
+}
+
 function microphoneSource(input: InputSpec, o: InputFragmentOptions): string {
   const ts = `samplesperbuffer=${audioBufferSamples(o.sampleRate, o.withVideo)} timestamp-offset=${o.timestampOffsetNs}`;
   const src = input.source;

@@ -29,14 +29,18 @@ sub orphaned {
   kill 'KILL', $worker if getppid() == $worker;
   exit 0;
 }
+# Leaves when the worker is gone; waits out the grace and kills it when its parent changed.
+sub look {
+  my $now = parent_of_worker();
+  exit 0 if $now < 0;
+  orphaned() if $now != $parent;
+}
 # pidfd_open is syscall 434 on every architecture.
 my $parent_fd = syscall(434, $parent + 0, 0);
 my $worker_fd = syscall(434, $worker + 0, 0);
 if ($parent_fd >= 0 && $worker_fd >= 0) {
   # Opened after the parent may have gone: only a parent still in place is the one watched.
-  my $now = parent_of_worker();
-  exit 0 if $now < 0;
-  orphaned() if $now != $parent;
+  look();
   my $watched = '';
   vec($watched, $parent_fd, 1) = 1;
   vec($watched, $worker_fd, 1) = 1;
@@ -49,9 +53,7 @@ if ($parent_fd >= 0 && $worker_fd >= 0) {
 }
 while (getppid() == $worker) {
   sleep 1;
-  my $now = parent_of_worker();
-  exit 0 if $now < 0;
-  orphaned() if $now != $parent;
+  look();
 }
 `;
 
