@@ -13,6 +13,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 const CHILD_V8_FLAGS = ['--no-memory-reducer'];
 
+const META_URL = '__bundleImportMetaUrl';
+
 export interface WorkerEntry {
   file: string;
   execArgv: string[];
@@ -42,8 +44,13 @@ export function bundledEntry(
       entryPoints: [source],
       bundle: true,
       platform: 'node',
-      format: 'esm',
+      // CommonJS: Node 20 starts an ES module entry on about 10 ms more CPU than a CommonJS one
+      // (its module loader), paid by every media process and first of all by an MP3 recording.
+      format: 'cjs',
       target: 'node20',
+      // The only use of import.meta: finding node_modules from the file's own place.
+      banner: { js: `const ${META_URL} = require('node:url').pathToFileURL(__filename).href;` },
+      define: { 'import.meta.url': META_URL },
       // A native addon: loaded from node_modules at run time, which the bundle's place finds.
       external: ['node-gtk'],
       write: false,
@@ -51,7 +58,7 @@ export function bundledEntry(
     }).outputFiles[0]!.contents;
     const hash = createHash('sha256').update(out).digest('hex').slice(0, 16);
     const dir = join(ROOT, 'node_modules', '.cache', 'tapedeck', cacheDir);
-    const file = join(dir, `main-${hash}.mjs`);
+    const file = join(dir, `main-${hash}.cjs`);
     if (!existsSync(file)) {
       mkdirSync(dir, { recursive: true });
       const tmp = `${file}.${process.pid}.tmp`;

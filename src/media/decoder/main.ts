@@ -4,15 +4,15 @@
  * clock with a base time of 0, so a frame's timestamp is the wall-clock time the jitter buffer gave
  * it: a reader maps it onto its own running time by subtracting its own base time, and the
  * picture keeps the timing a recording's own decode would give it, whatever the load.
- * Usage (as tapedeck starts it): node main.mjs SPEC-JSON
+ * Usage (as tapedeck starts it): node main.cjs SPEC-JSON
  */
 import { sharedDecoderPipeline, type SharedDecoderSpec } from '../pipeline/shared-decoder.ts';
-import { loadGst, runMainLoop } from '../worker/gst.ts';
+import { loadGst, onBusMessages, runMainLoop } from '../worker/gst.ts';
 import { killWhenOrphaned } from '../worker/orphan-watchdog.ts';
 
 const spec = JSON.parse(process.argv[2] ?? 'null') as SharedDecoderSpec | null;
 if (!spec?.framesPort) {
-  console.error('the shared decoder runs as a child of tapedeck: node main.mjs SPEC-JSON');
+  console.error('the shared decoder runs as a child of tapedeck: node main.cjs SPEC-JSON');
   process.exit(2);
 }
 
@@ -28,7 +28,7 @@ pipeline.setBaseTime(0);
 
 const bus = pipeline.getBus();
 bus.addSignalWatch();
-bus.on('message', (message) => {
+onBusMessages(bus, ['error', 'eos'], (message) => {
   if (message.type === Gst.MessageType.ERROR) {
     const [error, debug] = message.parseError();
     console.error(`shared decoder: ${error.message} (${debug})`);

@@ -38,6 +38,7 @@ import type {
   GstPad,
   GstPipeline,
 } from './gst.ts';
+import { type BusMessageType, onBusMessages } from './gst.ts';
 import { AudioDrift } from './audio-drift.ts';
 import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
@@ -53,6 +54,15 @@ import {
 } from './still-canvas.ts';
 import type { StartResult, WorkerEvent, WorkerStats } from './protocol.ts';
 
+/** What onMessage acts on; the rest of a pipeline's messages never reach JavaScript. */
+const HANDLED_MESSAGES: readonly BusMessageType[] = [
+  'error',
+  'warning',
+  'element',
+  'latency',
+  'qos',
+  'eos',
+];
 const RTMP_RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 /** How long the recorder may go without new media before the stall is reported. */
 const STALL_MS = 10_000;
@@ -182,7 +192,7 @@ export class Recording {
     bus.addSignalWatch();
     return new Promise((resolve, reject) => {
       let settled = false;
-      bus.on('message', (message) => {
+      onBusMessages(bus, HANDLED_MESSAGES, (message) => {
         if (!settled && message.type === Gst.MessageType.ERROR && !this.isBranchElement(message)) {
           settled = true;
           const [error, debug] = message.parseError();
@@ -190,23 +200,27 @@ export class Recording {
           reject(new Error(`pipeline failed to start: ${error.message} (${debug})`));
           return;
         }
-        if (
-          !settled &&
-          message.type === Gst.MessageType.STATE_CHANGED &&
-          message.src === (this.pipeline as unknown) &&
-          message.parseStateChanged()[1] === Gst.State.PLAYING
-        ) {
-          settled = true;
-          this.started = true;
-          this.baseTimeUtcNs = this.pipeline.getBaseTime();
-          for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
-          for (const live of this.inputs.values()) this.serveTile(live);
-          if (spec.rtmpUrl) this.attachRtmp();
-          this.startLooking();
-          this.shortenFirstGop();
-          resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
-        }
         this.onMessage(message);
+      });
+      // Only the pipeline's own move to PLAYING is wanted, once; every element posts its own.
+      const stopWatchingStart = onBusMessages(bus, ['state-changed'], (message) => {
+        if (
+          settled ||
+          message.src !== (this.pipeline as unknown) ||
+          message.parseStateChanged()[1] !== Gst.State.PLAYING
+        )
+          return;
+        settled = true;
+        // Not from inside the signal's own emission.
+        setImmediate(stopWatchingStart);
+        this.started = true;
+        this.baseTimeUtcNs = this.pipeline.getBaseTime();
+        for (const live of this.inputs.values()) if (live.shared) this.attachSharedPicture(live);
+        for (const live of this.inputs.values()) this.serveTile(live);
+        if (spec.rtmpUrl) this.attachRtmp();
+        this.startLooking();
+        this.shortenFirstGop();
+        resolve({ baseTimeUtcNs: this.baseTimeUtcNs.toString(), pid: process.pid });
       });
       // Every state change a bin makes hands its children the bin's base time, 0 until the move
       // to PLAYING: the mixers can be given theirs only once PAUSED is behind them.
@@ -835,11 +849,7 @@ export class Recording {
 
   private onMessage(message: GstMessage): void {
     const { Gst } = this;
-    if (
-      process.env.TAPEDECK_DEBUG &&
-      message.type !== Gst.MessageType.ELEMENT &&
-      message.type !== Gst.MessageType.STATE_CHANGED
-    )
+    if (process.env.TAPEDECK_DEBUG && message.type !== Gst.MessageType.ELEMENT)
       console.error('[worker] bus', message.type, message.src?.name);
     switch (message.type) {
       case Gst.MessageType.ELEMENT:

@@ -1,6 +1,6 @@
 import { warmUpPipelines } from '../pipeline/warm-up.ts';
 import { collectRemoved } from './collect-removed.ts';
-import type { GstMessage, GstModule } from './gst.ts';
+import { type GstModule, onBusMessages } from './gst.ts';
 
 /**
  * Loads what a recording will need (see warmUpPipelines) before there is one. A description that
@@ -22,17 +22,15 @@ export async function warmUp(Gst: GstModule, timeoutMs = 3_000): Promise<{ ms: n
   const ended = new Promise<void>((resolve) => (finish = resolve));
   // Made out here, not in the promise's executor: a handler made in there kept the pipeline's
   // bus, and its socket pair, alive after it was disconnected.
-  const onMessage = (m: GstMessage) => {
-    if (m.type === Gst.MessageType.EOS || m.type === Gst.MessageType.ERROR) finish();
-  };
+  const onMessage = () => finish();
   bus.addSignalWatch();
-  bus.on('message', onMessage);
+  const unwatch = onBusMessages(bus, ['eos', 'error'], onMessage);
   const timer = setTimeout(() => finish(), timeoutMs);
   if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) finish();
   await ended;
   clearTimeout(timer);
   pipeline.setState(Gst.State.NULL);
-  bus.off('message', onMessage);
+  unwatch();
   bus.removeSignalWatch();
   // An idle spare allocates nothing, so V8 would keep these pipelines (their buses' socket pairs,
   // their eventfds) until the recording it takes on triggers a collection at some later moment.

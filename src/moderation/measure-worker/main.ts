@@ -5,7 +5,7 @@
  * it was on; the parent starts another for the next.
  */
 import type { GstMessage, GstPipeline } from '../../media/worker/gst.ts';
-import { loadGst, runMainLoop } from '../../media/worker/gst.ts';
+import { loadGst, onBusMessages, runMainLoop } from '../../media/worker/gst.ts';
 import { killWhenOrphaned } from '../../media/worker/orphan-watchdog.ts';
 import type { MeasureReady, MeasureReply, MeasureRequest } from './protocol.ts';
 
@@ -38,7 +38,7 @@ function run(description: string): Promise<void> {
       const [error, debug] = m.parseError();
       return new Error(`${error.message}${debug ? ` (${debug.split('\n')[0]})` : ''}`);
     };
-    bus.on('message', (m: GstMessage) => {
+    onBusMessages(bus, ['eos', 'error', 'warning'], (m: GstMessage) => {
       if (m.type === Gst.MessageType.EOS) finish();
       else if (m.type === Gst.MessageType.ERROR) finish(failed(m));
       else if (m.type === Gst.MessageType.WARNING) {
