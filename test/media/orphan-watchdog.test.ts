@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { nameAndParent } from '../support/proc-stat.ts';
+import { parseProcStat } from '../../src/bench/process-usage.ts';
 import { ROOT } from '../support/tapedeck.ts';
 
 const WATCHDOG = pathToFileURL(`${ROOT}/src/media/worker/orphan-watchdog.ts`).href;
@@ -67,8 +67,8 @@ function watcherOf(pid: number): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const { name, parent } = nameAndParent(readFileSync(`/proc/${entry}/stat`, 'utf8'));
-      if (name === 'perl' && parent === pid) return Number(entry);
+      const { comm, ppid } = parseProcStat(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+      if (comm === 'perl' && ppid === pid) return Number(entry);
     } catch {
       // gone meanwhile
     }

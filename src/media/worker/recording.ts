@@ -28,17 +28,18 @@ import {
   type RecordingSpec,
   type SharedVideo,
 } from '../pipeline/spec.ts';
-import type {
-  GstBin,
-  GstClock,
-  GstElement,
-  GstMessage,
-  GstObject,
-  GstModule,
-  GstPad,
-  GstPipeline,
+import {
+  type BusMessageType,
+  type GstBin,
+  type GstClock,
+  type GstElement,
+  type GstMessage,
+  type GstObject,
+  type GstModule,
+  type GstPad,
+  type GstPipeline,
+  onBusMessages,
 } from './gst.ts';
-import { type BusMessageType, onBusMessages } from './gst.ts';
 import { AudioDrift } from './audio-drift.ts';
 import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
