@@ -107,8 +107,6 @@ Examples:
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary:
-    'benchmarks: "bench media" (CPU and memory), "bench delivery" (snippet availability), "bench ingest" (WebRTC ingest), "bench scoring" (quality scorer), "bench escalation" (low score to review), "bench system" (livestreams per node)',
   help: `Usage: tapedeck bench SUBCOMMAND [options]
 
 Subcommands:

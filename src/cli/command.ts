@@ -2,7 +2,6 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface Command {
   name: string;
-  summary: string;
   /** Full help: usage, options with defaults, and examples. */
   help: string;
   run(argv: string[]): Promise<number>;

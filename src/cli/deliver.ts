@@ -4,7 +4,6 @@ import { numberOption, parseOptions, UsageError, type Command } from './command.
 
 export const deliverCommand: Command = {
   name: 'deliver',
-  summary: 'deliver what an earlier run left in a data folder (spool and outbox), then exit',
   help: `Usage: tapedeck deliver --out DIR [--store URL] [--bus URL] [--timeout S]
 
 A recording that was killed, or whose store or bus was down when it ended, leaves snippets in

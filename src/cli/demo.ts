@@ -93,7 +93,6 @@ function demoReview(r: Review): DemoReview {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run a 4-host livestream end to end on this machine and show what it made',
   help: `Usage: tapedeck demo [--data DIR] [--duration SECONDS] [--impair HOST:KIND:FROM-TO]... [--no-impair] [--json]
 
 Starts a whole tapedeck node here (Temporal's dev server, the WHIP ingest, the control API, the

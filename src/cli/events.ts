@@ -18,7 +18,6 @@ function describeEvent(e: CloudEvent): string {
 
 export const eventsCommand: Command = {
   name: 'events',
-  summary: 'print events from the bus as they come (tail)',
   help: `Usage: tapedeck events tail [options]
 
 Subscribes to the bus and prints each event as it arrives: snippet events show the key, length,

@@ -38,7 +38,6 @@ function parseListen(text: string): { host: string; port: number } {
 
 export const liveCommand: Command = {
   name: 'live',
-  summary: 'take hosts over WHIP and record a livestream: composite and one recording per host',
   help: `Usage: tapedeck live --livestream ID --out DIR [options]
 
 Starts a WHIP endpoint (RFC 9725) and records the livestream while hosts publish to it: one
@@ -155,7 +154,6 @@ Example:
 
 export const tokenCommand: Command = {
   name: 'token',
-  summary: 'issue a WHIP bearer token for one host of one livestream',
   help: `Usage: tapedeck token --livestream ID --host ID [--ttl S] [--secret-file FILE]
 
 Prints a bearer token that lets one host publish to one livestream over WHIP, signed with the

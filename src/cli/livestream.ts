@@ -56,7 +56,6 @@ async function call(
 
 export const livestreamCommand: Command = {
   name: 'livestream',
-  summary: 'create, inspect and stop livestreams on a running node',
   help: `Usage: tapedeck livestream create [--hosts N | --host ID...] [--id ID] [--json]
        tapedeck livestream status ID [--json]
        tapedeck livestream stop ID

@@ -34,7 +34,6 @@ async function readTokensFile(path: string): Promise<ModerationTokens> {
 
 export const moderationCommand: Command = {
   name: 'moderation',
-  summary: 'serve the review API and the reviewer page (moderation serve)',
   help: `Usage: tapedeck moderation serve --data DIR [--port N] [--store URL] [options]
 
 Runs the moderation service until Ctrl-C or SIGTERM:

@@ -31,8 +31,6 @@ const PATTERNS = ['bars', 'sync', 'noise'] as const;
 
 export const recordCommand: Command = {
   name: 'record',
-  summary:
-    'record synthetic hosts into 15-second snippets, delivered to a store and announced on a bus',
   help: `Usage: tapedeck record --out DIR [options]
 
 Records synthetic hosts (a moving pattern with the host's name and a tone per host) through the

@@ -36,7 +36,6 @@ async function tracksOf(store: ObjectStore, livestreamId: string): Promise<strin
 
 export const snippetsCommand: Command = {
   name: 'snippets',
-  summary: 'list the snippets of a livestream in the store, by track and time range',
   help: `Usage: tapedeck snippets list --livestream ID [options]
        tapedeck snippets get KEY [--store URL | --out DIR] > snippet.mp4
 

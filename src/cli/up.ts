@@ -7,7 +7,6 @@ import { intOption, parseOptions, UsageError, type Command } from './command.ts'
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'run a tapedeck node: WHIP ingest, control API, Temporal workers and media',
   help: `Usage: tapedeck up [--data DIR] [--port PORT] [options]
 
 Runs one tapedeck node until Ctrl-C or SIGTERM:

@@ -12,7 +12,6 @@ import { intOption, parseOptions, UsageError, type Command } from './command.ts'
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: "run a node's Temporal workers and media (started and restarted by `tapedeck up`)",
   help: `Usage: tapedeck worker --data DIR [--node-id ID] [--slot N]
 
 Runs the media side of one node for Temporal: the node's media task queue (recordings, in media

@@ -1,16 +1,4 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type CompletedPart,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -33,6 +21,8 @@ import {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const MiB = 1024 * 1024;
+
+type Sdk = typeof import('@aws-sdk/client-s3');
 
 export interface S3StoreOptions {
   bucket: string;
@@ -235,7 +225,12 @@ export class S3Store implements ObjectStore {
   readonly prefix: string;
   readonly region: string;
   readonly endpoint: string | undefined;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  /**
+   * The SDK is loaded at the first request, not with this module: it takes about 0.15 s of CPU,
+   * and every process of a node opens its store as it starts, S3 or not.
+   */
+  private loaded: Promise<{ client: S3Client; m: Sdk }> | null = null;
   private readonly threshold: number;
   private readonly partSize: number;
   private readonly pageSize: number;
@@ -258,7 +253,7 @@ export class S3Store implements ObjectStore {
     this.maxAttempts = Math.max(opts.maxAttempts ?? 4, 1);
     this.retryBaseMs = opts.retryBaseMs ?? 200;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 5000;
-    this.client = new S3Client({
+    this.clientConfig = {
       region: opts.region,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
@@ -271,7 +266,15 @@ export class S3Store implements ObjectStore {
         connectionTimeout: opts.connectTimeoutMs ?? 3000,
         socketTimeout: opts.socketTimeoutMs ?? 30_000,
       },
-    });
+    };
+  }
+
+  private sdk(): Promise<{ client: S3Client; m: Sdk }> {
+    this.loaded ??= import('@aws-sdk/client-s3').then((m) => ({
+      client: new m.S3Client(this.clientConfig),
+      m,
+    }));
+    return this.loaded;
   }
 
   locate(key: string): string {
@@ -305,15 +308,16 @@ export class S3Store implements ObjectStore {
 
   async check(): Promise<void> {
     const signal = AbortSignal.timeout(this.checkTimeoutMs);
+    const { client, m } = await this.sdk();
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+      await client.send(new m.HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
     } catch (err) {
       // HEAD answers carry no error code, so a GET tells wrong credentials from a missing bucket.
       const detail = async (): Promise<unknown> => {
         try {
-          await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }), {
+          await client.send(new m.ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }), {
             abortSignal: signal,
           });
           return undefined;
@@ -351,10 +355,11 @@ export class S3Store implements ObjectStore {
     }
     const actual = createHash('sha256').update(body).digest('hex');
     if (actual !== sha256) throw shaMismatch(path, actual, sha256);
+    const { client, m } = await this.sdk();
     const result = await this.retry(`put ${key}`, async () => {
       try {
-        await this.client.send(
-          new PutObjectCommand({
+        await client.send(
+          new m.PutObjectCommand({
             Bucket: this.bucket,
             Key: full,
             Body: body,
@@ -399,9 +404,10 @@ export class S3Store implements ObjectStore {
     // Saves uploading a large body just to learn that it is already there.
     const before = await this.head(key);
     if (before) return this.sameOrConflict(key, sha256, before);
+    const { client, m } = await this.sdk();
     const created = await this.retry(`start multipart upload of ${key}`, () =>
-      this.client.send(
-        new CreateMultipartUploadCommand({
+      client.send(
+        new m.CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: full,
           ContentType: contentType,
@@ -419,8 +425,8 @@ export class S3Store implements ObjectStore {
       const outcome = await this.retry(`complete multipart upload of ${key}`, async () => {
         attempt++;
         try {
-          await this.client.send(
-            new CompleteMultipartUploadCommand({
+          await client.send(
+            new m.CompleteMultipartUploadCommand({
               Bucket: this.bucket,
               Key: full,
               UploadId: uploadId,
@@ -444,9 +450,13 @@ export class S3Store implements ObjectStore {
       return { outcome: 'created' };
     } finally {
       if (!completed)
-        await this.client
+        await client
           .send(
-            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: full, UploadId: uploadId }),
+            new m.AbortMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: full,
+              UploadId: uploadId,
+            }),
           )
           .catch(() => undefined);
     }
@@ -460,6 +470,7 @@ export class S3Store implements ObjectStore {
     sha256: string,
     uploadId: string,
   ): Promise<CompletedPart[]> {
+    const { client, m } = await this.sdk();
     const whole = createHash('sha256');
     const parts: CompletedPart[] = [];
     const fh = await open(path, 'r').catch((err: unknown) => {
@@ -480,8 +491,8 @@ export class S3Store implements ObjectStore {
         whole.update(body);
         const partSha = createHash('sha256').update(body).digest('base64');
         const answer = await this.retry(`upload part ${n} of ${key}`, () =>
-          this.client.send(
-            new UploadPartCommand({
+          client.send(
+            new m.UploadPartCommand({
               Bucket: this.bucket,
               Key: full,
               UploadId: uploadId,
@@ -504,9 +515,10 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | null> {
     const full = this.full(key);
+    const { client, m } = await this.sdk();
     return this.retry(`head ${key}`, async () => {
       try {
-        const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: full }));
+        const r = await client.send(new m.HeadObjectCommand({ Bucket: this.bucket, Key: full }));
         const { [SHA_META]: sha, ...metadata } = r.Metadata ?? {};
         return { key, bytes: r.ContentLength ?? 0, sha256: sha ?? '', metadata };
       } catch (err) {
@@ -525,9 +537,10 @@ export class S3Store implements ObjectStore {
         ? this.prefix + opts.startAfter
         : undefined;
     while (remaining > 0) {
+      const { client, m } = await this.sdk();
       const page = await this.retry(`list ${this.prefix}${prefix}`, () =>
-        this.client.send(
-          new ListObjectsV2Command({
+        client.send(
+          new m.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.prefix + prefix,
             MaxKeys: Math.min(this.pageSize, remaining),
@@ -556,9 +569,10 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Readable> {
     const full = this.full(key);
+    const { client, m } = await this.sdk();
     return this.retry(`get ${key}`, async () => {
       try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: full }));
+        const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket, Key: full }));
         if (r.Body instanceof Readable) return r.Body;
         throw new StoreError(`get ${key}: the response has no readable body`, true);
       } catch (err) {
@@ -569,6 +583,6 @@ export class S3Store implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.loaded) (await this.loaded).client.destroy();
   }
 }
