@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,22 +41,27 @@ export function bundledEntry(
   };
   if (env.TAPEDECK_WORKER_BUNDLE === '0') return fromSource;
   try {
-    const out = buildSync({
-      entryPoints: [source],
-      bundle: true,
-      platform: 'node',
-      // CommonJS: Node 20 starts an ES module entry on about 10 ms more CPU than a CommonJS one
-      // (its module loader), paid by every media process and first of all by an MP3 recording.
-      format: 'cjs',
-      target: 'node20',
-      // The only use of import.meta: finding node_modules from the file's own place.
-      banner: { js: `const ${META_URL} = require('node:url').pathToFileURL(__filename).href;` },
-      define: { 'import.meta.url': META_URL },
-      // A native addon: loaded from node_modules at run time, which the bundle's place finds.
-      external: ['node-gtk'],
-      write: false,
-      logLevel: 'silent',
-    }).outputFiles[0]!.contents;
+    // The esbuild binary, run once: its JavaScript API's buildSync would leave a worker thread and
+    // an esbuild process behind, pinging each other for as long as this process lives.
+    const out = execFileSync(
+      createRequire(import.meta.url).resolve('esbuild/bin/esbuild'),
+      [
+        source,
+        '--bundle',
+        '--platform=node',
+        // CommonJS: Node 20 starts an ES module entry on about 10 ms more CPU than a CommonJS one
+        // (its module loader), paid by every media process and first of all by an MP3 recording.
+        '--format=cjs',
+        '--target=node20',
+        // The only use of import.meta: finding node_modules from the file's own place.
+        `--banner:js=const ${META_URL} = require('node:url').pathToFileURL(__filename).href;`,
+        `--define:import.meta.url=${META_URL}`,
+        // A native addon: loaded from node_modules at run time, which the bundle's place finds.
+        '--external:node-gtk',
+        '--log-level=error',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 },
+    );
     const hash = createHash('sha256').update(out).digest('hex').slice(0, 16);
     const dir = join(ROOT, 'node_modules', '.cache', 'tapedeck', cacheDir);
     const file = join(dir, `main-${hash}.cjs`);
