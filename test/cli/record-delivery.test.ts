@@ -128,13 +128,29 @@ test(
     );
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     const summary = lastJsonLine<{
-      snippets: { key: string; eventId: string }[];
+      snippets: { key: string; eventId: string; durationSec: number }[];
       eventsPending: number;
     }>(r.stdout);
     assert.equal(summary.eventsPending, 0);
-    assert.equal(summary.snippets.length, 3);
+    // 8 s in 3-s snippets: 3, 3 and 2 s. A stop that reaches a loaded machine's media worker more
+    // than a second late adds a short fourth (CI saw one); every snippet still has its event.
+    const count = summary.snippets.length;
+    const seconds = summary.snippets.reduce((sum, s) => sum + s.durationSec, 0);
+    assert.ok(count === 3 || count === 4, `${count} snippets: ${JSON.stringify(summary.snippets)}`);
+    assert.ok(seconds >= 7.9, `the snippets hold ${seconds} s of the 8 recorded`);
     const tail = await tapedeck(
-      ['events', 'tail', '--bus', bus, '--from-start', '--count', '3', '--timeout', '60', '--json'],
+      [
+        'events',
+        'tail',
+        '--bus',
+        bus,
+        '--from-start',
+        '--count',
+        String(count),
+        '--timeout',
+        '60',
+        '--json',
+      ],
       {
         timeoutMs: 90_000,
         env,
