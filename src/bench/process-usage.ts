@@ -28,6 +28,8 @@ export interface ProcStat {
   comm: string;
   state: string;
   ppid: number;
+  /** Process group id. */
+  pgrp: number;
   /** Clock ticks. */
   utime: number;
   stime: number;
@@ -67,6 +69,7 @@ export function parseProcStat(line: string): ProcStat {
     comm,
     state: rest[0] ?? '?',
     ppid: field(4),
+    pgrp: field(5),
     utime: field(14),
     stime: field(15),
     cutime: field(16),

@@ -13,12 +13,13 @@ const PLAIN =
   '18446744073709551615 94341983330304 94341983350185 140726626657136 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0';
 
 describe('parseProcStat', { timeout: 5_000 }, () => {
-  it('reads pid, comm, state, ppid, times and starttime', { timeout: 1_000 }, () => {
+  it('reads pid, comm, state, ppid, pgrp, times and starttime', { timeout: 1_000 }, () => {
     assert.deepEqual(parseProcStat(PLAIN), {
       pid: 14955,
       comm: 'cat',
       state: 'R',
       ppid: 14953,
+      pgrp: 14953,
       utime: 7,
       stime: 3,
       cutime: 11,
@@ -36,6 +37,7 @@ describe('parseProcStat', { timeout: 5_000 }, () => {
     assert.equal(stat.comm, 'my (weird) ) name');
     assert.equal(stat.state, 'S');
     assert.equal(stat.ppid, 1);
+    assert.equal(stat.pgrp, 4242);
     assert.equal(stat.utime, 1234);
     assert.equal(stat.stime, 56);
     assert.equal(stat.cutime, 78);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
+import { parseProcStat } from '../../src/bench/process-usage.ts';
 import { guardedSpawn } from '../../src/support/guarded-spawn.ts';
 
 const T = { timeout: 60_000 };
@@ -26,8 +27,8 @@ function groupMembers(pgid: number): number[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const fields = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      if (Number(fields[2]) === pgid) pids.push(Number(name));
+      if (parseProcStat(readFileSync(`/proc/${name}/stat`, 'utf8')).pgrp === pgid)
+        pids.push(Number(name));
     } catch {
       // Gone between the listing and the read.
     }
