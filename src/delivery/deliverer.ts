@@ -3,6 +3,8 @@ import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/pro
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CloudEvent } from '../domain/cloudevent.ts';
+import { picturesProblems } from '../domain/picture-stats.ts';
+import type { VideoWindow } from '../domain/quality-rules.ts';
 import { snippetReadyEvent } from '../domain/snippet-event.ts';
 import { snippetKey } from '../domain/snippet-key.ts';
 import type { SnippetClosed, SnippetOpened } from '../media/worker/protocol.ts';
@@ -18,6 +20,14 @@ import {
   SpoolJournal,
 } from './spool-journal.ts';
 import { ConflictError, type ObjectStore, StoreError } from './store/port.ts';
+
+/**
+ * Pictures the event may carry: a worker's measurement that does not fit the snippet (which the
+ * event's schema would refuse) is left out, and scoring measures the file instead.
+ */
+function usablePictures(pictures: VideoWindow[], durationMs: number): boolean {
+  return picturesProblems(pictures, durationMs / 1000).length === 0;
+}
 
 /** The part of the outbox the deliverer needs: a durable, idempotent add. */
 export interface EventSink {
@@ -180,10 +190,12 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     const rec = this.must(dir);
     const file = basename(s.location);
     this.closedAt.set(`${dir}#${s.seq}`, Date.now());
+    const pictures = s.pictures ? { pictures: s.pictures } : {};
     rec.state.closed.set(s.seq, {
       file,
       startUtcNs: BigInt(s.startUtcNs),
       endUtcNs: BigInt(s.endUtcNs),
+      ...pictures,
     });
     await rec.journal.append({
       t: 'closed',
@@ -191,6 +203,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       file,
       startUtcNs: s.startUtcNs,
       endUtcNs: s.endUtcNs,
+      ...pictures,
     });
     if (rec.doneFiles.has(file)) this.enqueue(rec, s.seq, file);
     else {
@@ -537,9 +550,11 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
     let startNs: bigint;
     let endNs: bigint;
     let recovered = false;
+    let pictures: VideoWindow[] | undefined;
     if (closed && check.status === 'complete') {
       startNs = closed.startUtcNs;
       endNs = closed.endUtcNs;
+      pictures = closed.pictures;
     } else if (check.status !== 'invalid' && (opened || closed)) {
       // Cut short by a crash: the journal knows when it started, the file how long it lasted.
       if (check.status === 'repairable')
@@ -584,6 +599,7 @@ export class Deliverer extends EventEmitter<DelivererEvents> {
       key,
       ...(recovered ? { recovered } : {}),
       media: { container: session.variant, ...session.media },
+      ...(pictures && usablePictures(pictures, endMs - startMs) ? { pictures } : {}),
     });
     let outcome: 'created' | 'exists';
     try {

@@ -1,5 +1,6 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { VideoWindow } from '../domain/quality-rules.ts';
 import type { AudioParams, VideoParams } from '../domain/snippet-event.ts';
 import type { Variant } from '../domain/snippet-key.ts';
 
@@ -16,7 +17,14 @@ export type JournalEntry =
   | ({ t: 'session'; at: string } & RecordingSession)
   | { t: 'worker'; pid: number }
   | { t: 'opened'; seq: number; file: string; startUtcNs: string }
-  | { t: 'closed'; seq: number; file: string; startUtcNs: string; endUtcNs: string }
+  | {
+      t: 'closed';
+      seq: number;
+      file: string;
+      startUtcNs: string;
+      endUtcNs: string;
+      pictures?: VideoWindow[];
+    }
   | { t: 'delivered'; seq: number; key: string }
   | { t: 'quarantined'; seq: number; file: string; reason: string }
   /**
@@ -38,11 +46,19 @@ export type Hold = 'none' | 'held' | 'released' | 'discarded';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
+export interface ClosedSnippet {
+  file: string;
+  startUtcNs: bigint;
+  endUtcNs: bigint;
+  /** Its pictures measured as recorded, when the worker took them. */
+  pictures?: VideoWindow[];
+}
+
 export interface JournalState {
   session: RecordingSession | null;
   workerPids: number[];
   opened: Map<number, { file: string; startUtcNs: bigint }>;
-  closed: Map<number, { file: string; startUtcNs: bigint; endUtcNs: bigint }>;
+  closed: Map<number, ClosedSnippet>;
   delivered: Map<number, string>;
   quarantined: Set<number>;
   ended: boolean;
@@ -103,6 +119,7 @@ export function foldJournal(text: string): JournalState {
           file: e.file,
           startUtcNs: BigInt(e.startUtcNs),
           endUtcNs: BigInt(e.endUtcNs),
+          ...(e.pictures ? { pictures: e.pictures } : {}),
         });
         break;
       case 'delivered':

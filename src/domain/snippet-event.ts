@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type CloudEvent, envelopeProblems, EventSchemaError } from './cloudevent.ts';
 import { isValidId } from './ids.ts';
+import { picturesProblems } from './picture-stats.ts';
+import type { VideoWindow } from './quality-rules.ts';
 import { parseSnippetKey, parseTrack, snippetKey, type Variant } from './snippet-key.ts';
 
 export const SNIPPET_READY = 'tapedeck.snippet.ready';
@@ -38,6 +40,12 @@ export interface SnippetReady {
   /** Present when the recorder had to recover the file (e.g. after a crash cut it short). */
   recovered?: boolean;
   media: { container: Variant; video: VideoParams | null; audio: AudioParams };
+  /**
+   * MP4 only: the snippet's pictures as they were recorded, shrunk and measured every half second
+   * before encoding. Scoring judges the picture on these instead of decoding the file; without
+   * them it decodes.
+   */
+  pictures?: VideoWindow[];
 }
 
 /** A stable id: the same snippet always gets the same id, across restarts and retries. */
@@ -130,6 +138,11 @@ export function snippetReadyProblems(value: unknown): string[] {
     p.push(...videoProblems(d.media.video), ...audioProblems(d.media.audio, d.media.container));
     if (d.variant === 'mp3' && d.media.video !== null)
       p.push('data.media.video must be null in mp3');
+  }
+  if (d.pictures !== undefined) {
+    if (d.variant !== 'mp4') p.push('data.pictures is for mp4 snippets only');
+    else if (posInt(d.durationMs))
+      p.push(...picturesProblems(d.pictures, (d.durationMs as number) / 1000));
   }
   if (p.length > 0) return p;
   const startMs = Date.parse(d.start as string);

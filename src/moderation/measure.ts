@@ -1,5 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { inspectMp3 } from '../delivery/check/mp3.ts';
+import { pictureStats, PICTURE_SIZE } from '../domain/picture-stats.ts';
 import type { AudioWindow, VideoWindow } from '../domain/quality-rules.ts';
 import { quote } from '../media/pipeline/quote.ts';
 import {
@@ -49,7 +50,7 @@ export const FINE_PICTURE_SEC = 0.5;
  * 0.2 s at most, which the rules allow for.
  */
 export const AUDIO_WINDOW_SEC = 0.1;
-const PICTURE = { width: 64, height: 36 };
+const PICTURE = PICTURE_SIZE;
 const RATE = 48_000;
 
 /**
@@ -89,28 +90,12 @@ export function audioWindows(samples: Float32Array, rate: number, windowSec = AU
 
 /** Mean, spread and change against the previous picture, from GRAY8 pictures one window apart. */
 export function videoWindows(frames: Uint8Array, pixels: number, windowSec = PICTURE_SEC) {
-  const windows: VideoWindow[] = [];
   const count = Math.floor(frames.length / pixels);
-  for (let f = 0; f < count; f++) {
-    const at = f * pixels;
-    let sum = 0;
-    let sq = 0;
-    let change = 0;
-    for (let i = 0; i < pixels; i++) {
-      const y = frames[at + i]!;
-      sum += y;
-      sq += y * y;
-      if (f > 0) change += Math.abs(y - frames[at - pixels + i]!);
-    }
-    const mean = sum / pixels;
-    windows.push({
-      atSec: f * windowSec,
-      lumaMean: mean,
-      lumaStdDev: Math.sqrt(Math.max(0, sq / pixels - mean * mean)),
-      lumaChange: f > 0 ? change / pixels : 0,
-    });
-  }
-  return windows;
+  const picture = (f: number) => frames.subarray(f * pixels, (f + 1) * pixels);
+  return Array.from({ length: count }, (_, f): VideoWindow => ({
+    atSec: f * windowSec,
+    ...pictureStats(picture(f), f > 0 ? picture(f - 1) : null),
+  }));
 }
 
 /** The keyframe each picture window is drawn from, and those keyframes as a stream to decode. */
@@ -166,10 +151,17 @@ async function keyframePlan(file: string, pictureSec: number): Promise<KeyframeP
  */
 export async function measureSnippet(
   file: string,
-  o: { hasVideo: boolean; timeoutMs?: number; pictureSec?: number },
+  o: {
+    hasVideo: boolean;
+    timeoutMs?: number;
+    pictureSec?: number;
+    /** False: the sound only, for an MP4 whose pictures were measured as recorded. */
+    pictures?: boolean;
+  },
 ): Promise<SnippetMeasurements> {
   const pictureSec = o.pictureSec ?? PICTURE_SEC;
   const out = { audio: `${file}.audio.f32`, pictures: `${file}.pictures.gray` };
+  if (o.hasVideo && o.pictures === false) return measureSound(file, out.audio, o.timeoutMs);
   const plan = o.hasVideo ? await keyframePlan(file, pictureSec) : null;
   // From a file: h264parse behind a pipe refuses the stream's caps as unfixed.
   const keyframes = `${file}.keyframes.h264`;
@@ -240,6 +232,79 @@ export async function measureSnippet(
 }
 
 /**
+ * An MP4's sound alone, through the named chain (decodebin if it refuses); the demuxer's video
+ * pad stays unlinked. A file without sound GStreamer reads is silence as long as its picture.
+ */
+async function measureSound(
+  file: string,
+  audioOut: string,
+  timeoutMs = 60_000,
+): Promise<SnippetMeasurements> {
+  const buf = await readFile(file).catch(() => null);
+  if (!buf) throw new MeasureError('the snippet could not be read');
+  let silentSec: number | null = null;
+  try {
+    if (!soundReadable(buf)) silentSec = keyframeIndex(buf).durationSec;
+  } catch {
+    // Not an MP4 these can read: the decode says what is wrong, if anything.
+  }
+  if (silentSec !== null) {
+    const samples = new Float32Array(Math.round(silentSec * RATE));
+    if (samples.length === 0) throw new MeasureError('the snippet has no audio');
+    return {
+      durationSec: silentSec,
+      audio: audioWindows(samples, RATE),
+      video: null,
+      decodeCpuSec: 0,
+    };
+  }
+  const toAudio = soundChain(audioOut);
+  const source = `filesrc location=${quote(file)}`;
+  const named = `${source} ! qtdemux ! audio/mpeg,mpegversion=4 ! aacparse ! avdec_aac ${toAudio}`;
+  const general = `${source} ! decodebin name=d d. ! audio/x-raw ! queue ${toAudio}`;
+  const run = (pipeline: string) => sharedMeasuringProcess().run(pipeline, timeoutMs);
+  let decodedBy: 'named' | 'decodebin' = 'named';
+  let decodeCpuSec: number;
+  let raw: Buffer;
+  try {
+    try {
+      decodeCpuSec = await run(named);
+    } catch (err) {
+      if (!(err instanceof PipelineRefused)) throw err;
+      decodedBy = 'decodebin';
+      decodeCpuSec = await run(general);
+    }
+    raw = await readFile(audioOut);
+  } catch (err) {
+    if (err instanceof PipelineFailure)
+      throw new MeasureError(`the snippet could not be decoded: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new MeasureError('the snippet could not be decoded: no output');
+    throw err;
+  } finally {
+    await rm(audioOut, { force: true });
+  }
+  const samples = new Float32Array(
+    raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
+  );
+  if (samples.length === 0) throw new MeasureError('the snippet has no audio');
+  return {
+    durationSec: samples.length / RATE,
+    audio: audioWindows(samples, RATE),
+    video: null,
+    decodeCpuSec,
+    decodedBy,
+  };
+}
+
+function soundChain(audioOut: string): string {
+  return (
+    '! audioconvert ! audioresample ! ' +
+    `audio/x-raw,format=F32LE,channels=1,rate=${RATE} ! filesink location=${quote(audioOut)}`
+  );
+}
+
+/**
  * The snippet's decode as two pipelines: `named` for what tapedeck records, `general` for any
  * file (the same when there is no shorter way).
  */
@@ -255,9 +320,7 @@ function decodePipelines(
   },
 ): { named: string; general: string } {
   const { width, height } = PICTURE;
-  const toAudio =
-    '! audioconvert ! audioresample ! ' +
-    `audio/x-raw,format=F32LE,channels=1,rate=${RATE} ! filesink location=${quote(out.audio)}`;
+  const toAudio = soundChain(out.audio);
   // Shrunk before their format changes.
   const shrink =
     `! videoscale ! video/x-raw,width=${width},height=${height} ! videoconvert ! ` +

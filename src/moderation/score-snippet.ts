@@ -1,8 +1,10 @@
+import { CAPTURE_PICTURE_SEC } from '../domain/picture-stats.ts';
 import {
   scoreAudio,
   scoreVideo,
   type QualityScore,
   type QualityThresholds,
+  type VideoWindow,
 } from '../domain/quality-rules.ts';
 import {
   FINE_PICTURE_SEC,
@@ -18,11 +20,13 @@ export interface SnippetScores {
   decodeCpuSec: number;
   /** How far apart the pictures the video score comes from were. */
   pictureSec: number | null;
+  /** Where those pictures came from: measured as recorded, or decoded from the file. */
+  picturesFrom: 'recording' | 'file' | null;
 }
 
 export type Measure = (
   file: string,
-  o: { hasVideo: boolean; pictureSec: number },
+  o: { hasVideo: boolean; pictureSec: number; pictures?: boolean },
 ) => Promise<SnippetMeasurements>;
 
 /**
@@ -32,6 +36,9 @@ export type Measure = (
  * again at twice the rate and scored on that, which costs a second decode only for what is flagged.
  *
  * `adjust` changes the measurements before they are scored (the scorer leaves out off-air time).
+ *
+ * Pictures measured as recorded (a snippet event's `pictures`, half a second apart) are scored as
+ * they are, and only the sound is decoded.
  */
 export async function scoreSnippet(
   file: string,
@@ -40,10 +47,27 @@ export async function scoreSnippet(
     thresholds: QualityThresholds;
     adjust?: (m: SnippetMeasurements) => SnippetMeasurements;
     measure?: Measure;
+    /** The snippet's pictures as recorded (its event's): then only its sound is decoded. */
+    pictures?: VideoWindow[];
   },
 ): Promise<SnippetScores> {
   const measure = o.measure ?? measureSnippet;
   const adjust = o.adjust ?? ((m) => m);
+  if (o.hasVideo && o.pictures) {
+    const sound = await measure(file, {
+      hasVideo: true,
+      pictureSec: CAPTURE_PICTURE_SEC,
+      pictures: false,
+    });
+    const m = adjust({ ...sound, video: o.pictures });
+    return {
+      audio: scoreAudio(m.audio, m.durationSec, o.thresholds),
+      video: scoreVideo(m.video!, m.durationSec, o.thresholds),
+      decodeCpuSec: m.decodeCpuSec,
+      pictureSec: CAPTURE_PICTURE_SEC,
+      picturesFrom: 'recording',
+    };
+  }
   const m = adjust(await measure(file, { hasVideo: o.hasVideo, pictureSec: PICTURE_SEC }));
   const audio = scoreAudio(m.audio, m.durationSec, o.thresholds);
   const coarse = m.video ? scoreVideo(m.video, m.durationSec, o.thresholds) : null;
@@ -53,6 +77,7 @@ export async function scoreSnippet(
       video: coarse,
       decodeCpuSec: m.decodeCpuSec,
       pictureSec: m.video ? PICTURE_SEC : null,
+      picturesFrom: m.video ? 'file' : null,
     };
   // The sound is decoded again too, unused: only for flagged snippets, which then cost an
   // escalation's merge of many times that, and one pipeline keeps measure's paths one.
@@ -62,5 +87,6 @@ export async function scoreSnippet(
     video: fine.video ? scoreVideo(fine.video, fine.durationSec, o.thresholds) : coarse,
     decodeCpuSec: m.decodeCpuSec + fine.decodeCpuSec,
     pictureSec: fine.video ? FINE_PICTURE_SEC : PICTURE_SEC,
+    picturesFrom: 'file',
   };
 }

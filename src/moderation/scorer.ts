@@ -86,6 +86,7 @@ export async function startScorer(o: ScorerOptions): Promise<Scorer> {
       const { audio, video } = await scoreSnippet(file, {
         hasVideo: ready.variant === 'mp4',
         thresholds,
+        ...(ready.pictures ? { pictures: ready.pictures } : {}),
         adjust: (measured) =>
           offAir ? { ...measured, ...maskOffAir(measured, offAir, startMs) } : measured,
       });

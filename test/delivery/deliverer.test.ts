@@ -97,6 +97,13 @@ test(
       assert.equal(sha(object), e.data.sha256);
       assert.equal(object.length, e.data.bytes);
       assert.equal((await store.head(e.data.key))?.sha256, e.data.sha256);
+      // Measured by the worker as recorded, two a second, for scoring.
+      const pictures = e.data.pictures ?? [];
+      assert.ok(
+        Math.abs(pictures.length - e.data.durationMs / 500) <= 1,
+        `${pictures.length} pictures in ${e.data.durationMs} ms`,
+      );
+      assert.deepEqual(pictures, closed.pictures, "the worker's pictures, as it sent them");
       if (i > 0)
         assert.equal(
           e.data.start,

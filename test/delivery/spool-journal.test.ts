@@ -26,3 +26,20 @@ test(
     assert.equal(foldJournal(`${lines(session, { t: 'held' })}\n{"t":"rel`).hold, 'held');
   },
 );
+
+test(
+  "a closed snippet's recorded pictures outlive a restart in the journal",
+  { timeout: 5_000 },
+  () => {
+    const pictures = [
+      { atSec: 0, lumaMean: 16, lumaStdDev: 0, lumaChange: 0 },
+      { atSec: 0.533, lumaMean: 16, lumaStdDev: 0, lumaChange: 0 },
+    ];
+    const closed = { seq: 0, file: 'h_000000.mp4', startUtcNs: '1000', endUtcNs: '2000' };
+    const state = foldJournal(
+      lines(session, { t: 'closed', ...closed, pictures }, { t: 'closed', ...closed, seq: 1 }),
+    );
+    assert.deepEqual(state.closed.get(0)?.pictures, pictures);
+    assert.equal(state.closed.get(1)?.pictures, undefined, 'a worker that took none');
+  },
+);

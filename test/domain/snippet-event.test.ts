@@ -94,3 +94,39 @@ test('consumers refuse events that break the schema, saying what is wrong', T, (
   assert.throws(() => decodeEvent('{not json'), EventSchemaError);
   assert.throws(() => decodeEvent('[]'), /not a JSON object/);
 });
+
+test("an MP4 snippet's event carries its pictures as recorded; they are checked", T, () => {
+  const pictures = Array.from({ length: 30 }, (_, i) => ({
+    atSec: i / 2,
+    lumaMean: 120,
+    lumaStdDev: 70,
+    lumaChange: i === 0 ? 0 : 12.5,
+  }));
+  const event = snippetReadyEvent(sample({ pictures }));
+  assert.deepEqual(decodeEvent(encodeEvent(event)).data, event.data);
+  const problems = (over: Partial<SnippetReady>) =>
+    snippetReadyProblems({ ...event, data: { ...event.data, ...over } });
+  assert.deepEqual(problems({}), []);
+  assert.deepEqual(problems({ pictures: [] }), ['data.pictures must not be empty']);
+  assert.deepEqual(problems({ pictures: [...pictures, { ...pictures[0]!, atSec: 15.5 }] }), [
+    "data.pictures[30].atSec must be a number from 0 to the snippet's duration",
+  ]);
+  assert.deepEqual(problems({ pictures: [pictures[1]!, pictures[0]!] }), [
+    'data.pictures[1].atSec must be after the window before it',
+  ]);
+  assert.deepEqual(problems({ pictures: [{ ...pictures[0]!, lumaMean: 300 }] }), [
+    'data.pictures[0].lumaMean must be 0 to 255',
+  ]);
+  assert.deepEqual(problems({ pictures: 'dark' as never }), ['data.pictures must be an array']);
+  const mp3 = sample({
+    variant: 'mp3',
+    key: snippetKey({ livestreamId: 'show', track: 'host-ana', variant: 'mp3', startMs, seq: 4 }),
+    media: {
+      container: 'mp3',
+      video: null,
+      audio: { codec: 'mp3', sampleRate: 48000, channels: 2, bitrateKbps: 48 },
+    },
+    pictures,
+  });
+  assert.throws(() => snippetReadyEvent(mp3), /data.pictures is for mp4 snippets only/);
+});

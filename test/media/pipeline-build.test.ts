@@ -65,6 +65,30 @@ test('one encoder feeds recording, RTMP and HLS through tees', T, () => {
     assert.ok(b.launch.includes(part), `missing ${part}`);
 });
 
+test(
+  'the pictures scoring measures are taken before the encoder, without touching its rate',
+  T,
+  () => {
+    const without = buildPipeline(composite(2));
+    assert.ok(!without.core.includes('vraw') && !without.core.includes('appsink'));
+    const b = buildPipeline(composite(2), { picturesDir: '/tmp/p 1' });
+    for (const part of [
+      // The encoder's branch names its rate after the tee: the thinning is for the pictures only.
+      'queue name=venc_q max-size-time=1000000000 ! tee name=vraw ! video/x-raw,framerate=15/1 ! x264enc',
+      'vraw. ! videorate drop-only=true max-rate=2 ! videoscale ! video/x-raw,width=64,height=36',
+      'video/x-raw,format=GRAY8 ! tee name=picture_tee ! appsink name=pictures',
+      'max-buffers=0 drop=false',
+      'picture_tee. ! multifilesink name=picture_files location="/tmp/p 1/%06d.gray" max-files=120',
+    ])
+      assert.ok(b.core.includes(part), `missing ${part}`);
+    const audio = buildPipeline(
+      { ...composite(1), kind: 'audio', inputs: [syntheticHost(1)] },
+      { picturesDir: '/tmp/p' },
+    );
+    assert.ok(!audio.core.includes('appsink'), 'an audio recording takes no pictures');
+  },
+);
+
 test('host is 640x360 MP4 with one input; audio is MP3 only', T, () => {
   const host = buildPipeline({
     ...composite(1),

@@ -11,7 +11,14 @@ import {
   tileOf,
   tileServer,
 } from './inputs.ts';
-import { hlsOutput, mp3Recorder, mp4Recorder, rtmpOutput, rtmpValves } from './outputs.ts';
+import {
+  hlsOutput,
+  mp3Recorder,
+  mp4Recorder,
+  picturesOutput,
+  rtmpOutput,
+  rtmpValves,
+} from './outputs.ts';
 import { snippetExtension, validateSpec, type InputSpec, type RecordingSpec } from './spec.ts';
 
 /** Compositor pad settings for one picture on the canvas. */
@@ -37,6 +44,11 @@ export interface BuiltPipeline {
 export interface BuildOptions {
   /** First snippet's sequence number, so a restarted recording goes on numbering. */
   startIndex?: number;
+  /**
+   * Where the pictures scoring measures are written (see picturesOutput); without it a video
+   * recording takes none, and its snippets are measured from their files.
+   */
+  picturesDir?: string;
 }
 
 /** Where each input's picture and placeholder go; camera state decides which of the two shows. */
@@ -112,7 +124,11 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
       `videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,` +
         `framerate=${STILL_PICTURE_FPS}/1 ! ${names.videoMixer}.sink_0`,
     );
-    const common = [...mp4Recorder(p, recorder), ...(spec.hlsDir ? hlsOutput(spec.hlsDir) : [])];
+    const common = [
+      ...mp4Recorder(p, recorder),
+      ...(spec.hlsDir ? hlsOutput(spec.hlsDir) : []),
+      ...(options.picturesDir ? picturesOutput(options.picturesDir) : []),
+    ];
     outputs.push(...common, ...(spec.rtmpUrl ? rtmpOutput(spec.rtmpUrl) : []));
     coreOutputs.push(...common, ...(spec.rtmpUrl ? rtmpValves(false) : []));
   } else {
@@ -121,7 +137,7 @@ export function buildPipeline(spec: RecordingSpec, options: BuildOptions = {}): 
   }
 
   const videoMixer = (extra: string) =>
-    `compositor name=${names.videoMixer} background=black sink_0::zorder=0${extra} ! ${videoEncoder(p)}`;
+    `compositor name=${names.videoMixer} background=black sink_0::zorder=0${extra} ! ${videoEncoder(p, { rawTee: options.picturesDir !== undefined })}`;
   const audioMixer = `audiomixer name=${names.audioMixer} output-buffer-duration=${audioBufferNs(hasVideo)} ! ${hasVideo ? aacEncoder(p) : mp3Encoder(p)}`;
 
   const core = [...(hasVideo ? [videoMixer('')] : []), audioMixer, ...base, ...coreOutputs];

@@ -16,6 +16,8 @@ export const names = {
   audioEncoder: 'aenc',
   videoTee: 'vtee',
   audioTee: 'atee',
+  /** Before the encoder: the pictures scoring measures are taken from here. */
+  rawVideoTee: 'vraw',
 } as const;
 
 /**
@@ -23,7 +25,7 @@ export const names = {
  * GOP without scene-cut keyframes lets every snippet end exactly on its boundary;
  * zerolatency drops the look-ahead that would otherwise hold frames back for seconds.
  */
-export function videoEncoder(p: OutputProfile): string {
+export function videoEncoder(p: OutputProfile, o: { rawTee?: boolean } = {}): string {
   const v = p.video;
   return (
     `video/x-raw,format=I420,width=${v.width},height=${v.height},framerate=${v.fps}/1,pixel-aspect-ratio=1/1 ! ` +
@@ -31,6 +33,10 @@ export function videoEncoder(p: OutputProfile): string {
     // emitted a second frame with the same timestamp, which mp4mux refuses with a stream error;
     // dropping any repeat keeps the recording alive, and the drop is reported.
     `videorate name=${names.videoRate} drop-only=true ! queue name=venc_q max-size-time=1000000000 ! ` +
+    // On the encoder's thread, the pictures branch takes two frames a second and shrinks them.
+    // The rate is named again after the tee, or the pictures branch's thinning would be
+    // negotiated for the encoder too.
+    (o.rawTee ? `tee name=${names.rawVideoTee} ! video/x-raw,framerate=${v.fps}/1 ! ` : '') +
     `x264enc name=${names.videoEncoder} bitrate=${v.bitrateKbps} vbv-buf-capacity=1000 speed-preset=${v.preset} tune=zerolatency ` +
     `key-int-max=${gopFrames(v)} threads=${encoderThreads(v)} option-string=scenecut=0 ! video/x-h264,profile=main ! h264parse config-interval=-1 ! ` +
     `tee name=${names.videoTee}`

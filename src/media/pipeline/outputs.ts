@@ -1,3 +1,4 @@
+import { CAPTURE_PICTURE_SEC, PICTURE_SIZE } from '../../domain/picture-stats.ts';
 import type { OutputProfile } from '../../domain/profile.ts';
 import { names } from './encoders.ts';
 import { quote, seconds, structure } from './quote.ts';
@@ -11,6 +12,8 @@ export const outputNames = {
   rtmpVideoQueue: 'rtmp_vq',
   rtmpAudioQueue: 'rtmp_aq',
   hlsSink: 'hls',
+  pictures: 'pictures',
+  pictureFiles: 'picture_files',
 } as const;
 
 /** Elements whose failure must never stop the recording: the worker tears down just that branch. */
@@ -41,6 +44,30 @@ export function mp4Recorder(p: OutputProfile, o: RecorderOptions): string[] {
       `muxer-factory=mp4mux muxer-properties=${muxer}`,
     `${names.videoTee}. ! queue name=rec_vq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.video`,
     `${names.audioTee}. ! queue name=rec_aq max-size-time=3000000000 max-size-bytes=0 max-size-buffers=0 ! ${outputNames.recorder}.audio_0`,
+  ];
+}
+
+/** How many picture files stay on disk: a minute's, far longer than any snippet waits for them. */
+export const PICTURE_FILES_KEPT = 120;
+
+/**
+ * The pictures scoring measures, as recorded: every CAPTURE_PICTURE_SEC a frame shrunk to GRAY8
+ * PICTURE_SIZE, the chain scoring's own decode ends in. Each is written to a file of its own
+ * (numbered from 0, the oldest removed) and its sample, holding its timestamp, waits in the
+ * appsink for the worker. node-gtk hands a buffer's bytes to JavaScript as an array of numbers,
+ * 0.76 ms for one picture here, while a file is read in microseconds; the n-th sample is the n-th
+ * file, as both sinks get every picture from one tee on one thread.
+ */
+export function picturesOutput(dir: string): string[] {
+  const { width, height } = PICTURE_SIZE;
+  const every = 1 / CAPTURE_PICTURE_SEC;
+  return [
+    `${names.rawVideoTee}. ! videorate drop-only=true max-rate=${every} ! ` +
+      `videoscale ! video/x-raw,width=${width},height=${height} ! videoconvert ! video/x-raw,format=GRAY8 ! ` +
+      `tee name=picture_tee ! appsink name=${outputNames.pictures} sync=false async=false ` +
+      `emit-signals=false enable-last-sample=false max-buffers=0 drop=false`,
+    `picture_tee. ! multifilesink name=${outputNames.pictureFiles} location=${quote(`${dir}/%06d.gray`)} ` +
+      `max-files=${PICTURE_FILES_KEPT} sync=false async=false`,
   ];
 }
 

@@ -52,6 +52,17 @@ export interface GstClock {
   getTime(): bigint;
   clockType: number;
 }
+export interface GstSegment {
+  toRunningTime(format: number, position: bigint | number): bigint;
+}
+export interface GstSample {
+  getBuffer(): { pts: bigint } | null;
+  getSegment(): GstSegment | null;
+}
+/** An appsink, once GstApp's typelib is loaded (loadGstApp). */
+export interface GstAppSink extends GstElement {
+  tryPullSample(timeoutNs: number): GstSample | null;
+}
 export interface GstStructure {
   getName(): string;
   getString(field: string): string | null;
@@ -137,6 +148,14 @@ export function loadGst(): { Gst: GstModule; GLib: GLibModule } {
   const GLib = gi.require('GLib', '2.0') as GLibModule;
   Gst.init(null);
   return { Gst, GLib };
+}
+/**
+ * GstApp's typelib, which gives an appsink its methods. Loaded by the recordings that take
+ * pictures only, after their pipeline exists: an audio recording's start does without it.
+ */
+export function loadGstApp(): void {
+  const require = createRequire(import.meta.url);
+  (require('node-gtk') as { require(ns: string, version: string): any }).require('GstApp', '1.0');
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

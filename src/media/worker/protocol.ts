@@ -1,3 +1,4 @@
+import type { VideoWindow } from '../../domain/quality-rules.ts';
 import type { InputSpec, RecordingSpec } from '../pipeline/spec.ts';
 
 /** Requests the parent sends; each gets exactly one reply with the same id. */
@@ -60,6 +61,11 @@ export interface SnippetClosed {
   endRunningTimeNs: string;
   startUtcNs: string;
   endUtcNs: string;
+  /**
+   * The snippet's pictures as recorded, measured for scoring (see picturesOutput); absent from
+   * audio recordings and when they could not be read.
+   */
+  pictures?: VideoWindow[];
 }
 
 /** Notifications the worker sends on its own. */

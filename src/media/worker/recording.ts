@@ -30,6 +30,7 @@ import {
 } from '../pipeline/spec.ts';
 import {
   type BusMessageType,
+  type GstAppSink,
   type GstBin,
   type GstClock,
   type GstElement,
@@ -38,8 +39,10 @@ import {
   type GstModule,
   type GstPad,
   type GstPipeline,
+  loadGstApp,
   onBusMessages,
 } from './gst.ts';
+import { CapturedPictures, makePicturesDir } from './captured-pictures.ts';
 import { AudioDrift } from './audio-drift.ts';
 import { HoldUp } from './hold-up.ts';
 import { collectRemoved } from './collect-removed.ts';
@@ -151,6 +154,8 @@ export class Recording {
   private rtmpFailures = 0;
   private rtmpRetry: NodeJS.Timeout | undefined;
   private lookTimer: NodeJS.Timeout | undefined;
+  /** The pictures scoring measures, taken as recorded; null for an audio recording. */
+  private pictures: CapturedPictures | null = null;
   /** The filter that drops repeated frames; its drop count is the repeats (none in audio). */
   private videoRate: GstElement | null = null;
   private readonly frameLoss = new FrameLoss();
@@ -176,8 +181,14 @@ export class Recording {
 
   start(): Promise<StartResult> {
     const { Gst, spec } = this;
-    const built = buildPipeline(spec, { startIndex: this.startIndex });
+    const picturesDir = spec.kind === 'audio' ? undefined : makePicturesDir();
+    const built = buildPipeline(spec, { startIndex: this.startIndex, picturesDir });
     this.pipeline = Gst.parseLaunch(built.core);
+    if (picturesDir) {
+      loadGstApp();
+      const sink = this.pipeline.getByName(outputNames.pictures) as GstAppSink;
+      this.pictures = new CapturedPictures(Gst, sink, picturesDir);
+    }
     // The wall clock drives the pipeline, so a running time maps to UTC by adding the base time.
     const clock = Gst.SystemClock.obtain();
     clock.clockType = Gst.ClockType.REALTIME;
@@ -198,6 +209,7 @@ export class Recording {
           settled = true;
           const [error, debug] = message.parseError();
           this.pipeline.setState(Gst.State.NULL);
+          this.pictures?.close();
           reject(new Error(`pipeline failed to start: ${error.message} (${debug})`));
           return;
         }
@@ -238,6 +250,7 @@ export class Recording {
           if (settled) return;
           settled = true;
           this.pipeline.setState(Gst.State.NULL);
+          this.pictures?.close();
           reject(
             new Error(
               'pipeline refused to start playing; see the worker log for the element that failed',
@@ -357,6 +370,7 @@ export class Recording {
       const finish = (timedOut: boolean) => {
         clearTimeout(timer);
         this.pipeline.setState(Gst.State.NULL);
+        this.pictures?.close();
         resolve({ snippetsClosed: this.snippetsClosed, timedOut });
       };
       const timer = setTimeout(() => finish(true), timeoutMs);
@@ -969,6 +983,7 @@ export class Recording {
 
   private emitClosed(location: string, start: bigint, end: bigint): void {
     this.snippetsClosed++;
+    const pictures = this.pictures?.windows(start, end);
     this.emit({
       event: 'snippet-closed',
       data: {
@@ -978,6 +993,7 @@ export class Recording {
         endRunningTimeNs: end.toString(),
         startUtcNs: (this.baseTimeUtcNs + start).toString(),
         endUtcNs: (this.baseTimeUtcNs + end).toString(),
+        ...(pictures ? { pictures } : {}),
       },
     });
   }
