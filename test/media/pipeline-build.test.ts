@@ -77,7 +77,7 @@ test(
       'queue name=venc_q max-size-time=1000000000 ! tee name=vraw ! video/x-raw,framerate=15/1 ! x264enc',
       'vraw. ! videorate drop-only=true max-rate=2 ! videoscale ! video/x-raw,width=64,height=36',
       'video/x-raw,format=GRAY8 ! tee name=picture_tee ! appsink name=pictures',
-      'max-buffers=0 drop=false',
+      'max-buffers=0 drop=false wait-on-eos=false',
       'picture_tee. ! multifilesink name=picture_files location="/tmp/p 1/%06d.gray" max-files=120',
     ])
       assert.ok(b.core.includes(part), `missing ${part}`);
