@@ -196,19 +196,12 @@ export async function measureSnippet(
         : await readFile(out.audio);
     decoded = o.hasVideo ? await readFile(out.pictures) : Buffer.alloc(0);
   } catch (err) {
-    if (err instanceof PipelineFailure)
-      throw new MeasureError(`the snippet could not be decoded: ${err.message}`);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new MeasureError('the snippet could not be decoded: no output');
-    throw err;
+    throw decodeError(err);
   } finally {
     await Promise.all([keyframes, out.audio, out.pictures].map((f) => rm(f, { force: true })));
   }
   const { width, height } = PICTURE;
-  const samples = new Float32Array(
-    raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
-  );
-  if (samples.length === 0) throw new MeasureError('the snippet has no audio');
+  const samples = soundSamples(raw);
   const durationSec = samples.length / RATE;
   const audio = audioWindows(samples, RATE, AUDIO_WINDOW_SEC);
   if (!o.hasVideo) return { durationSec, audio, video: null, decodeCpuSec, decodedBy };
@@ -276,18 +269,11 @@ async function measureSound(
     }
     raw = await readFile(audioOut);
   } catch (err) {
-    if (err instanceof PipelineFailure)
-      throw new MeasureError(`the snippet could not be decoded: ${err.message}`);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new MeasureError('the snippet could not be decoded: no output');
-    throw err;
+    throw decodeError(err);
   } finally {
     await rm(audioOut, { force: true });
   }
-  const samples = new Float32Array(
-    raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
-  );
-  if (samples.length === 0) throw new MeasureError('the snippet has no audio');
+  const samples = soundSamples(raw);
   return {
     durationSec: samples.length / RATE,
     audio: audioWindows(samples, RATE),
@@ -295,6 +281,24 @@ async function measureSound(
     decodeCpuSec,
     decodedBy,
   };
+}
+
+/** What a failed decode means for the snippet: a MeasureError when it is the file's fault. */
+function decodeError(err: unknown): unknown {
+  if (err instanceof PipelineFailure)
+    return new MeasureError(`the snippet could not be decoded: ${err.message}`);
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+    return new MeasureError('the snippet could not be decoded: no output');
+  return err;
+}
+
+/** The decoded F32LE samples; a snippet without any cannot be scored. */
+function soundSamples(raw: Buffer): Float32Array {
+  const samples = new Float32Array(
+    raw.buffer.slice(raw.byteOffset, raw.byteOffset + Math.floor(raw.length / 4) * 4),
+  );
+  if (samples.length === 0) throw new MeasureError('the snippet has no audio');
+  return samples;
 }
 
 function soundChain(audioOut: string): string {

@@ -189,6 +189,32 @@ test(
   },
 );
 
+test(
+  'an MP4 whose pictures came with its event is measured by its sound alone',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('measure-sound-');
+    dirs.push(dir);
+    const file = await impairedSnippet(dir, 'black', 'silence', 'mp4');
+    const m = await measureSnippet(file, { hasVideo: true, pictures: false });
+    assert.equal(m.video, null, 'no picture decoded');
+    assert.equal(m.decodedBy, 'named');
+    assert.ok(Math.abs(m.durationSec - 15) < 0.2, `duration ${m.durationSec}`);
+    const audio = scoreAudio(m.audio, m.durationSec);
+    assert.equal(audio.reasons.length, 1, JSON.stringify(audio.reasons));
+    assert.ok(near(audio.reasons[0]!, 'silence', 5, 10), JSON.stringify(audio.reasons));
+    // Without sound GStreamer reads, it is silence as long as its picture.
+    const { tail } = await soundlessTail(dir);
+    const t = await measureSnippet(tail, { hasVideo: true, pictures: false });
+    assert.ok(Math.abs(t.durationSec - 0.267) < 0.01, `duration ${t.durationSec}`);
+    assert.ok(t.audio.length > 0 && t.audio.every((w) => w.rmsDb === -Infinity));
+    await assert.rejects(
+      measureSnippet(join(dir, 'missing.mp4'), { hasVideo: true, pictures: false }),
+      MeasureError,
+    );
+  },
+);
+
 test('a file that is not media gives a clear error', { timeout: 60_000 }, async () => {
   const dir = await tempDir('measure-');
   dirs.push(dir);

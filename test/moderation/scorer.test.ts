@@ -299,3 +299,46 @@ test(
     }
   },
 );
+
+test(
+  "a snippet's pictures measured as recorded are scored from its event, not from the file",
+  { timeout: 120_000 },
+  async () => {
+    const dir = await tempDir('scorer-pictures-');
+    dirs.push(dir);
+    const bus = await openBus('embedded', { dataDir: dir });
+    const store = openStore(`file://${join(dir, 'store')}`);
+    const scorer = await startScorer({ bus, store, workDir: join(dir, 'work') });
+    const scored: SnippetScored[] = [];
+    const sub = await bus.subscribe(
+      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
+      async (d) => {
+        scored.push((d.event as CloudEvent<SnippetScored>).data);
+        await d.ack();
+      },
+    );
+    try {
+      // The file's picture moves all along; the recorder saw it still from 4 to 9 s.
+      const e = await ready(await impairedSnippet(dir, 'none', 'none', 'mp4'), 'mp4', 0, store);
+      const pictures = Array.from({ length: 30 }, (_, i) => ({
+        atSec: i / 2,
+        lumaMean: 110,
+        lumaStdDev: 60,
+        lumaChange: i === 0 || (i > 8 && i <= 18) ? 0 : 9,
+      }));
+      await bus.publish(snippetReadyEvent({ ...e.data, pictures }));
+      for (let i = 0; i < 600 && scored.length < 1; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(scored.length, 1);
+      assert.deepEqual(
+        scored[0]!.video?.reasons.map((r) => [r.impairment, r.fromSec, r.toSec]),
+        [['frozen', 4, 9.5]],
+      );
+      assert.deepEqual(scored[0]!.audio.reasons, [], 'the sound is still decoded and clean');
+    } finally {
+      await sub.close();
+      await scorer.close();
+      await bus.close();
+    }
+  },
+);
