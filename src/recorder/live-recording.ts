@@ -65,7 +65,11 @@ export class LiveRecording {
         rec.track(deliverer.snippetClosed(dir, event.data), o.onEvent);
       o.onEvent?.(event);
     });
-    worker.on('snippet', (s) => rec.snippets.push(s));
+    // Kept for the life of the recording: without the pictures, which the deliverer has already.
+    worker.on('snippet', ({ pictures, ...s }) => {
+      void pictures;
+      rec.snippets.push(s);
+    });
     try {
       rec.startSeq = startIndex;
       const started = await worker.start(spec, startIndex);
