@@ -7,6 +7,7 @@ import { snippetReadyEvent, type SnippetReady } from '../../src/domain/snippet-e
 import { snippetKey } from '../../src/domain/snippet-key.ts';
 import { SNIPPET_SCORED, type SnippetScored } from '../../src/domain/snippet-scored.ts';
 import { openBus } from '../../src/delivery/bus/open.ts';
+import type { MessageBus } from '../../src/delivery/bus/port.ts';
 import { sha256File } from '../../src/delivery/file-hash.ts';
 import { openStore } from '../../src/delivery/store/open.ts';
 import { startScorer } from '../../src/moderation/scorer.ts';
@@ -63,6 +64,19 @@ async function ready(
   });
 }
 
+/** Every `tapedeck.snippet.scored` event on the bus, as it comes. */
+async function collectScored(bus: MessageBus) {
+  const scored: SnippetScored[] = [];
+  const sub = await bus.subscribe(
+    { name: 'test-scored', typePrefix: SNIPPET_SCORED },
+    async (d) => {
+      scored.push((d.event as CloudEvent<SnippetScored>).data);
+      await d.ack();
+    },
+  );
+  return { scored, sub };
+}
+
 test(
   'snippet events on the embedded bus are scored: an impaired one is flagged for review, a clean one is not, and what can never be scored is refused once',
   { timeout: 120_000 },
@@ -78,14 +92,7 @@ test(
       workDir: join(dir, 'work'),
       onLog: (l) => logs.push(l),
     });
-    const scored: SnippetScored[] = [];
-    const sub = await bus.subscribe(
-      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
-      async (d) => {
-        scored.push((d.event as CloudEvent<SnippetScored>).data);
-        await d.ack();
-      },
-    );
+    const { scored, sub } = await collectScored(bus);
     try {
       const impaired = await ready(
         await impairedSnippet(dir, 'black', 'silence', 'mp4'),
@@ -173,14 +180,7 @@ test(
     await change('microphone-on', 11);
     const presence = await trackPresence(bus);
     const scorer = await startScorer({ bus, store, workDir: join(dir, 'work'), presence });
-    const scored: SnippetScored[] = [];
-    const sub = await bus.subscribe(
-      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
-      async (d) => {
-        scored.push((d.event as CloudEvent<SnippetScored>).data);
-        await d.ack();
-      },
-    );
+    const { scored, sub } = await collectScored(bus);
     try {
       // Black and silent from 5 to 10 s.
       const file = await impairedSnippet(dir, 'black', 'silence', 'mp4');
@@ -238,14 +238,7 @@ test(
       presence,
       heldUp: held,
     });
-    const scored: SnippetScored[] = [];
-    const sub = await bus.subscribe(
-      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
-      async (d) => {
-        scored.push((d.event as CloudEvent<SnippetScored>).data);
-        await d.ack();
-      },
-    );
+    const { scored, sub } = await collectScored(bus);
     const scoredOne = async (n: number) => {
       for (let i = 0; i < 600 && scored.length < n; i++)
         await new Promise((r) => setTimeout(r, 100));
@@ -309,14 +302,7 @@ test(
     const bus = await openBus('embedded', { dataDir: dir });
     const store = openStore(`file://${join(dir, 'store')}`);
     const scorer = await startScorer({ bus, store, workDir: join(dir, 'work') });
-    const scored: SnippetScored[] = [];
-    const sub = await bus.subscribe(
-      { name: 'test-scored', typePrefix: SNIPPET_SCORED },
-      async (d) => {
-        scored.push((d.event as CloudEvent<SnippetScored>).data);
-        await d.ack();
-      },
-    );
+    const { scored, sub } = await collectScored(bus);
     try {
       // The file's picture moves all along; the recorder saw it still from 4 to 9 s.
       const e = await ready(await impairedSnippet(dir, 'none', 'none', 'mp4'), 'mp4', 0, store);
